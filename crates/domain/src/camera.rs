@@ -1,0 +1,106 @@
+//! A camera: a name, a stream URL and its recording settings.
+
+use crate::{CameraId, RtspUrl};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraName(String);
+
+impl CameraName {
+    /// 1–128 characters after trimming, no control characters.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let t = raw.trim();
+        if t.is_empty() || t.chars().count() > 128 || t.chars().any(char::is_control) {
+            Err("name must be 1 to 128 characters without control characters".into())
+        } else {
+            Ok(Self(t.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Seconds of pre- or post-roll: 0 (off) to 300.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RollSeconds(u32);
+
+impl RollSeconds {
+    pub const MAX: i64 = 300;
+
+    pub fn parse(field: &str, v: i64) -> Result<Self, String> {
+        if (0..=Self::MAX).contains(&v) {
+            Ok(Self(v as u32))
+        } else {
+            Err(format!("{field} must be between 0 and {}", Self::MAX))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A channel number on a multi-channel device (NVR/DVR), as the seed's
+/// `nChannelID`.
+pub fn parse_channel(v: i64) -> Result<i32, String> {
+    i32::try_from(v)
+        .ok()
+        .filter(|c| *c >= 0)
+        .ok_or_else(|| "nChannelID must be an integer between 0 and 2147483647".to_owned())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Camera {
+    pub id: CameraId,
+    pub name: CameraName,
+    pub rtsp_url: RtspUrl,
+    pub n_channel_id: Option<i32>,
+    pub pre_roll: RollSeconds,
+    pub post_roll: RollSeconds,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCamera {
+    pub name: CameraName,
+    pub rtsp_url: RtspUrl,
+    pub n_channel_id: Option<i32>,
+    pub pre_roll: RollSeconds,
+    pub post_roll: RollSeconds,
+}
+
+/// Fields to change; `None` leaves a field as it is. `n_channel_id:
+/// Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct CameraPatch {
+    pub name: Option<CameraName>,
+    pub rtsp_url: Option<RtspUrl>,
+    pub n_channel_id: Option<Option<i32>>,
+    pub pre_roll: Option<RollSeconds>,
+    pub post_roll: Option<RollSeconds>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(CameraName::parse("  Gate  ").unwrap().as_str(), "Gate");
+        assert!(CameraName::parse("   ").is_err());
+        assert!(CameraName::parse(&"c".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn roll_and_channel_bounds() {
+        assert_eq!(RollSeconds::parse("preRollSeconds", 5).unwrap().get(), 5);
+        assert!(RollSeconds::parse("preRollSeconds", -1).is_err());
+        assert!(RollSeconds::parse("preRollSeconds", 301).is_err());
+        assert_eq!(parse_channel(3), Ok(3));
+        assert!(parse_channel(-1).is_err());
+        assert!(parse_channel(1 << 40).is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! Vigil's domain: the values a camera-event recorder deals in, and the ports
+//! (traits) through which the outer crates (persistence, storage, recorder,
+//! api) are reached. Nothing here depends on a framework or on another Vigil
+//! crate; every type that can be invalid is parsed once at the edge
+//! ("parse, don't validate"), so code holding one never re-checks it.
+
+pub mod camera;
+pub mod error;
+pub mod event;
+pub mod event_type;
+pub mod ids;
+pub mod page;
+pub mod playback;
+pub mod ports;
+pub mod recording_status;
+pub mod role;
+pub mod rtsp_url;
+pub mod user;
+
+pub use camera::{Camera, CameraName, CameraPatch, NewCamera, RollSeconds};
+pub use error::{Error, ErrorKind};
+pub use event::{Event, EventFilter, NewEvent};
+pub use event_type::{EventType, RecordingTypes};
+pub use ids::{CameraId, EventId, PlaybackId, UserId};
+pub use page::Page;
+pub use playback::{EventSummary, MediaInfo, Playback, PlaybackFilter, PlaybackUpdate};
+pub use recording_status::{RecordingStatus, TransitionError};
+pub use role::Role;
+pub use rtsp_url::RtspUrl;
+pub use user::{NewUser, Password, PasswordHash, User, UserPatch, Username};

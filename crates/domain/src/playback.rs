@@ -1,0 +1,102 @@
+//! A playback: one recording of one camera for one event, and the clip it
+//! produces. Its status changes only through
+//! [`crate::RecordingStatus::transition`].
+
+use crate::{CameraId, EventId, EventType, PlaybackId, RecordingStatus};
+use time::OffsetDateTime;
+
+/// What ffprobe said about a finished clip.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MediaInfo {
+    pub file_size_bytes: Option<i64>,
+    pub duration_sec: Option<f64>,
+    /// e.g. `H.264`
+    pub codec: Option<String>,
+    /// e.g. `1080p`
+    pub resolution: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+}
+
+/// The event a playback belongs to, as shown inside a playback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSummary {
+    pub id: EventId,
+    pub event_type: EventType,
+    pub description: Option<String>,
+    pub n_channel_id: Option<i32>,
+    pub created_at: OffsetDateTime,
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playback {
+    pub id: PlaybackId,
+    pub event_id: EventId,
+    pub camera_id: CameraId,
+    pub status: RecordingStatus,
+    /// Object key of the clip once uploaded.
+    pub video_key: Option<String>,
+    pub thumbnail_key: Option<String>,
+    pub media: MediaInfo,
+    pub local_path: Option<String>,
+    pub error: Option<String>,
+    pub started_at: Option<OffsetDateTime>,
+    pub ended_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub event: Option<EventSummary>,
+}
+
+impl Playback {
+    /// The object key of a playback's clip, as the contract fixes it.
+    pub fn video_key_for(id: PlaybackId) -> String {
+        format!("playbacks/{id}/video.mp4")
+    }
+
+    pub fn thumbnail_key_for(id: PlaybackId) -> String {
+        format!("playbacks/{id}/thumbnail.jpg")
+    }
+}
+
+/// Changes written together with a status transition.
+#[derive(Debug, Clone, Default)]
+pub struct PlaybackUpdate {
+    pub video_key: Option<String>,
+    pub thumbnail_key: Option<String>,
+    pub media: Option<MediaInfo>,
+    pub local_path: Option<Option<String>>,
+    pub error: Option<String>,
+    pub started_at: Option<OffsetDateTime>,
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlaybackFilter {
+    pub event_id: Option<EventId>,
+    pub camera_id: Option<CameraId>,
+    pub status: Option<RecordingStatus>,
+}
+
+impl PlaybackFilter {
+    pub fn matches(&self, p: &Playback) -> bool {
+        self.event_id.is_none_or(|e| e == p.event_id)
+            && self.camera_id.is_none_or(|c| c == p.camera_id)
+            && self.status.is_none_or(|s| s == p.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_contract() {
+        let id = PlaybackId::new();
+        assert_eq!(Playback::video_key_for(id), format!("playbacks/{id}/video.mp4"));
+        assert_eq!(
+            Playback::thumbnail_key_for(id),
+            format!("playbacks/{id}/thumbnail.jpg")
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The ports: what the api needs from the outer crates. Persistence
+//! implements the repositories, storage the [`ObjectStore`], the recorder
+//! crate (wired by the bin) the [`Recorder`]. Signatures use domain types
+//! only, so no `sea_orm`, `rust-s3` or actix type crosses a crate boundary.
+
+use crate::{
+    playback::PlaybackUpdate, Camera, CameraId, CameraPatch, Error, Event, EventFilter, EventId,
+    NewCamera, NewEvent, NewUser, Page, Playback, PlaybackFilter, PlaybackId, RecordingStatus,
+    User, UserId, UserPatch, Username,
+};
+use async_trait::async_trait;
+use std::{fmt::Debug, path::Path, time::Duration};
+use time::OffsetDateTime;
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A page of rows and the total matching the filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed<T> {
+    pub rows: Vec<T>,
+    pub total: u64,
+}
+
+#[async_trait]
+pub trait UserRepo: Send + Sync + Debug {
+    /// Conflict when the username is taken.
+    async fn create(&self, new: NewUser) -> Result<User>;
+    async fn get(&self, id: UserId) -> Result<Option<User>>;
+    async fn find_by_username(&self, username: &Username) -> Result<Option<User>>;
+    async fn list(&self, page: Page) -> Result<Listed<User>>;
+    /// NotFound for an unknown id; Conflict when renaming onto a taken name.
+    async fn update(&self, id: UserId, patch: UserPatch) -> Result<User>;
+    /// Returns whether a row was deleted.
+    async fn delete(&self, id: UserId) -> Result<bool>;
+    async fn count(&self) -> Result<u64>;
+    /// Admins left, so the last one can't be deleted or demoted.
+    async fn count_admins(&self) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait CameraRepo: Send + Sync + Debug {
+    async fn create(&self, new: NewCamera) -> Result<Camera>;
+    async fn get(&self, id: CameraId) -> Result<Option<Camera>>;
+    async fn list(&self, page: Page) -> Result<Listed<Camera>>;
+    async fn update(&self, id: CameraId, patch: CameraPatch) -> Result<Camera>;
+    /// Conflict while the camera still has events (their clips would lose
+    /// their camera); returns whether a row was deleted.
+    async fn delete(&self, id: CameraId) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait EventRepo: Send + Sync + Debug {
+    /// Stores the event and, when `with_playback` is set, its PENDING
+    /// playback, in one transaction. Unprocessable when the camera is unknown.
+    async fn create(&self, new: NewEvent, with_playback: Option<PlaybackId>) -> Result<Event>;
+    async fn get(&self, id: EventId) -> Result<Option<Event>>;
+    async fn list(&self, filter: EventFilter, page: Page) -> Result<Listed<Event>>;
+    /// Sets `ended_at` once; later calls keep the first time. Returns the event.
+    async fn mark_ended(&self, id: EventId, at: OffsetDateTime) -> Result<Event>;
+}
+
+#[async_trait]
+pub trait PlaybackRepo: Send + Sync + Debug {
+    async fn get(&self, id: PlaybackId) -> Result<Option<Playback>>;
+    async fn list(&self, filter: PlaybackFilter, page: Page) -> Result<Listed<Playback>>;
+    /// Moves a playback to `to` if [`RecordingStatus::transition`] allows it
+    /// from its current status, writing `update` in the same statement.
+    /// Conflict when the transition is not allowed (e.g. it was already
+    /// finished by someone else).
+    async fn transition(
+        &self,
+        id: PlaybackId,
+        to: RecordingStatus,
+        update: PlaybackUpdate,
+    ) -> Result<Playback>;
+    /// Playbacks in a given status, oldest first (start-up recovery).
+    async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>>;
+    async fn delete(&self, id: PlaybackId) -> Result<bool>;
+}
+
+/// What an object store knows about a stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub size: u64,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+}
+
+/// Where finished clips and thumbnails live: local disk or S3/R2.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + Debug {
+    /// Uploads a file from disk under `key`, returning the stored size.
+    async fn put_file(&self, key: &str, path: &Path, content_type: &str) -> Result<u64>;
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>>;
+    /// Deleting a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+    /// A URL a client can fetch the object from, valid for about `ttl`.
+    async fn url(&self, key: &str, ttl: Duration) -> Result<String>;
+    /// A cheap call proving the store answers (`/ready`).
+    async fn health_check(&self) -> Result<()>;
+}
+
+/// Starts and stops recordings. The implementation reports progress
+/// (RECORDING, PROCESSING, COMPLETED/FAILED) through the [`PlaybackRepo`]
+/// itself; callers only ask.
+#[async_trait]
+pub trait Recorder: Send + Sync + Debug {
+    /// Begins recording `camera` for `playback` and returns without waiting
+    /// for the camera. Unavailable when no capacity is left.
+    async fn start(&self, playback: PlaybackId, camera: &Camera) -> Result<()>;
+    /// Asks a running recording to stop and be finalized. Stopping one that
+    /// is not running is not an error.
+    async fn stop(&self, playback: PlaybackId) -> Result<()>;
+    /// Whether the recording of `playback` is held by this process.
+    fn is_active(&self, playback: PlaybackId) -> bool;
+}

@@ -1,0 +1,32 @@
+//! Vigil's schema, as reversible migrations. The server runs
+//! [`Migrator::up`] at start (unless `AUTO_MIGRATE=false`); operators run the
+//! `migration` binary (`up | down [-n N] | status | fresh`).
+//!
+//! Every migration forces a transaction, also on SQLite, where
+//! sea-orm-migration would otherwise run none and a failed step would leave a
+//! half-built schema.
+
+pub use sea_orm_migration::prelude::*;
+
+mod connect;
+mod m20261125_000001_create_users;
+mod m20261125_000002_create_cameras;
+mod m20261125_000003_create_events;
+mod m20261125_000004_create_playbacks;
+
+pub use connect::{connect, redact_url};
+
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_users::Migration),
+            Box::new(m20261125_000002_create_cameras::Migration),
+            Box::new(m20261125_000003_create_events::Migration),
+            Box::new(m20261125_000004_create_playbacks::Migration),
+        ]
+    }
+}
