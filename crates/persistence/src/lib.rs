@@ -1,1 +1,75 @@
-//! placeholder
+//! Vigil's persistence: SeaORM entities and the repositories that implement
+//! the domain's ports, on SQLite (the embedded default, WAL mode) and
+//! PostgreSQL. No `sea_orm` type leaves this crate; callers get a
+//! [`Database`] and the repositories as `Arc<dyn …Repo>`.
+
+mod entity;
+mod errors;
+mod repo;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use repo::{SqlCameraRepo, SqlEventRepo, SqlPlaybackRepo, SqlUserRepo};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::sync::Arc;
+use vigil_domain::{
+    ports::{CameraRepo, EventRepo, PlaybackRepo, UserRepo},
+    Error,
+};
+
+/// An open database and its repositories.
+#[derive(Debug, Clone)]
+pub struct Database {
+    conn: DatabaseConnection,
+}
+
+impl Database {
+    /// Connects to `url` (SQLite in WAL mode, or Postgres).
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let conn = migration::connect(url).await.map_err(|e| {
+            Error::unavailable(format!(
+                "cannot open database {}: {e}",
+                migration::redact_url(url)
+            ))
+        })?;
+        Ok(Self { conn })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        use migration::MigratorTrait;
+        migration::Migrator::up(&self.conn, None)
+            .await
+            .map_err(|e| Error::internal(format!("database migration failed: {e}")))
+    }
+
+    /// A cheap round trip, for `/ready`.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.conn
+            .execute_unprepared("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::unavailable(format!("database did not answer: {e}")))
+    }
+
+    pub fn users(&self) -> Arc<dyn UserRepo> {
+        Arc::new(SqlUserRepo::new(self.conn.clone()))
+    }
+
+    pub fn cameras(&self) -> Arc<dyn CameraRepo> {
+        Arc::new(SqlCameraRepo::new(self.conn.clone()))
+    }
+
+    pub fn events(&self) -> Arc<dyn EventRepo> {
+        Arc::new(SqlEventRepo::new(self.conn.clone()))
+    }
+
+    pub fn playbacks(&self) -> Arc<dyn PlaybackRepo> {
+        Arc::new(SqlPlaybackRepo::new(self.conn.clone()))
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}

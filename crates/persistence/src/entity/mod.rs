@@ -1,0 +1,7 @@
+//! SeaORM entities, one file per table, matching the `migration` crate.
+//! They never leave this crate: `repo/` converts them to domain types.
+
+pub mod cameras;
+pub mod events;
+pub mod playbacks;
+pub mod users;

@@ -1,0 +1,43 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "playbacks")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub camera_id: Uuid,
+    pub recording_status: String,
+    pub video_key: Option<String>,
+    pub thumbnail_key: Option<String>,
+    pub file_size_bytes: Option<i64>,
+    pub duration_sec: Option<f64>,
+    pub codec: Option<String>,
+    pub resolution: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub local_path: Option<String>,
+    pub error: Option<String>,
+    pub started_at: Option<TimeDateTimeWithTimeZone>,
+    pub ended_at: Option<TimeDateTimeWithTimeZone>,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::events::Entity",
+        from = "Column::EventId",
+        to = "super::events::Column::Id"
+    )]
+    Event,
+}
+
+impl Related<super::events::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Event.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,155 @@
+use super::{begin_write, now};
+use crate::{
+    entity::{cameras, events, playbacks},
+    errors::{corrupt, db_err},
+};
+use async_trait::async_trait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use time::OffsetDateTime;
+use vigil_domain::{
+    ports::{EventRepo, Listed, Result},
+    Error, ErrorKind, Event, EventFilter, EventId, EventType, NewEvent, Page, PlaybackId,
+    RecordingStatus,
+};
+
+#[derive(Debug, Clone)]
+pub struct SqlEventRepo {
+    conn: DatabaseConnection,
+}
+
+impl SqlEventRepo {
+    pub fn new(conn: DatabaseConnection) -> Self {
+        Self { conn }
+    }
+}
+
+fn to_domain(m: events::Model, camera: Option<cameras::Model>) -> Result<Event> {
+    Ok(Event {
+        id: EventId::from_uuid(m.id),
+        camera_id: vigil_domain::CameraId::from_uuid(m.camera_id),
+        camera_name: camera.map(|c| c.name).unwrap_or_default(),
+        event_type: m
+            .event_type
+            .parse::<EventType>()
+            .map_err(|e| corrupt("event type", e))?,
+        description: m.description,
+        n_channel_id: m.n_channel_id,
+        playback_id: m.playback_id.map(PlaybackId::from_uuid),
+        created_at: m.created_at,
+        ended_at: m.ended_at,
+    })
+}
+
+impl SqlEventRepo {
+    async fn load(&self, id: EventId) -> Result<Option<Event>> {
+        events::Entity::find_by_id(id.as_uuid())
+            .find_also_related(cameras::Entity)
+            .one(&self.conn)
+            .await
+            .map_err(db_err("event"))?
+            .map(|(e, c)| to_domain(e, c))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl EventRepo for SqlEventRepo {
+    async fn create(&self, new: NewEvent, with_playback: Option<PlaybackId>) -> Result<Event> {
+        let txn = begin_write(&self.conn).await.map_err(db_err("event"))?;
+        let camera = cameras::Entity::find_by_id(new.camera_id.as_uuid())
+            .one(&txn)
+            .await
+            .map_err(db_err("event"))?
+            .ok_or_else(|| Error::new(ErrorKind::Unprocessable, "cameraId: no such camera"))?;
+        let t = now();
+        let id = EventId::new();
+        let row = events::ActiveModel {
+            id: Set(id.as_uuid()),
+            camera_id: Set(camera.id),
+            event_type: Set(new.event_type.as_str().to_owned()),
+            description: Set(new.description),
+            n_channel_id: Set(new.n_channel_id.or(camera.n_channel_id)),
+            playback_id: Set(with_playback.map(|p| p.as_uuid())),
+            created_at: Set(t),
+            ended_at: Set(None),
+        };
+        let m = row.insert(&txn).await.map_err(db_err("event"))?;
+        if let Some(pid) = with_playback {
+            playbacks::ActiveModel {
+                id: Set(pid.as_uuid()),
+                event_id: Set(id.as_uuid()),
+                camera_id: Set(camera.id),
+                recording_status: Set(RecordingStatus::Pending.as_str().to_owned()),
+                video_key: Set(None),
+                thumbnail_key: Set(None),
+                file_size_bytes: Set(None),
+                duration_sec: Set(None),
+                codec: Set(None),
+                resolution: Set(None),
+                width: Set(None),
+                height: Set(None),
+                local_path: Set(None),
+                error: Set(None),
+                started_at: Set(None),
+                ended_at: Set(None),
+                created_at: Set(t),
+                updated_at: Set(t),
+            }
+            .insert(&txn)
+            .await
+            .map_err(db_err("playback"))?;
+        }
+        txn.commit().await.map_err(db_err("event"))?;
+        to_domain(m, Some(camera))
+    }
+
+    async fn get(&self, id: EventId) -> Result<Option<Event>> {
+        self.load(id).await
+    }
+
+    async fn list(&self, filter: EventFilter, page: Page) -> Result<Listed<Event>> {
+        let mut q = events::Entity::find();
+        if let Some(c) = filter.camera_id {
+            q = q.filter(events::Column::CameraId.eq(c.as_uuid()));
+        }
+        if let Some(t) = filter.event_type {
+            q = q.filter(events::Column::EventType.eq(t.as_str()));
+        }
+        let n = q.clone().count(&self.conn).await.map_err(db_err("events"))?;
+        let rows = q
+            .find_also_related(cameras::Entity)
+            .order_by_desc(events::Column::CreatedAt)
+            .order_by_desc(events::Column::Id)
+            .offset(page.offset())
+            .limit(page.limit())
+            .all(&self.conn)
+            .await
+            .map_err(db_err("events"))?;
+        Ok(Listed {
+            rows: rows
+                .into_iter()
+                .map(|(e, c)| to_domain(e, c))
+                .collect::<Result<_>>()?,
+            total: n,
+        })
+    }
+
+    async fn mark_ended(&self, id: EventId, at: OffsetDateTime) -> Result<Event> {
+        let txn = begin_write(&self.conn).await.map_err(db_err("event"))?;
+        let m = events::Entity::find_by_id(id.as_uuid())
+            .one(&txn)
+            .await
+            .map_err(db_err("event"))?
+            .ok_or_else(|| Error::not_found("event"))?;
+        if m.ended_at.is_none() {
+            let mut row: events::ActiveModel = m.into();
+            row.ended_at = Set(Some(at));
+            row.update(&txn).await.map_err(db_err("event"))?;
+        }
+        txn.commit().await.map_err(db_err("event"))?;
+        self.load(id).await?.ok_or_else(|| Error::not_found("event"))
+    }
+}

@@ -1,0 +1,37 @@
+//! Repositories: one per table, each implementing a domain port and
+//! converting rows to domain types at this edge.
+
+mod cameras;
+mod events;
+mod playbacks;
+mod users;
+
+pub use cameras::SqlCameraRepo;
+pub use events::SqlEventRepo;
+pub use playbacks::SqlPlaybackRepo;
+pub use users::SqlUserRepo;
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use time::OffsetDateTime;
+
+/// Begins a transaction that will write. On SQLite it is IMMEDIATE: a
+/// DEFERRED one that reads then writes gets SQLITE_BUSY at once, skipping
+/// the busy timeout.
+pub(crate) async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    conn.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Now, in UTC, at microsecond precision so a value read back equals the one
+/// written on both SQLite (text) and Postgres (timestamptz, µs).
+pub(crate) fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}

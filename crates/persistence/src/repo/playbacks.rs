@@ -1,0 +1,215 @@
+use super::{begin_write, now};
+use crate::{
+    entity::{events, playbacks},
+    errors::{corrupt, db_err},
+};
+use async_trait::async_trait;
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use vigil_domain::{
+    playback::EventSummary,
+    ports::{Listed, PlaybackRepo, Result},
+    CameraId, Error, EventId, EventType, MediaInfo, Page, Playback, PlaybackFilter, PlaybackId,
+    PlaybackUpdate, RecordingStatus,
+};
+
+#[derive(Debug, Clone)]
+pub struct SqlPlaybackRepo {
+    conn: DatabaseConnection,
+}
+
+impl SqlPlaybackRepo {
+    pub fn new(conn: DatabaseConnection) -> Self {
+        Self { conn }
+    }
+}
+
+fn summary(e: events::Model) -> Result<EventSummary> {
+    Ok(EventSummary {
+        id: EventId::from_uuid(e.id),
+        event_type: e
+            .event_type
+            .parse::<EventType>()
+            .map_err(|err| corrupt("event type", err))?,
+        description: e.description,
+        n_channel_id: e.n_channel_id,
+        created_at: e.created_at,
+        ended_at: e.ended_at,
+    })
+}
+
+fn to_domain(m: playbacks::Model, event: Option<events::Model>) -> Result<Playback> {
+    Ok(Playback {
+        id: PlaybackId::from_uuid(m.id),
+        event_id: EventId::from_uuid(m.event_id),
+        camera_id: CameraId::from_uuid(m.camera_id),
+        status: m
+            .recording_status
+            .parse::<RecordingStatus>()
+            .map_err(|e| corrupt("recording status", e))?,
+        video_key: m.video_key,
+        thumbnail_key: m.thumbnail_key,
+        media: MediaInfo {
+            file_size_bytes: m.file_size_bytes,
+            duration_sec: m.duration_sec,
+            codec: m.codec,
+            resolution: m.resolution,
+            width: m.width,
+            height: m.height,
+        },
+        local_path: m.local_path,
+        error: m.error,
+        started_at: m.started_at,
+        ended_at: m.ended_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        event: event.map(summary).transpose()?,
+    })
+}
+
+fn filtered(filter: &PlaybackFilter) -> sea_orm::Select<playbacks::Entity> {
+    let mut q = playbacks::Entity::find();
+    if let Some(e) = filter.event_id {
+        q = q.filter(playbacks::Column::EventId.eq(e.as_uuid()));
+    }
+    if let Some(c) = filter.camera_id {
+        q = q.filter(playbacks::Column::CameraId.eq(c.as_uuid()));
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(playbacks::Column::RecordingStatus.eq(s.as_str()));
+    }
+    q
+}
+
+#[async_trait]
+impl PlaybackRepo for SqlPlaybackRepo {
+    async fn get(&self, id: PlaybackId) -> Result<Option<Playback>> {
+        playbacks::Entity::find_by_id(id.as_uuid())
+            .find_also_related(events::Entity)
+            .one(&self.conn)
+            .await
+            .map_err(db_err("playback"))?
+            .map(|(p, e)| to_domain(p, e))
+            .transpose()
+    }
+
+    async fn list(&self, filter: PlaybackFilter, page: Page) -> Result<Listed<Playback>> {
+        let n = filtered(&filter)
+            .count(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?;
+        let rows = filtered(&filter)
+            .find_also_related(events::Entity)
+            .order_by_desc(playbacks::Column::CreatedAt)
+            .order_by_desc(playbacks::Column::Id)
+            .offset(page.offset())
+            .limit(page.limit())
+            .all(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?;
+        Ok(Listed {
+            rows: rows
+                .into_iter()
+                .map(|(p, e)| to_domain(p, e))
+                .collect::<Result<_>>()?,
+            total: n,
+        })
+    }
+
+    async fn transition(
+        &self,
+        id: PlaybackId,
+        to: RecordingStatus,
+        update: PlaybackUpdate,
+    ) -> Result<Playback> {
+        let txn = begin_write(&self.conn).await.map_err(db_err("playback"))?;
+        let m = playbacks::Entity::find_by_id(id.as_uuid())
+            .one(&txn)
+            .await
+            .map_err(db_err("playback"))?
+            .ok_or_else(|| Error::not_found("playback"))?;
+        let from = m
+            .recording_status
+            .parse::<RecordingStatus>()
+            .map_err(|e| corrupt("recording status", e))?;
+        from.transition(to).map_err(|e| Error::conflict(e.to_string()))?;
+
+        let mut row: playbacks::ActiveModel = m.into();
+        row.recording_status = Set(to.as_str().to_owned());
+        if let Some(k) = update.video_key {
+            row.video_key = Set(Some(k));
+        }
+        if let Some(k) = update.thumbnail_key {
+            row.thumbnail_key = Set(Some(k));
+        }
+        if let Some(media) = update.media {
+            row.file_size_bytes = Set(media.file_size_bytes);
+            row.duration_sec = Set(media.duration_sec);
+            row.codec = Set(media.codec);
+            row.resolution = Set(media.resolution);
+            row.width = Set(media.width);
+            row.height = Set(media.height);
+        }
+        if let Some(p) = update.local_path {
+            row.local_path = Set(p);
+        }
+        if let Some(e) = update.error {
+            row.error = Set(Some(e));
+        }
+        if let Some(t) = update.started_at {
+            row.started_at = Set(Some(t));
+        }
+        if let Some(t) = update.ended_at {
+            row.ended_at = Set(Some(t));
+        }
+        row.updated_at = Set(now());
+        // The status read above is re-checked in the WHERE clause, so two
+        // writers racing on one row can't both win.
+        let res = playbacks::Entity::update_many()
+            .set(row)
+            .filter(playbacks::Column::Id.eq(id.as_uuid()))
+            .filter(playbacks::Column::RecordingStatus.eq(from.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_err("playback"))?;
+        if res.rows_affected != 1 {
+            return Err(Error::conflict(format!(
+                "playback changed status concurrently; it is no longer {from}"
+            )));
+        }
+        txn.commit().await.map_err(db_err("playback"))?;
+        self.get(id).await?.ok_or_else(|| Error::not_found("playback"))
+    }
+
+    async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>> {
+        playbacks::Entity::find()
+            .filter(playbacks::Column::RecordingStatus.eq(status.as_str()))
+            .find_also_related(events::Entity)
+            .order_by_asc(playbacks::Column::CreatedAt)
+            .all(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?
+            .into_iter()
+            .map(|(p, e)| to_domain(p, e))
+            .collect()
+    }
+
+    async fn delete(&self, id: PlaybackId) -> Result<bool> {
+        let txn = begin_write(&self.conn).await.map_err(db_err("playback"))?;
+        // The event keeps existing but no longer points at a deleted clip.
+        events::Entity::update_many()
+            .col_expr(events::Column::PlaybackId, Expr::value(Option::<uuid::Uuid>::None))
+            .filter(events::Column::PlaybackId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err("playback"))?;
+        let r = playbacks::Entity::delete_by_id(id.as_uuid())
+            .exec(&txn)
+            .await
+            .map_err(db_err("playback"))?;
+        txn.commit().await.map_err(db_err("playback"))?;
+        Ok(r.rows_affected > 0)
+    }
+}

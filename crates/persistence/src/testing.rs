@@ -1,0 +1,160 @@
+//! Test fixtures: a migrated database on a temporary SQLite file or in a
+//! throwaway Postgres database, removed when dropped.
+//!
+//! Postgres comes from `VIGIL_TEST_POSTGRES_URL`, an admin URL that may
+//! create databases; `tools/test` starts such a server and sets it.
+
+use crate::Database;
+use sea_orm::ConnectionTrait;
+
+/// The two backends every persistence test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const POSTGRES_ENV: &str = "VIGIL_TEST_POSTGRES_URL";
+
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub db: Database,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// The admin URL of the test Postgres server. Panics with instructions when
+/// unset: a persistence test that silently skipped Postgres would prove
+/// nothing about it.
+pub fn postgres_admin_url() -> String {
+    std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
+        panic!(
+            "{POSTGRES_ENV} is not set. Run the tests with `tools/test` (it starts \
+             PostgreSQL), or point {POSTGRES_ENV} at a server where you may create databases."
+        )
+    })
+}
+
+/// Replaces the database name (the path) of a Postgres URL.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let cut = base.rfind('/').unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..cut]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite().await,
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// An empty, unmigrated database URL and its cleanup.
+    pub async fn empty(backend: Backend) -> (String, TestDatabaseGuard) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/vigil.db?mode=rwc", dir.path().display());
+                (url, TestDatabaseGuard(Some(Cleanup::Sqlite(dir))))
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let name = format!("vigil_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = migration::connect(&admin_url)
+                    .await
+                    .expect("connect to test Postgres");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let url = with_database(&admin_url, &name);
+                (
+                    url,
+                    TestDatabaseGuard(Some(Cleanup::Postgres { admin_url, name })),
+                )
+            }
+        }
+    }
+
+    pub async fn sqlite() -> Self {
+        Self::migrated(Backend::Sqlite).await
+    }
+
+    pub async fn postgres() -> Self {
+        Self::migrated(Backend::Postgres).await
+    }
+
+    async fn migrated(backend: Backend) -> Self {
+        let (url, mut guard) = Self::empty(backend).await;
+        let db = Database::connect(&url).await.expect("connect test database");
+        db.migrate().await.expect("migrate test database");
+        let cleanup = guard.0.take().expect("fresh guard");
+        Self { db, url, cleanup }
+    }
+}
+
+/// Drops a test database when it goes out of scope.
+#[derive(Debug)]
+pub struct TestDatabaseGuard(Option<Cleanup>);
+
+impl Drop for TestDatabaseGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            drop_cleanup(c);
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let c = std::mem::replace(&mut self.cleanup, Cleanup::Postgres {
+            admin_url: String::new(),
+            name: String::new(),
+        });
+        drop_cleanup(c);
+    }
+}
+
+fn drop_cleanup(c: Cleanup) {
+    if let Cleanup::Postgres { admin_url, name } = c {
+        if name.is_empty() {
+            return;
+        }
+        // Drop runs outside any runtime guarantee; use a private one on its
+        // own thread so it works from sync and async contexts alike.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(admin) = migration::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}

@@ -1,0 +1,33 @@
+# Shared helpers for Vigil's scripts: installing what a fresh machine lacks,
+# picking free ports, waiting for readiness. Sourced, not run.
+
+set -euo pipefail
+
+log() { printf '[vigil] %s\n' "$*" >&2; }
+
+apt_updated=0
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    log "need root to install: $*; install them yourself or run as root"
+    return 1
+  fi
+  if [ $apt_updated = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    apt_updated=1
+  fi
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+ensure_ffmpeg() {
+  command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
+}
+
+ensure_postgres() {
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || apt_install postgresql
+}
+
+# Prints a TCP port nobody listens on now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
