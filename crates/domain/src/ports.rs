@@ -114,3 +114,11 @@ pub trait Recorder: Send + Sync + Debug {
     /// Whether the recording of `playback` is held by this process.
     fn is_active(&self, playback: PlaybackId) -> bool;
 }
+
+/// Something `/ready` checks: the database or the object store.
+#[async_trait]
+pub trait Probe: Send + Sync + Debug {
+    /// Short name shown in `/ready` (e.g. `database`).
+    fn name(&self) -> &'static str;
+    async fn check(&self) -> Result<()>;
+}

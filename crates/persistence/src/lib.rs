@@ -73,3 +73,14 @@ impl Database {
         let _ = self.conn.close().await;
     }
 }
+
+#[async_trait::async_trait]
+impl vigil_domain::ports::Probe for Database {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    async fn check(&self) -> Result<(), Error> {
+        self.ping().await
+    }
+}

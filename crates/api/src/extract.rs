@@ -1,0 +1,173 @@
+//! Request extraction that fails the contract's way: JSON bodies whose
+//! errors name the offending field (via `serde_path_to_error`), a body size
+//! limit answered with 413, path ids that don't parse answered with 404, and
+//! a JSON body on every 4xx actix produces by itself (unknown route, wrong
+//! method, bad query string).
+
+use crate::error::{code, ApiError, ApiResult};
+use actix_web::{
+    body::{BoxBody, EitherBody, MessageBody},
+    dev::{Payload, ServiceResponse},
+    http::{header, StatusCode},
+    middleware::ErrorHandlerResponse,
+    web, FromRequest, HttpRequest, HttpResponse,
+};
+use futures_util::{future::LocalBoxFuture, StreamExt};
+use serde::de::DeserializeOwned;
+use std::str::FromStr;
+
+/// Largest JSON body accepted; every request body of this API is small.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = match req.headers().get(header::CONTENT_TYPE) {
+            None => true,
+            Some(v) => v
+                .to_str()
+                .ok()
+                .and_then(|s| s.split(';').next())
+                .map(|m| {
+                    let m = m.trim().to_ascii_lowercase();
+                    m == "application/json" || m.ends_with("+json")
+                })
+                .unwrap_or(false),
+        };
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    code::UNSUPPORTED_MEDIA_TYPE,
+                    "request body must be JSON (Content-Type: application/json)",
+                ));
+            }
+            if declared_len.is_some_and(|n| n > MAX_JSON_BODY) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+                if body.len() + chunk.len() > MAX_JSON_BODY {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(ApiError::bad_request("request body must be a JSON object"));
+            }
+            let de = &mut serde_json::Deserializer::from_slice(&body);
+            match serde_path_to_error::deserialize::<_, T>(de) {
+                Ok(v) => Ok(JsonBody(v)),
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let inner = e.into_inner();
+                    if path.is_empty() || path == "." {
+                        Err(ApiError::bad_request(format!("malformed JSON body: {}", strip_position(&inner))))
+                    } else {
+                        Err(ApiError::field(path, strip_position(&inner)))
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        code::PAYLOAD_TOO_LARGE,
+        format!("request body is larger than {MAX_JSON_BODY} bytes"),
+    )
+}
+
+/// serde_json appends " at line 1 column 12", which says nothing to an API user
+/// once the field is named.
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+/// Parses a path id; anything that isn't one is an unknown id (404).
+pub fn path_id<T: FromStr>(raw: &str, what: &str) -> ApiResult<T> {
+    raw.parse::<T>().map_err(|_| ApiError::not_found(what))
+}
+
+/// Parses an optional query parameter, naming it on failure.
+pub fn query_param<T: FromStr>(raw: Option<&str>, name: &str) -> ApiResult<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    match raw {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| ApiError::field(name, e)),
+    }
+}
+
+/// Error handler for `web::Query`/`web::Path` extraction failures.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let e = ApiError::bad_request(format!("malformed query string: {err}"));
+    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&e)).into()
+}
+
+/// Catches 4xx/5xx responses actix built itself (unknown route, 405, …) with
+/// no JSON body and gives them the contract's error body.
+pub fn json_error_body<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/event-stream"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => (code::NOT_FOUND, "no such endpoint".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (code::METHOD_NOT_ALLOWED, "method not allowed on this endpoint".to_owned()),
+        StatusCode::PAYLOAD_TOO_LARGE => (code::PAYLOAD_TOO_LARGE, "request body too large".to_owned()),
+        s if s.is_server_error() => (code::INTERNAL, "internal error".to_owned()),
+        s => (code::BAD_REQUEST, s.canonical_reason().unwrap_or("bad request").to_lowercase()),
+    };
+    let body = ApiError::new(status, code, message).body();
+    let (req, old) = res.into_parts();
+    let mut new = HttpResponse::build(status).json(body);
+    for (k, v) in old.headers() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            new.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    let res: ServiceResponse<EitherBody<B, BoxBody>> =
+        ServiceResponse::new(req, new).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`)
+/// or a value (`Some(Some(v))`), for PATCH bodies.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(de).map(Some)
+}

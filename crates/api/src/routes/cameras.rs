@@ -1,0 +1,150 @@
+//! `/cameras`: read by all roles, written by ADMIN. URLs come back with
+//! their password masked.
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult},
+    extract::{double_option, path_id, JsonBody},
+    routes::PageQuery,
+    views::{CameraView, ListView},
+};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use vigil_domain::{
+    camera::{parse_channel, RollSeconds},
+    ports::CameraRepo,
+    CameraId, CameraName, CameraPatch, NewCamera, RtspUrl,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCamera {
+    pub name: String,
+    /// `rtsp://` or `rtsps://` only.
+    pub rtsp_url: String,
+    #[serde(rename = "nChannelID")]
+    pub n_channel_id: Option<i64>,
+    pub pre_roll_seconds: Option<i64>,
+    pub post_roll_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateCamera {
+    pub name: Option<String>,
+    pub rtsp_url: Option<String>,
+    /// `null` clears it.
+    #[serde(rename = "nChannelID", default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub n_channel_id: Option<Option<i64>>,
+    pub pre_roll_seconds: Option<i64>,
+    pub post_roll_seconds: Option<i64>,
+}
+
+fn name(raw: &str) -> ApiResult<CameraName> {
+    CameraName::parse(raw).map_err(|e| ApiError::field("name", e))
+}
+
+fn url(raw: &str) -> ApiResult<RtspUrl> {
+    RtspUrl::parse(raw).map_err(|e| ApiError::field("rtspUrl", e))
+}
+
+fn channel(v: i64) -> ApiResult<i32> {
+    parse_channel(v).map_err(|e| ApiError::field("nChannelID", e))
+}
+
+fn roll(field: &str, v: i64) -> ApiResult<RollSeconds> {
+    RollSeconds::parse(field, v).map_err(|e| ApiError::field(field, e))
+}
+
+/// List cameras.
+#[utoipa::path(get, path = "/cameras", tag = "cameras", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListView<CameraView>), (status = 401)))]
+pub async fn list(
+    _me: AuthUser,
+    q: web::Query<PageQuery>,
+    cameras: web::Data<dyn CameraRepo>,
+) -> ApiResult<HttpResponse> {
+    let page = q.page()?;
+    Ok(HttpResponse::Ok().json(ListView::from_listed(cameras.list(page).await?, CameraView::from)))
+}
+
+/// Add a camera.
+#[utoipa::path(post, path = "/cameras", tag = "cameras", request_body = CreateCamera, security(("bearer" = [])),
+    responses((status = 201, body = CameraView), (status = 400), (status = 403)))]
+#[tracing::instrument(skip_all, fields(admin = %me.username, camera_id = tracing::field::Empty))]
+pub async fn create(
+    me: AuthUser,
+    body: JsonBody<CreateCamera>,
+    cameras: web::Data<dyn CameraRepo>,
+) -> ApiResult<HttpResponse> {
+    me.require_admin()?;
+    let b = body.0;
+    let new = NewCamera {
+        name: name(&b.name)?,
+        rtsp_url: url(&b.rtsp_url)?,
+        n_channel_id: b.n_channel_id.map(channel).transpose()?,
+        pre_roll: roll("preRollSeconds", b.pre_roll_seconds.unwrap_or(0))?,
+        post_roll: roll("postRollSeconds", b.post_roll_seconds.unwrap_or(0))?,
+    };
+    let cam = cameras.create(new).await?;
+    tracing::Span::current().record("camera_id", tracing::field::display(cam.id));
+    tracing::info!(rtsp_url = %cam.rtsp_url, "camera created");
+    Ok(HttpResponse::Created().json(CameraView::from(cam)))
+}
+
+/// Get a camera.
+#[utoipa::path(get, path = "/cameras/{id}", tag = "cameras", security(("bearer" = [])),
+    responses((status = 200, body = CameraView), (status = 404)))]
+pub async fn get(
+    _me: AuthUser,
+    id: web::Path<String>,
+    cameras: web::Data<dyn CameraRepo>,
+) -> ApiResult<HttpResponse> {
+    let id: CameraId = path_id(&id, "camera")?;
+    let cam = cameras.get(id).await?.ok_or_else(|| ApiError::not_found("camera"))?;
+    Ok(HttpResponse::Ok().json(CameraView::from(cam)))
+}
+
+/// Change a camera.
+#[utoipa::path(patch, path = "/cameras/{id}", tag = "cameras", request_body = UpdateCamera, security(("bearer" = [])),
+    responses((status = 200, body = CameraView), (status = 400), (status = 403), (status = 404)))]
+#[tracing::instrument(skip_all, fields(admin = %me.username, camera_id = %id))]
+pub async fn update(
+    me: AuthUser,
+    id: web::Path<String>,
+    body: JsonBody<UpdateCamera>,
+    cameras: web::Data<dyn CameraRepo>,
+) -> ApiResult<HttpResponse> {
+    me.require_admin()?;
+    let id: CameraId = path_id(&id, "camera")?;
+    let b = body.0;
+    let patch = CameraPatch {
+        name: b.name.as_deref().map(name).transpose()?,
+        rtsp_url: b.rtsp_url.as_deref().map(url).transpose()?,
+        n_channel_id: b.n_channel_id.map(|c| c.map(channel).transpose()).transpose()?,
+        pre_roll: b.pre_roll_seconds.map(|v| roll("preRollSeconds", v)).transpose()?,
+        post_roll: b.post_roll_seconds.map(|v| roll("postRollSeconds", v)).transpose()?,
+    };
+    let cam = cameras.update(id, patch).await?;
+    Ok(HttpResponse::Ok().json(CameraView::from(cam)))
+}
+
+/// Delete a camera that has no events (409 otherwise).
+#[utoipa::path(delete, path = "/cameras/{id}", tag = "cameras", security(("bearer" = [])),
+    responses((status = 204), (status = 403), (status = 404), (status = 409)))]
+#[tracing::instrument(skip_all, fields(admin = %me.username, camera_id = %id))]
+pub async fn delete(
+    me: AuthUser,
+    id: web::Path<String>,
+    cameras: web::Data<dyn CameraRepo>,
+) -> ApiResult<HttpResponse> {
+    me.require_admin()?;
+    let id: CameraId = path_id(&id, "camera")?;
+    if cameras.delete(id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("camera"))
+    }
+}

@@ -1,0 +1,146 @@
+//! `/events`: posted by detectors, NVRs and people. A recording type
+//! (MOTION by default) starts a recording at once; the response never waits
+//! for the camera.
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult},
+    extract::{path_id, query_param, JsonBody},
+    flows::RecordingFlow,
+    routes::page_of,
+    views::{EventView, ListView},
+};
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vigil_domain::{
+    camera::parse_channel, ports::EventRepo, CameraId, EventFilter, EventId, EventType, NewEvent,
+    RecordingStatus,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateEvent {
+    pub camera_id: String,
+    /// MOTION, ALARM, TAMPER, LINE_CROSSING, INTRUSION, VIDEO_LOSS or MANUAL.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub description: Option<String>,
+    /// Defaults to the camera's.
+    #[serde(rename = "nChannelID")]
+    pub n_channel_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    #[param(value_type = Option<Uuid>)]
+    pub camera_id: Option<String>,
+    #[serde(rename = "type")]
+    #[param(rename = "type", value_type = Option<String>)]
+    pub event_type: Option<String>,
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
+    #[param(value_type = Option<i64>)]
+    pub offset: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndView {
+    pub ok: bool,
+    pub event_id: Uuid,
+    pub playback_id: Option<Uuid>,
+    /// PROCESSING right after a stop; repeated calls report the current status.
+    #[schema(value_type = Option<String>)]
+    pub recording_status: Option<RecordingStatus>,
+}
+
+fn parse_type(raw: &str) -> ApiResult<EventType> {
+    raw.parse::<EventType>().map_err(|_| {
+        ApiError::field("type", format!("must be one of {}", EventType::names()))
+    })
+}
+
+/// Post an event; a recording type starts recording its camera.
+#[utoipa::path(post, path = "/events", tag = "events", request_body = CreateEvent, security(("bearer" = [])),
+    responses((status = 201, body = EventView), (status = 400), (status = 403), (status = 422)))]
+#[tracing::instrument(skip_all, fields(event_id = tracing::field::Empty, camera_id = %body.0.camera_id, event_type = %body.0.event_type))]
+pub async fn create(
+    me: AuthUser,
+    body: JsonBody<CreateEvent>,
+    flow: web::Data<RecordingFlow>,
+) -> ApiResult<HttpResponse> {
+    me.require_write()?;
+    let b = body.0;
+    let camera_id: CameraId = b
+        .camera_id
+        .parse()
+        .map_err(|_| ApiError::field("cameraId", "not a valid UUID"))?;
+    let new = NewEvent {
+        camera_id,
+        event_type: parse_type(&b.event_type)?,
+        description: NewEvent::parse_description(b.description)
+            .map_err(|e| ApiError::field("description", e))?,
+        n_channel_id: b
+            .n_channel_id
+            .map(|c| parse_channel(c).map_err(|e| ApiError::field("nChannelID", e)))
+            .transpose()?,
+    };
+    let event = flow.create_event(new).await?;
+    tracing::Span::current().record("event_id", tracing::field::display(event.id));
+    tracing::info!(playback_id = ?event.playback_id.map(|p| p.to_string()), "event created");
+    Ok(HttpResponse::Created().json(EventView::from(event)))
+}
+
+/// List events, newest first.
+#[utoipa::path(get, path = "/events", tag = "events", params(EventQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListView<EventView>), (status = 400)))]
+pub async fn list(
+    _me: AuthUser,
+    q: web::Query<EventQuery>,
+    events: web::Data<dyn EventRepo>,
+) -> ApiResult<HttpResponse> {
+    let filter = EventFilter {
+        camera_id: query_param::<CameraId>(q.camera_id.as_deref(), "cameraId")?,
+        event_type: q.event_type.as_deref().filter(|s| !s.is_empty()).map(parse_type).transpose()?,
+    };
+    let page = page_of(q.limit.as_deref(), q.offset.as_deref())?;
+    Ok(HttpResponse::Ok().json(ListView::from_listed(events.list(filter, page).await?, EventView::from)))
+}
+
+/// Get an event.
+#[utoipa::path(get, path = "/events/{id}", tag = "events", security(("bearer" = [])),
+    responses((status = 200, body = EventView), (status = 404)))]
+pub async fn get(
+    _me: AuthUser,
+    id: web::Path<String>,
+    events: web::Data<dyn EventRepo>,
+) -> ApiResult<HttpResponse> {
+    let id: EventId = path_id(&id, "event")?;
+    let e = events.get(id).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(HttpResponse::Ok().json(EventView::from(e)))
+}
+
+/// End an event: stop its recording, which is then probed and uploaded.
+/// Calling it again answers with the current status.
+#[utoipa::path(post, path = "/events/{id}/end", tag = "events", security(("bearer" = [])),
+    responses((status = 200, body = EndView), (status = 403), (status = 404)))]
+#[tracing::instrument(skip_all, fields(event_id = %id))]
+pub async fn end(
+    me: AuthUser,
+    id: web::Path<String>,
+    flow: web::Data<RecordingFlow>,
+) -> ApiResult<HttpResponse> {
+    me.require_write()?;
+    let id: EventId = path_id(&id, "event")?;
+    let (event, playback) = flow.end_event(id).await?;
+    Ok(HttpResponse::Ok().json(EndView {
+        ok: true,
+        event_id: event.id.as_uuid(),
+        playback_id: event.playback_id.map(|p| p.as_uuid()),
+        recording_status: playback.map(|p| p.status),
+    }))
+}

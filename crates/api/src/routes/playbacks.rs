@@ -1,0 +1,118 @@
+//! `/playbacks`: recordings and their clips.
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult},
+    extract::{path_id, query_param},
+    flows::RecordingFlow,
+    routes::{events::EndView, page_of},
+    views::{ListView, MediaUrlTtl, PlaybackView},
+};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use vigil_domain::{
+    ports::{ObjectStore, PlaybackRepo},
+    CameraId, EventId, PlaybackFilter, PlaybackId, RecordingStatus,
+};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PlaybackQuery {
+    #[param(value_type = Option<Uuid>)]
+    pub event_id: Option<String>,
+    #[param(value_type = Option<Uuid>)]
+    pub camera_id: Option<String>,
+    /// PENDING, RECORDING, PROCESSING, COMPLETED or FAILED.
+    #[param(value_type = Option<String>)]
+    pub recording_status: Option<String>,
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
+    #[param(value_type = Option<i64>)]
+    pub offset: Option<String>,
+}
+
+impl PlaybackQuery {
+    pub fn filter(&self) -> ApiResult<PlaybackFilter> {
+        Ok(PlaybackFilter {
+            event_id: query_param::<EventId>(self.event_id.as_deref(), "eventId")?,
+            camera_id: query_param::<CameraId>(self.camera_id.as_deref(), "cameraId")?,
+            status: query_param::<RecordingStatus>(self.recording_status.as_deref(), "recordingStatus")?,
+        })
+    }
+}
+
+/// List playbacks, newest first.
+#[utoipa::path(get, path = "/playbacks", tag = "playbacks", params(PlaybackQuery), security(("bearer" = [])),
+    responses((status = 200, body = ListView<PlaybackView>), (status = 400)))]
+pub async fn list(
+    _me: AuthUser,
+    q: web::Query<PlaybackQuery>,
+    playbacks: web::Data<dyn PlaybackRepo>,
+    store: web::Data<dyn ObjectStore>,
+    ttl: web::Data<MediaUrlTtl>,
+) -> ApiResult<HttpResponse> {
+    let filter = q.filter()?;
+    let page = page_of(q.limit.as_deref(), q.offset.as_deref())?;
+    let listed = playbacks.list(filter, page).await?;
+    let mut data = Vec::with_capacity(listed.rows.len());
+    for p in listed.rows {
+        data.push(PlaybackView::build(p, store.get_ref(), **ttl).await);
+    }
+    Ok(HttpResponse::Ok().json(ListView { data, total: listed.total }))
+}
+
+/// Get a playback, with a playable `videoUrl` once COMPLETED.
+#[utoipa::path(get, path = "/playbacks/{id}", tag = "playbacks", security(("bearer" = [])),
+    responses((status = 200, body = PlaybackView), (status = 404)))]
+pub async fn get(
+    _me: AuthUser,
+    id: web::Path<String>,
+    playbacks: web::Data<dyn PlaybackRepo>,
+    store: web::Data<dyn ObjectStore>,
+    ttl: web::Data<MediaUrlTtl>,
+) -> ApiResult<HttpResponse> {
+    let id: PlaybackId = path_id(&id, "playback")?;
+    let p = playbacks.get(id).await?.ok_or_else(|| ApiError::not_found("playback"))?;
+    Ok(HttpResponse::Ok().json(PlaybackView::build(p, store.get_ref(), **ttl).await))
+}
+
+/// Stop a recording: the same effect and answer as ending its event.
+#[utoipa::path(post, path = "/playbacks/{id}/stop", tag = "playbacks", security(("bearer" = [])),
+    responses((status = 200, body = EndView), (status = 403), (status = 404)))]
+#[tracing::instrument(skip_all, fields(playback_id = %id))]
+pub async fn stop(
+    me: AuthUser,
+    id: web::Path<String>,
+    playbacks: web::Data<dyn PlaybackRepo>,
+    flow: web::Data<RecordingFlow>,
+) -> ApiResult<HttpResponse> {
+    me.require_write()?;
+    let id: PlaybackId = path_id(&id, "playback")?;
+    let p = playbacks.get(id).await?.ok_or_else(|| ApiError::not_found("playback"))?;
+    let (event, playback) = flow.end_event(p.event_id).await?;
+    Ok(HttpResponse::Ok().json(EndView {
+        ok: true,
+        event_id: event.id.as_uuid(),
+        playback_id: Some(id.as_uuid()),
+        recording_status: playback.map(|p| p.status),
+    }))
+}
+
+/// Delete a playback: stops it if running, removes the clip and the row.
+#[utoipa::path(delete, path = "/playbacks/{id}", tag = "playbacks", security(("bearer" = [])),
+    responses((status = 204), (status = 403), (status = 404)))]
+#[tracing::instrument(skip_all, fields(playback_id = %id))]
+pub async fn delete(
+    me: AuthUser,
+    id: web::Path<String>,
+    flow: web::Data<RecordingFlow>,
+) -> ApiResult<HttpResponse> {
+    me.require_write()?;
+    let id: PlaybackId = path_id(&id, "playback")?;
+    if flow.delete_playback(id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("playback"))
+    }
+}

@@ -1,0 +1,158 @@
+//! Building and running the HTTP server. Shared state is built once, outside
+//! actix's per-worker factory, and registered as one `web::Data` per
+//! dependency (ports as trait objects), so every worker sees the same
+//! handles.
+
+use crate::{
+    auth::{JwtKeys, LoginQuota, LoginThrottle, PasswordHasher, PasswordParams},
+    extract::{json_error_body, query_error},
+    flows::RecordingFlow,
+    routes::{self, health::Probes},
+    views::MediaUrlTtl,
+};
+use actix_web::{
+    dev::Server,
+    middleware::{ErrorHandlers, NormalizePath, TrailingSlash},
+    web, App, HttpServer,
+};
+use std::{net::TcpListener, sync::Arc, time::Duration};
+use tracing_actix_web::TracingLogger;
+use vigil_domain::{
+    ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo},
+    Error, RecordingTypes,
+};
+
+/// Everything the api needs from configuration.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// HS256 key, at least 32 bytes.
+    pub jwt_secret: Vec<u8>,
+    pub token_ttl: Duration,
+    pub password_params: PasswordParams,
+    pub login_quota: LoginQuota,
+    pub recording_types: RecordingTypes,
+    pub media_url_ttl: Duration,
+    /// How long a stopping server waits for requests in flight.
+    pub shutdown_timeout: Duration,
+    pub workers: Option<usize>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: Vec::new(),
+            token_ttl: Duration::from_secs(12 * 3600),
+            password_params: PasswordParams::PRODUCTION,
+            login_quota: LoginQuota::default(),
+            recording_types: RecordingTypes::default(),
+            media_url_ttl: Duration::from_secs(6 * 3600),
+            shutdown_timeout: Duration::from_secs(10),
+            workers: None,
+        }
+    }
+}
+
+/// The adapters the api talks to.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserRepo>,
+    pub cameras: Arc<dyn CameraRepo>,
+    pub events: Arc<dyn EventRepo>,
+    pub playbacks: Arc<dyn PlaybackRepo>,
+    pub store: Arc<dyn ObjectStore>,
+    pub recorder: Arc<dyn Recorder>,
+    /// Checked by `/ready`.
+    pub probes: Vec<Arc<dyn Probe>>,
+}
+
+/// A bound, not yet running, HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `listener` and assembles the app. Use port 0 to let the OS pick.
+    pub fn build(listener: TcpListener, settings: ApiSettings, ports: Ports) -> Result<Self, Error> {
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::internal(format!("listener address: {e}")))?
+            .port();
+        let keys = web::Data::new(JwtKeys::new(&settings.jwt_secret, settings.token_ttl));
+        let hasher = web::Data::new(PasswordHasher::new(settings.password_params)?);
+        let throttle = LoginThrottle::new(settings.login_quota);
+        let throttle_gc = throttle.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                throttle_gc.forget_idle();
+            }
+        });
+        let throttle = web::Data::new(throttle);
+        let flow = web::Data::new(RecordingFlow {
+            cameras: ports.cameras.clone(),
+            events: ports.events.clone(),
+            playbacks: ports.playbacks.clone(),
+            recorder: ports.recorder.clone(),
+            store: ports.store.clone(),
+            recording_types: settings.recording_types.clone(),
+        });
+        let users: web::Data<dyn UserRepo> = web::Data::from(ports.users.clone());
+        let cameras: web::Data<dyn CameraRepo> = web::Data::from(ports.cameras.clone());
+        let events: web::Data<dyn EventRepo> = web::Data::from(ports.events.clone());
+        let playbacks: web::Data<dyn PlaybackRepo> = web::Data::from(ports.playbacks.clone());
+        let store: web::Data<dyn ObjectStore> = web::Data::from(ports.store.clone());
+        let probes = web::Data::new(Probes(ports.probes.clone()));
+        let ttl = web::Data::new(MediaUrlTtl(settings.media_url_ttl));
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(json_error_body))
+                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                .wrap(TracingLogger::default())
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .app_data(keys.clone())
+                .app_data(hasher.clone())
+                .app_data(throttle.clone())
+                .app_data(flow.clone())
+                .app_data(users.clone())
+                .app_data(cameras.clone())
+                .app_data(events.clone())
+                .app_data(playbacks.clone())
+                .app_data(store.clone())
+                .app_data(probes.clone())
+                .app_data(ttl.clone())
+                .configure(routes::configure)
+        })
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .disable_signals();
+        if let Some(w) = settings.workers {
+            server = server.workers(w);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| Error::internal(format!("listen: {e}")))?
+            .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,227 @@
+//! What the API returns: camelCase JSON views of domain values, built only
+//! here, so a password hash or an unmasked camera URL can't slip into a
+//! response.
+
+use serde::Serialize;
+use std::time::Duration;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vigil_domain::{
+    ports::{Listed, ObjectStore},
+    Camera, Event, EventType, Playback, RecordingStatus, Role, User,
+};
+
+/// A page of results and how many match in all.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListView<T> {
+    pub data: Vec<T>,
+    pub total: u64,
+}
+
+impl<T> ListView<T> {
+    pub fn from_listed<D>(l: Listed<D>, f: impl FnMut(D) -> T) -> Self {
+        Self { data: l.rows.into_iter().map(f).collect(), total: l.total }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: Uuid,
+    pub username: String,
+    #[schema(value_type = String, example = "OPERATOR")]
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            username: u.username.to_string(),
+            role: u.role,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CameraView {
+    pub id: Uuid,
+    pub name: String,
+    /// With its password masked: `rtsp://user:***@host/...`.
+    pub rtsp_url: String,
+    #[serde(rename = "nChannelID")]
+    pub n_channel_id: Option<i32>,
+    pub pre_roll_seconds: u32,
+    pub post_roll_seconds: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<Camera> for CameraView {
+    fn from(c: Camera) -> Self {
+        Self {
+            id: c.id.as_uuid(),
+            name: c.name.as_str().to_owned(),
+            rtsp_url: c.rtsp_url.masked(),
+            n_channel_id: c.n_channel_id,
+            pre_roll_seconds: c.pre_roll.get(),
+            post_roll_seconds: c.post_roll.get(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CameraRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "MOTION")]
+    pub event_type: EventType,
+    pub description: Option<String>,
+    #[serde(rename = "nChannelID")]
+    pub n_channel_id: Option<i32>,
+    pub camera_id: Uuid,
+    pub camera: CameraRef,
+    /// Set when the event's type records.
+    pub playback_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+impl From<Event> for EventView {
+    fn from(e: Event) -> Self {
+        Self {
+            id: e.id.as_uuid(),
+            event_type: e.event_type,
+            description: e.description,
+            n_channel_id: e.n_channel_id,
+            camera_id: e.camera_id.as_uuid(),
+            camera: CameraRef { id: e.camera_id.as_uuid(), name: e.camera_name },
+            playback_id: e.playback_id.map(|p| p.as_uuid()),
+            created_at: e.created_at,
+            ended_at: e.ended_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybackEventView {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub event_type: EventType,
+    pub description: Option<String>,
+    #[serde(rename = "nChannelID")]
+    pub n_channel_id: Option<i32>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybackView {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub camera_id: Uuid,
+    #[schema(value_type = String, example = "COMPLETED")]
+    pub recording_status: RecordingStatus,
+    /// Where the clip plays from, once COMPLETED.
+    pub video_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub file_size_bytes: Option<i64>,
+    pub duration_sec: Option<f64>,
+    /// e.g. `H.264`
+    pub codec: Option<String>,
+    /// e.g. `1080p`
+    pub resolution: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    /// The temporary file while recording.
+    pub local_path: Option<String>,
+    /// Why the recording failed, when FAILED.
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub event: Option<PlaybackEventView>,
+}
+
+/// How long URLs handed out for clips stay valid.
+#[derive(Debug, Clone, Copy)]
+pub struct MediaUrlTtl(pub Duration);
+
+impl PlaybackView {
+    pub async fn build(p: Playback, store: &dyn ObjectStore, ttl: MediaUrlTtl) -> Self {
+        let url = |key: Option<String>| async move {
+            match key {
+                Some(k) => match store.url(&k, ttl.0).await {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        tracing::warn!(key = %k, error = %e.chain(), "no URL for stored object");
+                        None
+                    }
+                },
+                None => None,
+            }
+        };
+        let done = p.status == RecordingStatus::Completed;
+        let video_url = if done { url(p.video_key.clone()).await } else { None };
+        let thumbnail_url = if done { url(p.thumbnail_key.clone()).await } else { None };
+        Self {
+            id: p.id.as_uuid(),
+            event_id: p.event_id.as_uuid(),
+            camera_id: p.camera_id.as_uuid(),
+            recording_status: p.status,
+            video_url,
+            thumbnail_url,
+            file_size_bytes: p.media.file_size_bytes,
+            duration_sec: p.media.duration_sec,
+            codec: p.media.codec,
+            resolution: p.media.resolution,
+            width: p.media.width,
+            height: p.media.height,
+            local_path: p.local_path,
+            error: p.error,
+            started_at: p.started_at,
+            ended_at: p.ended_at,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            event: p.event.map(|e| PlaybackEventView {
+                id: e.id.as_uuid(),
+                event_type: e.event_type,
+                description: e.description,
+                n_channel_id: e.n_channel_id,
+                created_at: e.created_at,
+                ended_at: e.ended_at,
+            }),
+        }
+    }
+}
