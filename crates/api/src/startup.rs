@@ -18,7 +18,7 @@ use actix_web::{
 use std::{net::TcpListener, sync::Arc, time::Duration};
 use tracing_actix_web::TracingLogger;
 use vigil_domain::{
-    ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo},
+    ports::{CameraRepo, EventRepo, LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo},
     Error, RecordingTypes,
 };
 
@@ -63,6 +63,8 @@ pub struct Ports {
     pub recorder: Arc<dyn Recorder>,
     /// Checked by `/ready`.
     pub probes: Vec<Arc<dyn Probe>>,
+    /// Objects served at `/media/{key}`; only in local storage mode.
+    pub local_media: Option<Arc<dyn LocalMedia>>,
 }
 
 /// A bound, not yet running, HTTP server.
@@ -86,16 +88,7 @@ impl Application {
             .port();
         let keys = web::Data::new(JwtKeys::new(&settings.jwt_secret, settings.token_ttl));
         let hasher = web::Data::new(PasswordHasher::new(settings.password_params)?);
-        let throttle = LoginThrottle::new(settings.login_quota);
-        let throttle_gc = throttle.clone();
-        actix_web::rt::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                throttle_gc.forget_idle();
-            }
-        });
-        let throttle = web::Data::new(throttle);
+        let throttle = web::Data::new(LoginThrottle::new(settings.login_quota));
         let flow = web::Data::new(RecordingFlow {
             cameras: ports.cameras.clone(),
             events: ports.events.clone(),
@@ -111,9 +104,14 @@ impl Application {
         let store: web::Data<dyn ObjectStore> = web::Data::from(ports.store.clone());
         let probes = web::Data::new(Probes(ports.probes.clone()));
         let ttl = web::Data::new(MediaUrlTtl(settings.media_url_ttl));
+        let media: Option<web::Data<dyn LocalMedia>> = ports.local_media.clone().map(web::Data::from);
 
         let mut server = HttpServer::new(move || {
-            App::new()
+            let mut app = App::new();
+            if let Some(m) = &media {
+                app = app.app_data(m.clone());
+            }
+            app
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap(TracingLogger::default())

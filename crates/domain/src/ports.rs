@@ -122,3 +122,13 @@ pub trait Probe: Send + Sync + Debug {
     fn name(&self) -> &'static str;
     async fn check(&self) -> Result<()>;
 }
+
+/// Objects the server itself serves at `/media/{key}` (local storage mode).
+pub trait LocalMedia: Send + Sync + Debug {
+    /// Whether `sig` signs `key` until `exp` (unix seconds) and `exp` is
+    /// still in the future.
+    fn verify(&self, key: &str, exp: i64, sig: &str) -> bool;
+    /// The file holding `key`; InvalidArgument for a key that could escape
+    /// the store.
+    fn path_of(&self, key: &str) -> Result<std::path::PathBuf>;
+}

@@ -3,7 +3,15 @@
 //! their bucket is full again, so memory stays bounded by recent traffic.
 
 use governor::{clock::DefaultClock, state::keyed::DefaultKeyedStateStore, Quota, RateLimiter};
-use std::{fmt, num::NonZeroU32, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    num::NonZeroU32,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 /// How many attempts a key may make at once, and how fast it earns more.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +33,7 @@ type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>
 pub struct LoginThrottle {
     by_user: Arc<Limiter>,
     by_addr: Arc<Limiter>,
+    checks: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for LoginThrottle {
@@ -45,11 +54,16 @@ impl LoginThrottle {
         Self {
             by_user: Arc::new(RateLimiter::keyed(quota)),
             by_addr: Arc::new(RateLimiter::keyed(quota.allow_burst(addr_burst))),
+            checks: Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// Takes one attempt from both buckets; `Err(wait)` when either is empty.
     pub fn check(&self, username: &str, addr: &str) -> Result<(), Duration> {
+        // Forget idle keys now and then, so no background task is needed.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
+            self.forget_idle();
+        }
         let clock = governor::clock::DefaultClock::default();
         use governor::clock::Clock;
         let user_key = username.to_ascii_lowercase();

@@ -4,6 +4,7 @@ pub mod cameras;
 pub mod events;
 pub mod health;
 pub mod login;
+pub mod media;
 pub mod openapi;
 pub mod playbacks;
 pub mod users;
@@ -11,10 +12,10 @@ pub mod users;
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health))
-        .route("/ready", web::get().to(health::ready))
-        .route("/openapi.json", web::get().to(openapi::document))
-        .route("/auth/login", web::post().to(login::login))
+    cfg.service(web::resource("/health").route(web::get().to(health::health)))
+        .service(web::resource("/ready").route(web::get().to(health::ready)))
+        .service(web::resource("/openapi.json").route(web::get().to(openapi::document)))
+        .service(web::resource("/auth/login").route(web::post().to(login::login)))
         .service(
             web::resource("/users")
                 .route(web::get().to(users::list))
@@ -42,15 +43,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(events::list))
                 .route(web::post().to(events::create)),
         )
-        .route("/events/{id}", web::get().to(events::get))
-        .route("/events/{id}/end", web::post().to(events::end))
-        .route("/playbacks", web::get().to(playbacks::list))
+        .service(web::resource("/events/{id}").route(web::get().to(events::get)))
+        .service(web::resource("/events/{id}/end").route(web::post().to(events::end)))
+        .service(web::resource("/playbacks").route(web::get().to(playbacks::list)))
         .service(
             web::resource("/playbacks/{id}")
                 .route(web::get().to(playbacks::get))
                 .route(web::delete().to(playbacks::delete)),
         )
-        .route("/playbacks/{id}/stop", web::post().to(playbacks::stop));
+        .service(web::resource("/playbacks/{id}/stop").route(web::post().to(playbacks::stop)))
+        .service(web::resource("/media/{key:.+}").route(web::get().to(media::get)));
 }
 
 /// `limit` (1–500, default 50) and `offset` (default 0).

@@ -17,6 +17,7 @@ use utoipa::{
         routes::cameras::list, routes::cameras::create, routes::cameras::get, routes::cameras::update, routes::cameras::delete,
         routes::events::create, routes::events::list, routes::events::get, routes::events::end,
         routes::playbacks::list, routes::playbacks::get, routes::playbacks::stop, routes::playbacks::delete,
+        routes::media::get,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail,

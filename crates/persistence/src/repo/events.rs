@@ -1,4 +1,4 @@
-use super::{begin_write, now};
+use super::{begin_write, micros, now};
 use crate::{
     entity::{cameras, events, playbacks},
     errors::{corrupt, db_err},
@@ -146,7 +146,7 @@ impl EventRepo for SqlEventRepo {
             .ok_or_else(|| Error::not_found("event"))?;
         if m.ended_at.is_none() {
             let mut row: events::ActiveModel = m.into();
-            row.ended_at = Set(Some(at));
+            row.ended_at = Set(Some(micros(at)));
             row.update(&txn).await.map_err(db_err("event"))?;
         }
         txn.commit().await.map_err(db_err("event"))?;

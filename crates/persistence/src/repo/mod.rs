@@ -31,7 +31,12 @@ pub(crate) async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTra
 /// Now, in UTC, at microsecond precision so a value read back equals the one
 /// written on both SQLite (text) and Postgres (timestamptz, µs).
 pub(crate) fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
+    micros(OffsetDateTime::now_utc())
+}
+
+/// `t` in UTC, cut to microseconds (what Postgres keeps).
+pub(crate) fn micros(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
         .unwrap_or(t)
 }

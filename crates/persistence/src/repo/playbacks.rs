@@ -1,4 +1,4 @@
-use super::{begin_write, now};
+use super::{begin_write, micros, now};
 use crate::{
     entity::{events, playbacks},
     errors::{corrupt, db_err},
@@ -159,10 +159,10 @@ impl PlaybackRepo for SqlPlaybackRepo {
             row.error = Set(Some(e));
         }
         if let Some(t) = update.started_at {
-            row.started_at = Set(Some(t));
+            row.started_at = Set(Some(micros(t)));
         }
         if let Some(t) = update.ended_at {
-            row.ended_at = Set(Some(t));
+            row.ended_at = Set(Some(micros(t)));
         }
         row.updated_at = Set(now());
         // The status read above is re-checked in the WHERE clause, so two

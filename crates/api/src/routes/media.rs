@@ -1,0 +1,74 @@
+//! `GET /media/{key}` (local storage mode): a stored object with `Range`
+//! (206), `ETag`/`If-None-Match` and its content type, so a browser
+//! `<video>` can play and seek it. Open to any signed-in user, or to anyone
+//! holding a valid signed URL (`?exp=…&sig=…`); a tampered or expired
+//! signature is 403.
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult},
+};
+use actix_files::NamedFile;
+use actix_web::{http::header, web, FromRequest, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use vigil_domain::ports::LocalMedia;
+
+#[derive(Debug, Deserialize)]
+pub struct Signature {
+    exp: Option<String>,
+    sig: Option<String>,
+}
+
+/// Fetch a stored object (local storage mode only).
+#[utoipa::path(get, path = "/media/{key}", tag = "media",
+    params(("key" = String, Path, description = "object key, e.g. playbacks/{id}/video.mp4"),
+           ("exp" = Option<i64>, Query, description = "signed URL expiry (unix seconds)"),
+           ("sig" = Option<String>, Query, description = "signed URL signature")),
+    responses((status = 200, content_type = "video/mp4"), (status = 206), (status = 401), (status = 403), (status = 404)))]
+#[tracing::instrument(skip_all, fields(key = %key))]
+pub async fn get(
+    req: HttpRequest,
+    key: web::Path<String>,
+    q: web::Query<Signature>,
+    media: Option<web::Data<dyn LocalMedia>>,
+) -> ApiResult<HttpResponse> {
+    let Some(media) = media else {
+        return Err(ApiError::not_found("media (objects are served by the object store)"));
+    };
+    let key = key.into_inner();
+    match (&q.exp, &q.sig) {
+        (Some(exp), Some(sig)) => {
+            let exp = exp.parse::<i64>().map_err(|_| ApiError::forbidden("invalid or expired signature"))?;
+            if !media.verify(&key, exp, sig) {
+                return Err(ApiError::forbidden("invalid or expired signature"));
+            }
+        }
+        (None, None) => {
+            AuthUser::extract(&req).await?;
+        }
+        _ => return Err(ApiError::forbidden("invalid or expired signature")),
+    }
+    let path = media.path_of(&key).map_err(|_| ApiError::not_found("object"))?;
+    let file = NamedFile::open_async(&path)
+        .await
+        .map_err(|_| ApiError::not_found("object"))?;
+    let ct = vigil_content_type(&key);
+    let mut res = file
+        .set_content_type(ct)
+        .use_etag(true)
+        .use_last_modified(true)
+        .into_response(&req);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, max-age=3600"),
+    );
+    Ok(res)
+}
+
+fn vigil_content_type(key: &str) -> mime::Mime {
+    match key.rsplit('.').next() {
+        Some("mp4") => "video/mp4".parse().unwrap_or(mime::APPLICATION_OCTET_STREAM),
+        Some("jpg") | Some("jpeg") => mime::IMAGE_JPEG,
+        _ => mime::APPLICATION_OCTET_STREAM,
+    }
+}

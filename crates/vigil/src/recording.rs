@@ -1,0 +1,32 @@
+//! Builds the recorder the server uses.
+
+use crate::config::Config;
+use std::{path::PathBuf, sync::Arc};
+use vigil_domain::ports::{ObjectStore, PlaybackRepo, Recorder};
+
+pub fn build(
+    _cfg: &Config,
+    _ffmpeg: PathBuf,
+    _ffprobe: PathBuf,
+    _playbacks: Arc<dyn PlaybackRepo>,
+    _store: Arc<dyn ObjectStore>,
+) -> Arc<dyn Recorder> {
+    Arc::new(Unavailable)
+}
+
+/// Refuses every recording with a clear reason.
+#[derive(Debug)]
+struct Unavailable;
+
+#[async_trait::async_trait]
+impl Recorder for Unavailable {
+    async fn start(&self, _: vigil_domain::PlaybackId, _: &vigil_domain::Camera) -> vigil_domain::ports::Result<()> {
+        Err(vigil_domain::Error::unavailable("recording is not available in this version"))
+    }
+    async fn stop(&self, _: vigil_domain::PlaybackId) -> vigil_domain::ports::Result<()> {
+        Ok(())
+    }
+    fn is_active(&self, _: vigil_domain::PlaybackId) -> bool {
+        false
+    }
+}

@@ -1,0 +1,160 @@
+//! Start-up in order: directories, tools, secrets, database (and
+//! migrations), first admin, storage, recorder, HTTP; then serve until a
+//! signal, and shut down in reverse.
+
+use crate::{
+    config::{find_executable, Config, ConfigError, StorageConfig},
+    secrets,
+};
+use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
+use vigil_api::{
+    auth::{PasswordHasher, PasswordParams},
+    ApiSettings, Application, Ports,
+};
+use vigil_domain::{
+    ports::{LocalMedia, ObjectStore, Probe, Recorder, UserRepo},
+    NewUser, Password, Role, Username,
+};
+use vigil_persistence::Database;
+use vigil_storage::{LocalStore, UrlSigner};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{}", .0.chain())]
+    Service(#[from] vigil_domain::Error),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn writable_dir(var: &'static str, dir: &Path) -> Result<(), ConfigError> {
+    let fail = |e: std::io::Error| ConfigError { var, message: format!("{} is not a writable directory: {e}", dir.display()) };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(format!(".vigil-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(fail)?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// The media URL key is derived from the JWT key, so one secret to rotate
+/// covers both.
+fn media_key(jwt_secret: &[u8]) -> Vec<u8> {
+    let mut k = b"vigil-media-url-v1:".to_vec();
+    k.extend_from_slice(jwt_secret);
+    k
+}
+
+async fn ensure_admin(users: &dyn UserRepo, cfg: &Config, hasher: &PasswordHasher) -> Result<(), StartError> {
+    if users.count().await? > 0 {
+        return Ok(());
+    }
+    let username = Username::parse(&cfg.admin_username).map_err(|e| ConfigError { var: "ADMIN_USERNAME", message: e })?;
+    let (password, generated) = match &cfg.admin_password {
+        Some(p) => (p.0.clone(), false),
+        None => (secrets::generated_password(), true),
+    };
+    let hash = hasher
+        .hash(Password::parse(password.clone()).map_err(|e| ConfigError { var: "ADMIN_PASSWORD", message: e })?)
+        .await?;
+    users.create(NewUser { username: username.clone(), role: Role::Admin, password_hash: hash }).await?;
+    if generated {
+        // Shown once, on purpose: it is the only way in on a fresh install.
+        tracing::warn!(username = %username, password = %password, "created the first ADMIN with a generated password; change it (PATCH /users/{{id}}) or set ADMIN_PASSWORD");
+    } else {
+        tracing::info!(username = %username, "created the first ADMIN from ADMIN_USERNAME/ADMIN_PASSWORD");
+    }
+    Ok(())
+}
+
+pub async fn run(cfg: Config) -> Result<(), StartError> {
+    writable_dir("DATA_DIR", &cfg.data_dir)?;
+    writable_dir("RECORD_DIR", &cfg.record_dir)?;
+    writable_dir("SNAPSHOT_DIR", &cfg.snapshot_dir)?;
+    let ffmpeg = find_executable("FFMPEG_PATH", cfg.ffmpeg_path.as_deref(), "ffmpeg")?;
+    let ffprobe = find_executable("FFPROBE_PATH", cfg.ffprobe_path.as_deref(), "ffprobe")?;
+    if let StorageConfig::R2(_) = cfg.storage {
+        return Err(ConfigError {
+            var: "STORAGE_MODE",
+            message: "r2 (S3-compatible) storage is not available in this version; use local".into(),
+        }
+        .into());
+    }
+    let jwt_secret = secrets::jwt_secret(cfg.jwt_secret.as_ref(), &cfg.data_dir)?;
+
+    let db = Database::connect(&cfg.database_url).await.map_err(|e| ConfigError {
+        var: "DATABASE_URL",
+        message: e.message().to_owned(),
+    })?;
+    if cfg.auto_migrate {
+        db.migrate().await?;
+        tracing::info!("database migrations applied");
+    }
+    let hasher = PasswordHasher::new(PasswordParams::PRODUCTION)?;
+    let users = db.users();
+    ensure_admin(users.as_ref(), &cfg, &hasher).await?;
+
+    let listener = TcpListener::bind(cfg.http_addr).map_err(|e| ConfigError {
+        var: "HTTP_ADDR",
+        message: format!("cannot listen on {}: {e}", cfg.http_addr),
+    })?;
+    let addr = listener.local_addr()?;
+    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+
+    let local = Arc::new(
+        LocalStore::open(cfg.data_dir.join("objects"), UrlSigner::new(&media_key(&jwt_secret), &public_url)).await?,
+    );
+    let store: Arc<dyn ObjectStore> = local.clone();
+    let local_media: Arc<dyn LocalMedia> = local.clone();
+    let recorder: Arc<dyn Recorder> = crate::recording::build(&cfg, ffmpeg, ffprobe, db.playbacks(), store.clone());
+
+    let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
+    let store_probe: Arc<dyn Probe> = local.clone();
+    let settings = ApiSettings {
+        jwt_secret,
+        token_ttl: cfg.token_ttl,
+        recording_types: cfg.recording_types.clone(),
+        media_url_ttl: cfg.media_url_ttl,
+        ..ApiSettings::default()
+    };
+    let ports = Ports {
+        users,
+        cameras: db.cameras(),
+        events: db.events(),
+        playbacks: db.playbacks(),
+        store,
+        recorder,
+        probes: vec![db_probe, store_probe],
+        local_media: Some(local_media),
+    };
+    let app = Application::build(listener, settings, ports)?;
+    tracing::info!(addr = %addr, public_url = %public_url, "vigil listening on http://{addr}");
+
+    let handle = app.handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: finishing requests in flight");
+        handle.stop(true).await;
+    });
+    app.run_until_stopped().await?;
+    tokio::time::timeout(Duration::from_secs(5), db.close()).await.ok();
+    tracing::info!("vigil stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {},
+                _ = i.recv() => {},
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
