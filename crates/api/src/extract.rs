@@ -75,6 +75,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     let path = e.path().to_string();
                     let inner = e.into_inner();
                     let syntax = matches!(inner.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof);
+                    let msg = strip_position(&inner);
+                    // serde reports a missing field at the parent's path; name the field itself.
+                    if let Some(name) = msg.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+                        let field = if path.is_empty() || path == "." { name.to_owned() } else { format!("{path}.{name}") };
+                        return Err(ApiError::field(field, "is required"));
+                    }
                     if syntax || path.is_empty() || path == "." || path == "?" {
                         Err(ApiError::bad_request(format!("malformed JSON body: {}", strip_position(&inner))))
                     } else {

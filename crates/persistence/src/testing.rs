@@ -4,6 +4,8 @@
 //! Postgres comes from `VIGIL_TEST_POSTGRES_URL`, an admin URL that may
 //! create databases; `tools/test` starts such a server and sets it.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test fixtures fail loudly by design
+
 use crate::Database;
 use sea_orm::ConnectionTrait;
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Every repository against a real database: each test runs on SQLite and on
 //! PostgreSQL (the `both!` macro makes one `#[tokio::test]` per backend).
 

@@ -1,0 +1,11 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! API tests: the app in-process on a free port, spoken to over HTTP.
+
+mod auth;
+mod cameras;
+mod errors;
+mod events;
+mod health;
+mod helpers;
+mod playbacks;
+mod users;
