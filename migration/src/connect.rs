@@ -63,6 +63,9 @@ mod tests {
             redact_url("postgres://vigil:hunter2@db:5432/vigil"),
             "postgres://vigil:***@db:5432/vigil"
         );
-        assert_eq!(redact_url("sqlite://data/vigil.db?mode=rwc"), "sqlite://data/vigil.db?mode=rwc");
+        assert_eq!(
+            redact_url("sqlite://data/vigil.db?mode=rwc"),
+            "sqlite://data/vigil.db?mode=rwc"
+        );
     }
 }

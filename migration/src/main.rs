@@ -6,7 +6,10 @@ use migration::{connect, redact_url, Migrator, MigratorTrait};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "migration", about = "Apply, revert or inspect Vigil's database migrations")]
+#[command(
+    name = "migration",
+    about = "Apply, revert or inspect Vigil's database migrations"
+)]
 struct Cli {
     /// Database URL; defaults to $DATABASE_URL.
     #[arg(short = 'u', long = "database-url", env = "DATABASE_URL")]

@@ -86,7 +86,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code::NOT_FOUND, format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code::NOT_FOUND,
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -120,7 +124,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)?;
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )?;
         if let Some(c) = &self.cause {
             write!(f, " ({c})")?;
         }
@@ -215,6 +225,9 @@ mod tests {
         let body = body_of(&ApiError::field("rtspUrl", "must use rtsp://"));
         assert_eq!(body["error"]["field"], "rtspUrl");
         assert_eq!(body["error"]["code"], "bad_request");
-        assert!(body["error"]["message"].as_str().unwrap().starts_with("rtspUrl:"));
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("rtspUrl:"));
     }
 }

@@ -74,15 +74,28 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 Err(e) => {
                     let path = e.path().to_string();
                     let inner = e.into_inner();
-                    let syntax = matches!(inner.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof);
+                    let syntax = matches!(
+                        inner.classify(),
+                        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+                    );
                     let msg = strip_position(&inner);
                     // serde reports a missing field at the parent's path; name the field itself.
-                    if let Some(name) = msg.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
-                        let field = if path.is_empty() || path == "." { name.to_owned() } else { format!("{path}.{name}") };
+                    if let Some(name) = msg
+                        .strip_prefix("missing field `")
+                        .and_then(|r| r.strip_suffix('`'))
+                    {
+                        let field = if path.is_empty() || path == "." {
+                            name.to_owned()
+                        } else {
+                            format!("{path}.{name}")
+                        };
                         return Err(ApiError::field(field, "is required"));
                     }
                     if syntax || path.is_empty() || path == "." || path == "?" {
-                        Err(ApiError::bad_request(format!("malformed JSON body: {}", strip_position(&inner))))
+                        Err(ApiError::bad_request(format!(
+                            "malformed JSON body: {}",
+                            strip_position(&inner)
+                        )))
                     } else {
                         Err(ApiError::field(path, strip_position(&inner)))
                     }
@@ -130,9 +143,16 @@ where
 }
 
 /// Error handler for `web::Query`/`web::Path` extraction failures.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
     let e = ApiError::bad_request(format!("malformed query string: {err}"));
-    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&e)).into()
+    actix_web::error::InternalError::from_response(
+        err,
+        actix_web::ResponseError::error_response(&e),
+    )
+    .into()
 }
 
 /// Catches 4xx/5xx responses actix built itself (unknown route, 405, …) with
@@ -151,10 +171,18 @@ pub fn json_error_body<B: MessageBody + 'static>(
     let status = res.status();
     let (code, message) = match status {
         StatusCode::NOT_FOUND => (code::NOT_FOUND, "no such endpoint".to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => (code::METHOD_NOT_ALLOWED, "method not allowed on this endpoint".to_owned()),
-        StatusCode::PAYLOAD_TOO_LARGE => (code::PAYLOAD_TOO_LARGE, "request body too large".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            code::METHOD_NOT_ALLOWED,
+            "method not allowed on this endpoint".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (code::PAYLOAD_TOO_LARGE, "request body too large".to_owned())
+        }
         s if s.is_server_error() => (code::INTERNAL, "internal error".to_owned()),
-        s => (code::BAD_REQUEST, s.canonical_reason().unwrap_or("bad request").to_lowercase()),
+        s => (
+            code::BAD_REQUEST,
+            s.canonical_reason().unwrap_or("bad request").to_lowercase(),
+        ),
     };
     let body = ApiError::new(status, code, message).body();
     let (req, old) = res.into_parts();

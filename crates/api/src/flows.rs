@@ -51,7 +51,10 @@ impl RecordingFlow {
 
     /// Ends an event (the first end time is kept) and stops its recording.
     pub async fn end_event(&self, id: EventId) -> Result<(Event, Option<Playback>), Error> {
-        let event = self.events.mark_ended(id, OffsetDateTime::now_utc()).await?;
+        let event = self
+            .events
+            .mark_ended(id, OffsetDateTime::now_utc())
+            .await?;
         let playback = match event.playback_id {
             Some(pid) => self.stop_playback(pid).await?,
             None => None,
@@ -65,7 +68,10 @@ impl RecordingFlow {
         let Some(p) = self.playbacks.get(id).await? else {
             return Ok(None);
         };
-        if matches!(p.status, RecordingStatus::Pending | RecordingStatus::Recording) {
+        if matches!(
+            p.status,
+            RecordingStatus::Pending | RecordingStatus::Recording
+        ) {
             if self.recorder.is_active(id) {
                 self.recorder.stop(id).await?;
             } else {
@@ -89,7 +95,8 @@ impl RecordingFlow {
         }
         let keys = [
             p.video_key.unwrap_or_else(|| Playback::video_key_for(id)),
-            p.thumbnail_key.unwrap_or_else(|| Playback::thumbnail_key_for(id)),
+            p.thumbnail_key
+                .unwrap_or_else(|| Playback::thumbnail_key_for(id)),
         ];
         for key in keys {
             self.store.delete(&key).await?;
@@ -103,7 +110,11 @@ impl RecordingFlow {
             ended_at: Some(OffsetDateTime::now_utc()),
             ..Default::default()
         };
-        if let Err(e) = self.playbacks.transition(id, RecordingStatus::Failed, update).await {
+        if let Err(e) = self
+            .playbacks
+            .transition(id, RecordingStatus::Failed, update)
+            .await
+        {
             // Conflict: it already reached a final state some other way.
             if e.kind() != ErrorKind::Conflict {
                 tracing::error!(playback_id = %id, error = %e.chain(), "could not mark playback FAILED");

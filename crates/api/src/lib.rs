@@ -11,4 +11,4 @@ pub mod routes;
 pub mod startup;
 pub mod views;
 
-pub use startup::{Application, ApiSettings, Ports};
+pub use startup::{ApiSettings, Application, Ports};

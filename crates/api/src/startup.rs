@@ -18,7 +18,9 @@ use actix_web::{
 use std::{net::TcpListener, sync::Arc, time::Duration};
 use tracing_actix_web::TracingLogger;
 use vigil_domain::{
-    ports::{CameraRepo, EventRepo, LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo},
+    ports::{
+        CameraRepo, EventRepo, LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo,
+    },
     Error, RecordingTypes,
 };
 
@@ -75,13 +77,19 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
 impl Application {
     /// Binds `listener` and assembles the app. Use port 0 to let the OS pick.
-    pub fn build(listener: TcpListener, settings: ApiSettings, ports: Ports) -> Result<Self, Error> {
+    pub fn build(
+        listener: TcpListener,
+        settings: ApiSettings,
+        ports: Ports,
+    ) -> Result<Self, Error> {
         let port = listener
             .local_addr()
             .map_err(|e| Error::internal(format!("listener address: {e}")))?
@@ -104,15 +112,15 @@ impl Application {
         let store: web::Data<dyn ObjectStore> = web::Data::from(ports.store.clone());
         let probes = web::Data::new(Probes(ports.probes.clone()));
         let ttl = web::Data::new(MediaUrlTtl(settings.media_url_ttl));
-        let media: Option<web::Data<dyn LocalMedia>> = ports.local_media.clone().map(web::Data::from);
+        let media: Option<web::Data<dyn LocalMedia>> =
+            ports.local_media.clone().map(web::Data::from);
 
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
             if let Some(m) = &media {
                 app = app.app_data(m.clone());
             }
-            app
-                .wrap(ErrorHandlers::new().default_handler(json_error_body))
+            app.wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap(TracingLogger::default())
                 .app_data(web::QueryConfig::default().error_handler(query_error))

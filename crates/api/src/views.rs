@@ -21,7 +21,10 @@ pub struct ListView<T> {
 
 impl<T> ListView<T> {
     pub fn from_listed<D>(l: Listed<D>, f: impl FnMut(D) -> T) -> Self {
-        Self { data: l.rows.into_iter().map(f).collect(), total: l.total }
+        Self {
+            data: l.rows.into_iter().map(f).collect(),
+            total: l.total,
+        }
     }
 }
 
@@ -116,7 +119,10 @@ impl From<Event> for EventView {
             description: e.description,
             n_channel_id: e.n_channel_id,
             camera_id: e.camera_id.as_uuid(),
-            camera: CameraRef { id: e.camera_id.as_uuid(), name: e.camera_name },
+            camera: CameraRef {
+                id: e.camera_id.as_uuid(),
+                name: e.camera_name,
+            },
             playback_id: e.playback_id.map(|p| p.as_uuid()),
             created_at: e.created_at,
             ended_at: e.ended_at,
@@ -193,8 +199,16 @@ impl PlaybackView {
             }
         };
         let done = p.status == RecordingStatus::Completed;
-        let video_url = if done { url(p.video_key.clone()).await } else { None };
-        let thumbnail_url = if done { url(p.thumbnail_key.clone()).await } else { None };
+        let video_url = if done {
+            url(p.video_key.clone()).await
+        } else {
+            None
+        };
+        let thumbnail_url = if done {
+            url(p.thumbnail_key.clone()).await
+        } else {
+            None
+        };
         Self {
             id: p.id.as_uuid(),
             event_id: p.event_id.as_uuid(),

@@ -93,7 +93,10 @@ mod tests {
     #[test]
     fn keys_follow_the_contract() {
         let id = PlaybackId::new();
-        assert_eq!(Playback::video_key_for(id), format!("playbacks/{id}/video.mp4"));
+        assert_eq!(
+            Playback::video_key_for(id),
+            format!("playbacks/{id}/video.mp4")
+        );
         assert_eq!(
             Playback::thumbnail_key_for(id),
             format!("playbacks/{id}/thumbnail.jpg")

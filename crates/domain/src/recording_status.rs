@@ -128,7 +128,10 @@ mod tests {
         }
         assert_eq!(
             Completed.transition(Recording),
-            Err(TransitionError { from: Completed, to: Recording })
+            Err(TransitionError {
+                from: Completed,
+                to: Recording
+            })
         );
         assert!(Pending.transition(Processing).is_err());
         assert!(Pending.transition(Pending).is_err());

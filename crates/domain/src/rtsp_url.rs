@@ -163,6 +163,9 @@ mod tests {
         let url = RtspUrl::parse("rtsp://admin:p%40ss@cam/live").unwrap();
         let line = "rtsp://admin:p%40ss@cam/live: Connection refused (p@ss)";
         let masked = url.mask_in(line);
-        assert!(!masked.contains("p%40ss") && !masked.contains("p@ss"), "{masked}");
+        assert!(
+            !masked.contains("p%40ss") && !masked.contains("p@ss"),
+            "{masked}"
+        );
     }
 }

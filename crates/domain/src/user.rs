@@ -19,7 +19,10 @@ impl Username {
         if ok_len && ok_chars {
             Ok(Self(raw.to_owned()))
         } else {
-            Err("username must be 3 to 64 characters of letters, digits, '.', '_', '-' or '@'".into())
+            Err(
+                "username must be 3 to 64 characters of letters, digits, '.', '_', '-' or '@'"
+                    .into(),
+            )
         }
     }
 

@@ -104,7 +104,9 @@ impl TestDatabase {
 
     async fn migrated(backend: Backend) -> Self {
         let (url, mut guard) = Self::empty(backend).await;
-        let db = Database::connect(&url).await.expect("connect test database");
+        let db = Database::connect(&url)
+            .await
+            .expect("connect test database");
         db.migrate().await.expect("migrate test database");
         let cleanup = guard.0.take().expect("fresh guard");
         Self { db, url, cleanup }
@@ -125,10 +127,13 @@ impl Drop for TestDatabaseGuard {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let c = std::mem::replace(&mut self.cleanup, Cleanup::Postgres {
-            admin_url: String::new(),
-            name: String::new(),
-        });
+        let c = std::mem::replace(
+            &mut self.cleanup,
+            Cleanup::Postgres {
+                admin_url: String::new(),
+                name: String::new(),
+            },
+        );
         drop_cleanup(c);
     }
 }

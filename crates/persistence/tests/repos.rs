@@ -6,8 +6,8 @@ use migration::{Migrator, MigratorTrait};
 use std::time::Duration;
 use vigil_domain::{
     camera::RollSeconds, ErrorKind, EventFilter, EventType, MediaInfo, NewCamera, NewEvent,
-    NewUser, Page, PasswordHash, PlaybackFilter, PlaybackId, PlaybackUpdate, RecordingStatus,
-    Role, RtspUrl, UserPatch, Username,
+    NewUser, Page, PasswordHash, PlaybackFilter, PlaybackId, PlaybackUpdate, RecordingStatus, Role,
+    RtspUrl, UserPatch, Username,
 };
 use vigil_persistence::testing::{Backend, TestDatabase};
 
@@ -54,34 +54,46 @@ fn motion(camera: vigil_domain::CameraId) -> NewEvent {
     }
 }
 
-both!(migrations_go_up_down_and_up_again, |t: TestDatabase| async move {
-    let (url, _guard) = TestDatabase::empty(if t.url.starts_with("sqlite") {
-        Backend::Sqlite
-    } else {
-        Backend::Postgres
-    })
-    .await;
-    let conn = migration::connect(&url).await.unwrap();
-    Migrator::up(&conn, None).await.unwrap();
-    let applied = Migrator::get_applied_migrations(&conn).await.unwrap();
-    assert_eq!(applied.len(), Migrator::migrations().len());
-    Migrator::down(&conn, None).await.unwrap();
-    assert!(Migrator::get_applied_migrations(&conn).await.unwrap().is_empty());
-    Migrator::up(&conn, None).await.unwrap();
-    assert_eq!(
-        Migrator::get_pending_migrations(&conn).await.unwrap().len(),
-        0
-    );
-    // The schema really works after the round trip.
-    let db = vigil_persistence::Database::connect(&url).await.unwrap();
-    db.users().create(new_user("roundtrip", Role::Admin)).await.unwrap();
-    conn.close().await.unwrap();
-});
+both!(
+    migrations_go_up_down_and_up_again,
+    |t: TestDatabase| async move {
+        let (url, _guard) = TestDatabase::empty(if t.url.starts_with("sqlite") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        })
+        .await;
+        let conn = migration::connect(&url).await.unwrap();
+        Migrator::up(&conn, None).await.unwrap();
+        let applied = Migrator::get_applied_migrations(&conn).await.unwrap();
+        assert_eq!(applied.len(), Migrator::migrations().len());
+        Migrator::down(&conn, None).await.unwrap();
+        assert!(Migrator::get_applied_migrations(&conn)
+            .await
+            .unwrap()
+            .is_empty());
+        Migrator::up(&conn, None).await.unwrap();
+        assert_eq!(
+            Migrator::get_pending_migrations(&conn).await.unwrap().len(),
+            0
+        );
+        // The schema really works after the round trip.
+        let db = vigil_persistence::Database::connect(&url).await.unwrap();
+        db.users()
+            .create(new_user("roundtrip", Role::Admin))
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+);
 
 both!(users_crud_and_uniqueness, |t: TestDatabase| async move {
     let users = t.db.users();
     let admin = users.create(new_user("admin", Role::Admin)).await.unwrap();
-    let dup = users.create(new_user("admin", Role::Viewer)).await.unwrap_err();
+    let dup = users
+        .create(new_user("admin", Role::Viewer))
+        .await
+        .unwrap_err();
     assert_eq!(dup.kind(), ErrorKind::Conflict);
 
     let found = users
@@ -93,9 +105,18 @@ both!(users_crud_and_uniqueness, |t: TestDatabase| async move {
     assert_eq!(users.count().await.unwrap(), 1);
     assert_eq!(users.count_admins().await.unwrap(), 1);
 
-    let op = users.create(new_user("operator", Role::Operator)).await.unwrap();
+    let op = users
+        .create(new_user("operator", Role::Operator))
+        .await
+        .unwrap();
     let promoted = users
-        .update(op.id, UserPatch { role: Some(Role::Admin), ..Default::default() })
+        .update(
+            op.id,
+            UserPatch {
+                role: Some(Role::Admin),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(promoted.role, Role::Admin);
@@ -105,13 +126,19 @@ both!(users_crud_and_uniqueness, |t: TestDatabase| async move {
     let rename = users
         .update(
             op.id,
-            UserPatch { username: Some(Username::parse("admin").unwrap()), ..Default::default() },
+            UserPatch {
+                username: Some(Username::parse("admin").unwrap()),
+                ..Default::default()
+            },
         )
         .await
         .unwrap_err();
     assert_eq!(rename.kind(), ErrorKind::Conflict);
 
-    let page = users.list(Page::parse(Some(1), Some(1)).unwrap()).await.unwrap();
+    let page = users
+        .list(Page::parse(Some(1), Some(1)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.rows.len(), 1);
 
@@ -122,197 +149,259 @@ both!(users_crud_and_uniqueness, |t: TestDatabase| async move {
     assert_eq!(missing.kind(), ErrorKind::NotFound);
 });
 
-both!(cameras_keep_credentials_and_refuse_delete_with_events, |t: TestDatabase| async move {
-    let cams = t.db.cameras();
-    let cam = cams.create(new_camera("Gate")).await.unwrap();
-    let back = cams.get(cam.id).await.unwrap().unwrap();
-    assert_eq!(back, cam);
-    assert_eq!(back.rtsp_url.password(), Some("secret"));
-    assert_eq!(back.pre_roll.get(), 5);
+both!(
+    cameras_keep_credentials_and_refuse_delete_with_events,
+    |t: TestDatabase| async move {
+        let cams = t.db.cameras();
+        let cam = cams.create(new_camera("Gate")).await.unwrap();
+        let back = cams.get(cam.id).await.unwrap().unwrap();
+        assert_eq!(back, cam);
+        assert_eq!(back.rtsp_url.password(), Some("secret"));
+        assert_eq!(back.pre_roll.get(), 5);
 
-    let renamed = cams
-        .update(
-            cam.id,
-            vigil_domain::CameraPatch {
-                name: Some(vigil_domain::CameraName::parse("Front gate").unwrap()),
-                n_channel_id: Some(None),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(renamed.name.as_str(), "Front gate");
-    assert_eq!(renamed.n_channel_id, None);
-    assert_eq!(renamed.rtsp_url, cam.rtsp_url);
+        let renamed = cams
+            .update(
+                cam.id,
+                vigil_domain::CameraPatch {
+                    name: Some(vigil_domain::CameraName::parse("Front gate").unwrap()),
+                    n_channel_id: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(renamed.name.as_str(), "Front gate");
+        assert_eq!(renamed.n_channel_id, None);
+        assert_eq!(renamed.rtsp_url, cam.rtsp_url);
 
-    t.db.events().create(motion(cam.id), None).await.unwrap();
-    let err = cams.delete(cam.id).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Conflict);
-    assert!(cams.get(cam.id).await.unwrap().is_some());
+        t.db.events().create(motion(cam.id), None).await.unwrap();
+        let err = cams.delete(cam.id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert!(cams.get(cam.id).await.unwrap().is_some());
 
-    let lone = cams.create(new_camera("Lone")).await.unwrap();
-    assert!(cams.delete(lone.id).await.unwrap());
-    assert_eq!(cams.list(Page::default()).await.unwrap().total, 1);
-});
-
-both!(events_create_playbacks_atomically_and_filter, |t: TestDatabase| async move {
-    let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
-    let other = t.db.cameras().create(new_camera("Yard")).await.unwrap();
-    let events = t.db.events();
-    let pid = PlaybackId::new();
-    let ev = events.create(motion(cam.id), Some(pid)).await.unwrap();
-    assert_eq!(ev.playback_id, Some(pid));
-    assert_eq!(ev.camera_name, "Gate");
-    // The camera's channel is the event's default.
-    assert_eq!(ev.n_channel_id, Some(2));
-    let pb = t.db.playbacks().get(pid).await.unwrap().unwrap();
-    assert_eq!(pb.status, RecordingStatus::Pending);
-    assert_eq!(pb.event_id, ev.id);
-    assert_eq!(pb.event.as_ref().unwrap().event_type, EventType::Motion);
-
-    let mut alarm = motion(other.id);
-    alarm.event_type = EventType::Alarm;
-    events.create(alarm, None).await.unwrap();
-
-    let unknown = events
-        .create(motion(vigil_domain::CameraId::new()), Some(PlaybackId::new()))
-        .await
-        .unwrap_err();
-    assert_eq!(unknown.kind(), ErrorKind::Unprocessable);
-    // Nothing half-written by the refused event.
-    assert_eq!(
-        t.db.playbacks().list(PlaybackFilter::default(), Page::default()).await.unwrap().total,
-        1
-    );
-
-    let by_cam = events
-        .list(EventFilter { camera_id: Some(cam.id), event_type: None }, Page::default())
-        .await
-        .unwrap();
-    assert_eq!((by_cam.total, by_cam.rows[0].id), (1, ev.id));
-    let by_type = events
-        .list(EventFilter { camera_id: None, event_type: Some(EventType::Alarm) }, Page::default())
-        .await
-        .unwrap();
-    assert_eq!(by_type.total, 1);
-    assert_eq!(by_type.rows[0].camera_id, other.id);
-
-    let first = events.mark_ended(ev.id, time::OffsetDateTime::now_utc()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let again = events.mark_ended(ev.id, time::OffsetDateTime::now_utc()).await.unwrap();
-    assert!(first.ended_at.is_some());
-    assert_eq!(first.ended_at, again.ended_at, "first end time is kept");
-});
-
-both!(playback_transitions_follow_the_status_machine, |t: TestDatabase| async move {
-    let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
-    let pid = PlaybackId::new();
-    t.db.events().create(motion(cam.id), Some(pid)).await.unwrap();
-    let pbs = t.db.playbacks();
-
-    let bad = pbs
-        .transition(pid, RecordingStatus::Completed, PlaybackUpdate::default())
-        .await
-        .unwrap_err();
-    assert_eq!(bad.kind(), ErrorKind::Conflict);
-
-    let started = time::OffsetDateTime::now_utc();
-    let rec = pbs
-        .transition(
-            pid,
-            RecordingStatus::Recording,
-            PlaybackUpdate {
-                started_at: Some(started),
-                local_path: Some(Some("/tmp/x.mp4".into())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(rec.status, RecordingStatus::Recording);
-    assert_eq!(rec.local_path.as_deref(), Some("/tmp/x.mp4"));
-    pbs.transition(pid, RecordingStatus::Processing, PlaybackUpdate::default())
-        .await
-        .unwrap();
-    let media = MediaInfo {
-        file_size_bytes: Some(15_728_640),
-        duration_sec: Some(30.04),
-        codec: Some("H.264".into()),
-        resolution: Some("1080p".into()),
-        width: Some(1920),
-        height: Some(1080),
-    };
-    let done = pbs
-        .transition(
-            pid,
-            RecordingStatus::Completed,
-            PlaybackUpdate {
-                media: Some(media.clone()),
-                video_key: Some(vigil_domain::Playback::video_key_for(pid)),
-                local_path: Some(None),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(done.media, media);
-    assert_eq!(done.local_path, None);
-    let fail = pbs
-        .transition(pid, RecordingStatus::Failed, PlaybackUpdate::default())
-        .await
-        .unwrap_err();
-    assert_eq!(fail.kind(), ErrorKind::Conflict, "final states are never left");
-    assert_eq!(pbs.get(pid).await.unwrap().unwrap().status, RecordingStatus::Completed);
-});
-
-both!(playback_list_filters_paginates_and_deletes, |t: TestDatabase| async move {
-    let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
-    let cam2 = t.db.cameras().create(new_camera("Yard")).await.unwrap();
-    let mut ids = Vec::new();
-    for c in [cam.id, cam.id, cam.id, cam2.id] {
-        let pid = PlaybackId::new();
-        t.db.events().create(motion(c), Some(pid)).await.unwrap();
-        ids.push(pid);
+        let lone = cams.create(new_camera("Lone")).await.unwrap();
+        assert!(cams.delete(lone.id).await.unwrap());
+        assert_eq!(cams.list(Page::default()).await.unwrap().total, 1);
     }
-    let pbs = t.db.playbacks();
-    pbs.transition(
-        ids[0],
-        RecordingStatus::Failed,
-        PlaybackUpdate { error: Some("camera unreachable".into()), ..Default::default() },
-    )
-    .await
-    .unwrap();
+);
 
-    let all = pbs.list(PlaybackFilter::default(), Page::default()).await.unwrap();
-    assert_eq!(all.total, 4);
-    let page = pbs
-        .list(
-            PlaybackFilter { camera_id: Some(cam.id), ..Default::default() },
-            Page::parse(Some(2), Some(2)).unwrap(),
+both!(
+    events_create_playbacks_atomically_and_filter,
+    |t: TestDatabase| async move {
+        let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
+        let other = t.db.cameras().create(new_camera("Yard")).await.unwrap();
+        let events = t.db.events();
+        let pid = PlaybackId::new();
+        let ev = events.create(motion(cam.id), Some(pid)).await.unwrap();
+        assert_eq!(ev.playback_id, Some(pid));
+        assert_eq!(ev.camera_name, "Gate");
+        // The camera's channel is the event's default.
+        assert_eq!(ev.n_channel_id, Some(2));
+        let pb = t.db.playbacks().get(pid).await.unwrap().unwrap();
+        assert_eq!(pb.status, RecordingStatus::Pending);
+        assert_eq!(pb.event_id, ev.id);
+        assert_eq!(pb.event.as_ref().unwrap().event_type, EventType::Motion);
+
+        let mut alarm = motion(other.id);
+        alarm.event_type = EventType::Alarm;
+        events.create(alarm, None).await.unwrap();
+
+        let unknown = events
+            .create(
+                motion(vigil_domain::CameraId::new()),
+                Some(PlaybackId::new()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::Unprocessable);
+        // Nothing half-written by the refused event.
+        assert_eq!(
+            t.db.playbacks()
+                .list(PlaybackFilter::default(), Page::default())
+                .await
+                .unwrap()
+                .total,
+            1
+        );
+
+        let by_cam = events
+            .list(
+                EventFilter {
+                    camera_id: Some(cam.id),
+                    event_type: None,
+                },
+                Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((by_cam.total, by_cam.rows[0].id), (1, ev.id));
+        let by_type = events
+            .list(
+                EventFilter {
+                    camera_id: None,
+                    event_type: Some(EventType::Alarm),
+                },
+                Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_type.total, 1);
+        assert_eq!(by_type.rows[0].camera_id, other.id);
+
+        let first = events
+            .mark_ended(ev.id, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let again = events
+            .mark_ended(ev.id, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        assert!(first.ended_at.is_some());
+        assert_eq!(first.ended_at, again.ended_at, "first end time is kept");
+    }
+);
+
+both!(
+    playback_transitions_follow_the_status_machine,
+    |t: TestDatabase| async move {
+        let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
+        let pid = PlaybackId::new();
+        t.db.events()
+            .create(motion(cam.id), Some(pid))
+            .await
+            .unwrap();
+        let pbs = t.db.playbacks();
+
+        let bad = pbs
+            .transition(pid, RecordingStatus::Completed, PlaybackUpdate::default())
+            .await
+            .unwrap_err();
+        assert_eq!(bad.kind(), ErrorKind::Conflict);
+
+        let started = time::OffsetDateTime::now_utc();
+        let rec = pbs
+            .transition(
+                pid,
+                RecordingStatus::Recording,
+                PlaybackUpdate {
+                    started_at: Some(started),
+                    local_path: Some(Some("/tmp/x.mp4".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(rec.status, RecordingStatus::Recording);
+        assert_eq!(rec.local_path.as_deref(), Some("/tmp/x.mp4"));
+        pbs.transition(pid, RecordingStatus::Processing, PlaybackUpdate::default())
+            .await
+            .unwrap();
+        let media = MediaInfo {
+            file_size_bytes: Some(15_728_640),
+            duration_sec: Some(30.04),
+            codec: Some("H.264".into()),
+            resolution: Some("1080p".into()),
+            width: Some(1920),
+            height: Some(1080),
+        };
+        let done = pbs
+            .transition(
+                pid,
+                RecordingStatus::Completed,
+                PlaybackUpdate {
+                    media: Some(media.clone()),
+                    video_key: Some(vigil_domain::Playback::video_key_for(pid)),
+                    local_path: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.media, media);
+        assert_eq!(done.local_path, None);
+        let fail = pbs
+            .transition(pid, RecordingStatus::Failed, PlaybackUpdate::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            fail.kind(),
+            ErrorKind::Conflict,
+            "final states are never left"
+        );
+        assert_eq!(
+            pbs.get(pid).await.unwrap().unwrap().status,
+            RecordingStatus::Completed
+        );
+    }
+);
+
+both!(
+    playback_list_filters_paginates_and_deletes,
+    |t: TestDatabase| async move {
+        let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
+        let cam2 = t.db.cameras().create(new_camera("Yard")).await.unwrap();
+        let mut ids = Vec::new();
+        for c in [cam.id, cam.id, cam.id, cam2.id] {
+            let pid = PlaybackId::new();
+            t.db.events().create(motion(c), Some(pid)).await.unwrap();
+            ids.push(pid);
+        }
+        let pbs = t.db.playbacks();
+        pbs.transition(
+            ids[0],
+            RecordingStatus::Failed,
+            PlaybackUpdate {
+                error: Some("camera unreachable".into()),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
-    assert_eq!((page.total, page.rows.len()), (3, 1));
-    let failed = pbs
-        .list(
-            PlaybackFilter { status: Some(RecordingStatus::Failed), ..Default::default() },
-            Page::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(failed.rows.len(), 1);
-    assert_eq!(failed.rows[0].error.as_deref(), Some("camera unreachable"));
-    assert_eq!(
-        pbs.in_status(RecordingStatus::Pending).await.unwrap().len(),
-        3
-    );
 
-    let ev = pbs.get(ids[1]).await.unwrap().unwrap().event_id;
-    assert!(pbs.delete(ids[1]).await.unwrap());
-    assert!(pbs.get(ids[1]).await.unwrap().is_none());
-    assert_eq!(t.db.events().get(ev).await.unwrap().unwrap().playback_id, None);
-    assert!(!pbs.delete(ids[1]).await.unwrap());
-});
+        let all = pbs
+            .list(PlaybackFilter::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(all.total, 4);
+        let page = pbs
+            .list(
+                PlaybackFilter {
+                    camera_id: Some(cam.id),
+                    ..Default::default()
+                },
+                Page::parse(Some(2), Some(2)).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((page.total, page.rows.len()), (3, 1));
+        let failed = pbs
+            .list(
+                PlaybackFilter {
+                    status: Some(RecordingStatus::Failed),
+                    ..Default::default()
+                },
+                Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(failed.rows.len(), 1);
+        assert_eq!(failed.rows[0].error.as_deref(), Some("camera unreachable"));
+        assert_eq!(
+            pbs.in_status(RecordingStatus::Pending).await.unwrap().len(),
+            3
+        );
+
+        let ev = pbs.get(ids[1]).await.unwrap().unwrap().event_id;
+        assert!(pbs.delete(ids[1]).await.unwrap());
+        assert!(pbs.get(ids[1]).await.unwrap().is_none());
+        assert_eq!(
+            t.db.events().get(ev).await.unwrap().unwrap().playback_id,
+            None
+        );
+        assert!(!pbs.delete(ids[1]).await.unwrap());
+    }
+);
 
 both!(ping_answers, |t: TestDatabase| async move {
     t.db.ping().await.unwrap();

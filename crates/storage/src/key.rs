@@ -25,10 +25,16 @@ pub fn validate_key(key: &str) -> Result<&str, KeyError> {
     if key.starts_with('/') {
         return Err(KeyError::Absolute);
     }
-    if key.chars().any(|c| c == '\0' || c == '\\' || c.is_control()) {
+    if key
+        .chars()
+        .any(|c| c == '\0' || c == '\\' || c.is_control())
+    {
         return Err(KeyError::BadCharacter);
     }
-    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return Err(KeyError::BadSegment);
     }
     Ok(key)

@@ -69,7 +69,10 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 impl ObjectStore for LocalStore {
     async fn put_file(&self, key: &str, path: &Path, _content_type: &str) -> Result<u64> {
         let dest = self.path_of(key)?;
-        let tmp = self.root.join(TMP_DIR).join(uuid::Uuid::new_v4().to_string());
+        let tmp = self
+            .root
+            .join(TMP_DIR)
+            .join(uuid::Uuid::new_v4().to_string());
         let src = path.to_owned();
         let res = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
             let parent = dest.parent().unwrap_or(Path::new("."));
@@ -129,7 +132,10 @@ impl ObjectStore for LocalStore {
     }
 
     async fn health_check(&self) -> Result<()> {
-        let probe = self.root.join(TMP_DIR).join(format!("probe-{}", uuid::Uuid::new_v4()));
+        let probe = self
+            .root
+            .join(TMP_DIR)
+            .join(format!("probe-{}", uuid::Uuid::new_v4()));
         tokio::fs::write(&probe, b"ok")
             .await
             .map_err(|e| io_err("root not writable", e))?;
@@ -156,15 +162,28 @@ fn time_now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+impl vigil_domain::ports::LocalMedia for LocalStore {
+    fn verify(&self, key: &str, exp: i64, sig: &str) -> bool {
+        self.signer.verify(key, exp, sig, time_now_unix())
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf> {
+        LocalStore::path_of(self, key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     async fn store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::open(dir.path().join("objects"), UrlSigner::new(&[7; 32], "http://h"))
-            .await
-            .unwrap();
+        let s = LocalStore::open(
+            dir.path().join("objects"),
+            UrlSigner::new(&[7; 32], "http://h"),
+        )
+        .await
+        .unwrap();
         (dir, s)
     }
 
@@ -175,17 +194,31 @@ mod tests {
         std::fs::write(&src, vec![1u8; 4096]).unwrap();
         let key = "playbacks/abc/video.mp4";
         assert_eq!(s.put_file(key, &src, "video/mp4").await.unwrap(), 4096);
-        assert_eq!(std::fs::read(s.path_of(key).unwrap()).unwrap(), vec![1u8; 4096]);
+        assert_eq!(
+            std::fs::read(s.path_of(key).unwrap()).unwrap(),
+            vec![1u8; 4096]
+        );
         let meta = s.head(key).await.unwrap().unwrap();
-        assert_eq!((meta.size, meta.content_type.as_deref()), (4096, Some("video/mp4")));
+        assert_eq!(
+            (meta.size, meta.content_type.as_deref()),
+            (4096, Some("video/mp4"))
+        );
         let url = s.url(key, Duration::from_secs(60)).await.unwrap();
         assert!(url.starts_with("http://h/media/playbacks/abc/video.mp4?exp="));
         // Nothing temporary is left beside the object.
-        assert_eq!(std::fs::read_dir(dir.path().join("objects/.tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("objects/.tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
 
         s.delete(key).await.unwrap();
         assert!(s.head(key).await.unwrap().is_none());
-        assert!(!dir.path().join("objects/playbacks").exists(), "empty folders removed");
+        assert!(
+            !dir.path().join("objects/playbacks").exists(),
+            "empty folders removed"
+        );
         s.delete(key).await.unwrap();
         s.health_check().await.unwrap();
     }
@@ -197,7 +230,11 @@ mod tests {
         std::fs::write(&src, b"x").unwrap();
         for key in ["../escape", "/abs", "a/../../b", ".tmp/x", "a\0b"] {
             let e = s.put_file(key, &src, "video/mp4").await.unwrap_err();
-            assert_eq!(e.kind(), vigil_domain::ErrorKind::InvalidArgument, "{key:?}");
+            assert_eq!(
+                e.kind(),
+                vigil_domain::ErrorKind::InvalidArgument,
+                "{key:?}"
+            );
         }
         assert!(!dir.path().join("escape").exists());
     }
@@ -208,17 +245,9 @@ mod tests {
         let root = dir.path().join("objects");
         std::fs::create_dir_all(root.join(".tmp")).unwrap();
         std::fs::write(root.join(".tmp/half"), b"partial").unwrap();
-        LocalStore::open(&root, UrlSigner::new(&[1; 32], "http://h")).await.unwrap();
+        LocalStore::open(&root, UrlSigner::new(&[1; 32], "http://h"))
+            .await
+            .unwrap();
         assert_eq!(std::fs::read_dir(root.join(".tmp")).unwrap().count(), 0);
-    }
-}
-
-impl vigil_domain::ports::LocalMedia for LocalStore {
-    fn verify(&self, key: &str, exp: i64, sig: &str) -> bool {
-        self.signer.verify(key, exp, sig, time_now_unix())
-    }
-
-    fn path_of(&self, key: &str) -> Result<PathBuf> {
-        LocalStore::path_of(self, key)
     }
 }

@@ -17,20 +17,25 @@ pub struct UrlSigner {
 
 impl fmt::Debug for UrlSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UrlSigner").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("UrlSigner")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
 impl UrlSigner {
     /// `base` is the server's public URL (`PUBLIC_URL`), without a trailing `/`.
     pub fn new(key: &[u8], base: &str) -> Self {
-        Self { key: key.to_vec(), base: base.trim_end_matches('/').to_owned() }
+        Self {
+            key: key.to_vec(),
+            base: base.trim_end_matches('/').to_owned(),
+        }
     }
 
     fn mac(&self, key: &str, exp: i64) -> HmacSha256 {
         #[allow(clippy::expect_used)]
-        let mut mac = HmacSha256::new_from_slice(&self.key)
-            .expect("HMAC accepts keys of any length");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
         mac.update(key.as_bytes());
         mac.update(b"\n");
         mac.update(exp.to_string().as_bytes());
@@ -42,7 +47,7 @@ impl UrlSigner {
         let sig = hex::encode(self.mac(key, exp).finalize().into_bytes());
         let path: String = key
             .split('/')
-            .map(|s| utf8_percent(s))
+            .map(utf8_percent)
             .collect::<Vec<_>>()
             .join("/");
         format!("{}/media/{path}?exp={exp}&sig={sig}", self.base)
@@ -84,9 +89,18 @@ mod tests {
         assert!(url.starts_with("http://127.0.0.1:8080/media/playbacks/p1/video.mp4?exp=1060&sig="));
         let sig = url.rsplit("sig=").next().unwrap();
         assert!(s.verify("playbacks/p1/video.mp4", 1060, sig, 1_030));
-        assert!(!s.verify("playbacks/p1/video.mp4", 1060, sig, 1_061), "expired");
-        assert!(!s.verify("playbacks/p2/video.mp4", 1060, sig, 1_030), "other key");
-        assert!(!s.verify("playbacks/p1/video.mp4", 9999, sig, 1_030), "other expiry");
+        assert!(
+            !s.verify("playbacks/p1/video.mp4", 1060, sig, 1_061),
+            "expired"
+        );
+        assert!(
+            !s.verify("playbacks/p2/video.mp4", 1060, sig, 1_030),
+            "other key"
+        );
+        assert!(
+            !s.verify("playbacks/p1/video.mp4", 9999, sig, 1_030),
+            "other expiry"
+        );
         assert!(!s.verify("playbacks/p1/video.mp4", 1060, "zz", 1_030));
         let other = UrlSigner::new(b"x".repeat(32).as_slice(), "http://h");
         assert!(!other.verify("playbacks/p1/video.mp4", 1060, sig, 1_030));

@@ -27,7 +27,10 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { var, message: message.into() }
+    ConfigError {
+        var,
+        message: message.into(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,12 +120,21 @@ fn parse_bool(env: &Env, var: &'static str, default: bool) -> Result<bool, Confi
     }
 }
 
-fn parse_u64(env: &Env, var: &'static str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+fn parse_u64(
+    env: &Env,
+    var: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
     match get(env, var) {
         None => Ok(default),
         Some(v) => match v.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(err(var, format!("expected a whole number from {min} to {max}, got {v:?}"))),
+            _ => Err(err(
+                var,
+                format!("expected a whole number from {min} to {max}, got {v:?}"),
+            )),
         },
     }
 }
@@ -139,7 +151,9 @@ fn parse_http_url(var: &'static str, v: &str) -> Result<String, ConfigError> {
 /// about 1 % of a core and 50–60 MB per 1080p stream (docs/benchmarks.md),
 /// so memory is the bound; keep a third of it for everything else.
 pub fn default_max_recordings() -> usize {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mem_mb = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
@@ -173,20 +187,31 @@ impl Config {
             None => format!("sqlite://{}/vigil.db?mode=rwc", data_dir.display()),
         };
         let scheme = database_url.split("://").next().unwrap_or("");
-        if !database_url.contains("://") || !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+        if !database_url.contains("://") || !matches!(scheme, "sqlite" | "postgres" | "postgresql")
+        {
             return Err(err(
                 "DATABASE_URL",
                 "expected sqlite://PATH?mode=rwc or postgres://USER:PASSWORD@HOST/DB",
             ));
         }
-        let record_dir = get(env, "RECORD_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("recordings"));
-        let snapshot_dir = get(env, "SNAPSHOT_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("snapshots"));
+        let record_dir = get(env, "RECORD_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("recordings"));
+        let snapshot_dir = get(env, "SNAPSHOT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("snapshots"));
 
-        let storage = match get(env, "STORAGE_MODE").unwrap_or("local").to_ascii_lowercase().as_str() {
+        let storage = match get(env, "STORAGE_MODE")
+            .unwrap_or("local")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "local" => StorageConfig::Local,
             "r2" | "s3" => {
                 let need = |var: &'static str| {
-                    get(env, var).map(str::to_owned).ok_or_else(|| err(var, "required when STORAGE_MODE=r2"))
+                    get(env, var)
+                        .map(str::to_owned)
+                        .ok_or_else(|| err(var, "required when STORAGE_MODE=r2"))
                 };
                 StorageConfig::R2(R2Config {
                     endpoint: parse_http_url("R2_ENDPOINT", &need("R2_ENDPOINT")?)?,
@@ -194,13 +219,22 @@ impl Config {
                     secret_access_key: need("R2_SECRET_ACCESS_KEY")?,
                     bucket: need("R2_BUCKET_NAME")?,
                     region: get(env, "R2_REGION").unwrap_or("auto").to_owned(),
-                    public_url: get(env, "R2_PUBLIC_URL").map(|u| parse_http_url("R2_PUBLIC_URL", u)).transpose()?,
+                    public_url: get(env, "R2_PUBLIC_URL")
+                        .map(|u| parse_http_url("R2_PUBLIC_URL", u))
+                        .transpose()?,
                 })
             }
-            other => return Err(err("STORAGE_MODE", format!("expected local or r2, got {other:?}"))),
+            other => {
+                return Err(err(
+                    "STORAGE_MODE",
+                    format!("expected local or r2, got {other:?}"),
+                ))
+            }
         };
 
-        let public_url = get(env, "PUBLIC_URL").map(|u| parse_http_url("PUBLIC_URL", u)).transpose()?;
+        let public_url = get(env, "PUBLIC_URL")
+            .map(|u| parse_http_url("PUBLIC_URL", u))
+            .transpose()?;
 
         let jwt_secret = match get(env, "JWT_SECRET") {
             Some(s) if s.len() < MIN_JWT_SECRET_BYTES => {
@@ -217,7 +251,8 @@ impl Config {
         vigil_domain::Username::parse(&admin_username).map_err(|e| err("ADMIN_USERNAME", e))?;
         let admin_password = match get(env, "ADMIN_PASSWORD") {
             Some(p) => {
-                vigil_domain::Password::parse(p.to_owned()).map_err(|e| err("ADMIN_PASSWORD", e))?;
+                vigil_domain::Password::parse(p.to_owned())
+                    .map_err(|e| err("ADMIN_PASSWORD", e))?;
                 Some(Secret(p.to_owned()))
             }
             None => None,
@@ -230,16 +265,37 @@ impl Config {
             1,
             100_000,
         )? as usize;
-        let max_recording = Duration::from_secs(parse_u64(env, "MAX_RECORDING_SECONDS", 3600, 1, 7 * 24 * 3600)?);
-        let log_format = match get(env, "LOG_FORMAT").unwrap_or("pretty").to_ascii_lowercase().as_str() {
+        let max_recording = Duration::from_secs(parse_u64(
+            env,
+            "MAX_RECORDING_SECONDS",
+            3600,
+            1,
+            7 * 24 * 3600,
+        )?);
+        let log_format = match get(env, "LOG_FORMAT")
+            .unwrap_or("pretty")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "pretty" | "text" => LogFormat::Pretty,
             "json" => LogFormat::Json,
-            other => return Err(err("LOG_FORMAT", format!("expected pretty or json, got {other:?}"))),
+            other => {
+                return Err(err(
+                    "LOG_FORMAT",
+                    format!("expected pretty or json, got {other:?}"),
+                ))
+            }
         };
         let recording_types = match get(env, "RECORDING_EVENT_TYPES") {
             None => RecordingTypes::default(),
             Some(list) => RecordingTypes::parse(list).map_err(|e| {
-                err("RECORDING_EVENT_TYPES", format!("{e}; expected a list of {}", vigil_domain::EventType::names()))
+                err(
+                    "RECORDING_EVENT_TYPES",
+                    format!(
+                        "{e}; expected a list of {}",
+                        vigil_domain::EventType::names()
+                    ),
+                )
             })?,
         };
 
@@ -260,22 +316,45 @@ impl Config {
             log_format,
             auto_migrate: parse_bool(env, "AUTO_MIGRATE", true)?,
             recording_types,
-            token_ttl: Duration::from_secs(parse_u64(env, "JWT_TTL_SECONDS", 12 * 3600, 60, 30 * 24 * 3600)?),
-            media_url_ttl: Duration::from_secs(parse_u64(env, "MEDIA_URL_TTL_SECONDS", 6 * 3600, 60, 7 * 24 * 3600)?),
+            token_ttl: Duration::from_secs(parse_u64(
+                env,
+                "JWT_TTL_SECONDS",
+                12 * 3600,
+                60,
+                30 * 24 * 3600,
+            )?),
+            media_url_ttl: Duration::from_secs(parse_u64(
+                env,
+                "MEDIA_URL_TTL_SECONDS",
+                6 * 3600,
+                60,
+                7 * 24 * 3600,
+            )?),
             data_dir,
         })
     }
 }
 
 /// Finds an executable: the configured path, or `name` on `PATH`.
-pub fn find_executable(var: &'static str, configured: Option<&Path>, name: &str) -> Result<PathBuf, ConfigError> {
+pub fn find_executable(
+    var: &'static str,
+    configured: Option<&Path>,
+    name: &str,
+) -> Result<PathBuf, ConfigError> {
     use std::os::unix::fs::PermissionsExt;
-    let is_exec = |p: &Path| std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
     if let Some(p) = configured {
         return if is_exec(p) {
             Ok(p.to_owned())
         } else {
-            Err(err(var, format!("{} is not an executable file", p.display())))
+            Err(err(
+                var,
+                format!("{} is not an executable file", p.display()),
+            ))
         };
     }
     std::env::var_os("PATH")
@@ -283,7 +362,14 @@ pub fn find_executable(var: &'static str, configured: Option<&Path>, name: &str)
         .flat_map(std::env::split_paths)
         .map(|d| d.join(name))
         .find(|p| is_exec(p))
-        .ok_or_else(|| err(var, format!("{name} not found on PATH; install it (apt-get install ffmpeg) or set {var}")))
+        .ok_or_else(|| {
+            err(
+                var,
+                format!(
+                    "{name} not found on PATH; install it (apt-get install ffmpeg) or set {var}"
+                ),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -291,7 +377,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -316,20 +405,34 @@ mod tests {
             (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
             (&[("JWT_SECRET", "short")], "JWT_SECRET"),
             (&[("STORAGE_MODE", "r2")], "R2_ENDPOINT"),
-            (&[("STORAGE_MODE", "r2"), ("R2_ENDPOINT", "http://127.0.0.1:9000")], "R2_ACCESS_KEY_ID"),
+            (
+                &[
+                    ("STORAGE_MODE", "r2"),
+                    ("R2_ENDPOINT", "http://127.0.0.1:9000"),
+                ],
+                "R2_ACCESS_KEY_ID",
+            ),
             (&[("STORAGE_MODE", "ftp")], "STORAGE_MODE"),
-            (&[("MAX_CONCURRENT_RECORDINGS", "0")], "MAX_CONCURRENT_RECORDINGS"),
+            (
+                &[("MAX_CONCURRENT_RECORDINGS", "0")],
+                "MAX_CONCURRENT_RECORDINGS",
+            ),
             (&[("MAX_RECORDING_SECONDS", "abc")], "MAX_RECORDING_SECONDS"),
             (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
             (&[("AUTO_MIGRATE", "maybe")], "AUTO_MIGRATE"),
             (&[("PUBLIC_URL", "ftp://x")], "PUBLIC_URL"),
             (&[("ADMIN_PASSWORD", "short")], "ADMIN_PASSWORD"),
-            (&[("RECORDING_EVENT_TYPES", "MOTION,NOPE")], "RECORDING_EVENT_TYPES"),
+            (
+                &[("RECORDING_EVENT_TYPES", "MOTION,NOPE")],
+                "RECORDING_EVENT_TYPES",
+            ),
         ];
         for (pairs, var) in cases {
             let e = Config::from_map(&env(pairs)).unwrap_err();
             assert_eq!(e.var, *var, "{pairs:?}: {e}");
-            assert!(e.to_string().starts_with(&format!("configuration error: {var}:")));
+            assert!(e
+                .to_string()
+                .starts_with(&format!("configuration error: {var}:")));
         }
     }
 
@@ -344,7 +447,9 @@ mod tests {
             ("R2_PUBLIC_URL", "https://cdn.example/"),
         ]))
         .unwrap();
-        let StorageConfig::R2(r2) = &c.storage else { panic!("not r2") };
+        let StorageConfig::R2(r2) = &c.storage else {
+            panic!("not r2")
+        };
         assert_eq!(r2.region, "auto");
         assert_eq!(r2.public_url.as_deref(), Some("https://cdn.example"));
         assert!(!format!("{c:?}").contains("topsecret"));
@@ -352,7 +457,11 @@ mod tests {
 
     #[test]
     fn data_dir_moves_every_derived_path() {
-        let c = Config::from_map(&env(&[("DATA_DIR", "/var/lib/vigil"), ("JWT_SECRET", &"s".repeat(32))])).unwrap();
+        let c = Config::from_map(&env(&[
+            ("DATA_DIR", "/var/lib/vigil"),
+            ("JWT_SECRET", &"s".repeat(32)),
+        ]))
+        .unwrap();
         assert_eq!(c.database_url, "sqlite:///var/lib/vigil/vigil.db?mode=rwc");
         assert_eq!(c.record_dir, PathBuf::from("/var/lib/vigil/recordings"));
         assert!(!format!("{c:?}").contains(&"s".repeat(32)));

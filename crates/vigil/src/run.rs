@@ -29,7 +29,10 @@ pub enum StartError {
 }
 
 fn writable_dir(var: &'static str, dir: &Path) -> Result<(), ConfigError> {
-    let fail = |e: std::io::Error| ConfigError { var, message: format!("{} is not a writable directory: {e}", dir.display()) };
+    let fail = |e: std::io::Error| ConfigError {
+        var,
+        message: format!("{} is not a writable directory: {e}", dir.display()),
+    };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(format!(".vigil-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(fail)?;
@@ -45,19 +48,35 @@ fn media_key(jwt_secret: &[u8]) -> Vec<u8> {
     k
 }
 
-async fn ensure_admin(users: &dyn UserRepo, cfg: &Config, hasher: &PasswordHasher) -> Result<(), StartError> {
+async fn ensure_admin(
+    users: &dyn UserRepo,
+    cfg: &Config,
+    hasher: &PasswordHasher,
+) -> Result<(), StartError> {
     if users.count().await? > 0 {
         return Ok(());
     }
-    let username = Username::parse(&cfg.admin_username).map_err(|e| ConfigError { var: "ADMIN_USERNAME", message: e })?;
+    let username = Username::parse(&cfg.admin_username).map_err(|e| ConfigError {
+        var: "ADMIN_USERNAME",
+        message: e,
+    })?;
     let (password, generated) = match &cfg.admin_password {
         Some(p) => (p.0.clone(), false),
         None => (secrets::generated_password(), true),
     };
     let hash = hasher
-        .hash(Password::parse(password.clone()).map_err(|e| ConfigError { var: "ADMIN_PASSWORD", message: e })?)
+        .hash(Password::parse(password.clone()).map_err(|e| ConfigError {
+            var: "ADMIN_PASSWORD",
+            message: e,
+        })?)
         .await?;
-    users.create(NewUser { username: username.clone(), role: Role::Admin, password_hash: hash }).await?;
+    users
+        .create(NewUser {
+            username: username.clone(),
+            role: Role::Admin,
+            password_hash: hash,
+        })
+        .await?;
     if generated {
         // Shown once, on purpose: it is the only way in on a fresh install.
         tracing::warn!(username = %username, password = %password, "created the first ADMIN with a generated password; change it (PATCH /users/{{id}}) or set ADMIN_PASSWORD");
@@ -76,16 +95,19 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     if let StorageConfig::R2(_) = cfg.storage {
         return Err(ConfigError {
             var: "STORAGE_MODE",
-            message: "r2 (S3-compatible) storage is not available in this version; use local".into(),
+            message: "r2 (S3-compatible) storage is not available in this version; use local"
+                .into(),
         }
         .into());
     }
     let jwt_secret = secrets::jwt_secret(cfg.jwt_secret.as_ref(), &cfg.data_dir)?;
 
-    let db = Database::connect(&cfg.database_url).await.map_err(|e| ConfigError {
-        var: "DATABASE_URL",
-        message: e.message().to_owned(),
-    })?;
+    let db = Database::connect(&cfg.database_url)
+        .await
+        .map_err(|e| ConfigError {
+            var: "DATABASE_URL",
+            message: e.message().to_owned(),
+        })?;
     if cfg.auto_migrate {
         db.migrate().await?;
         tracing::info!("database migrations applied");
@@ -99,14 +121,22 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         message: format!("cannot listen on {}: {e}", cfg.http_addr),
     })?;
     let addr = listener.local_addr()?;
-    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let public_url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
 
     let local = Arc::new(
-        LocalStore::open(cfg.data_dir.join("objects"), UrlSigner::new(&media_key(&jwt_secret), &public_url)).await?,
+        LocalStore::open(
+            cfg.data_dir.join("objects"),
+            UrlSigner::new(&media_key(&jwt_secret), &public_url),
+        )
+        .await?,
     );
     let store: Arc<dyn ObjectStore> = local.clone();
     let local_media: Arc<dyn LocalMedia> = local.clone();
-    let recorder: Arc<dyn Recorder> = crate::recording::build(&cfg, ffmpeg, ffprobe, db.playbacks(), store.clone());
+    let recorder: Arc<dyn Recorder> =
+        crate::recording::build(&cfg, ffmpeg, ffprobe, db.playbacks(), store.clone());
 
     let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
     let store_probe: Arc<dyn Probe> = local.clone();
@@ -137,7 +167,9 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;
-    tokio::time::timeout(Duration::from_secs(5), db.close()).await.ok();
+    tokio::time::timeout(Duration::from_secs(5), db.close())
+        .await
+        .ok();
     tracing::info!("vigil stopped");
     Ok(())
 }

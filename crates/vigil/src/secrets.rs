@@ -21,10 +21,18 @@ pub fn jwt_secret(configured: Option<&Secret>, data_dir: &Path) -> Result<Vec<u8
         return Ok(s.0.as_bytes().to_vec());
     }
     let path = data_dir.join(FILE);
-    let err = |m: String| ConfigError { var: "JWT_SECRET", message: m };
+    let err = |m: String| ConfigError {
+        var: "JWT_SECRET",
+        message: m,
+    };
     match std::fs::read_to_string(&path) {
         Ok(s) if s.trim().len() >= MIN_JWT_SECRET_BYTES => return Ok(s.trim().as_bytes().to_vec()),
-        Ok(_) => return Err(err(format!("{} holds a key shorter than {MIN_JWT_SECRET_BYTES} bytes; delete it or set JWT_SECRET", path.display()))),
+        Ok(_) => {
+            return Err(err(format!(
+            "{} holds a key shorter than {MIN_JWT_SECRET_BYTES} bytes; delete it or set JWT_SECRET",
+            path.display()
+        )))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(format!("cannot read {}: {e}", path.display()))),
     }
@@ -58,9 +66,15 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.len() >= MIN_JWT_SECRET_BYTES);
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join(FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let given = Secret("x".repeat(40));
-        assert_eq!(jwt_secret(Some(&given), dir.path()).unwrap(), given.0.as_bytes());
+        assert_eq!(
+            jwt_secret(Some(&given), dir.path()).unwrap(),
+            given.0.as_bytes()
+        );
     }
 }

@@ -44,7 +44,9 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
         .split_once(' ')
         .ok_or_else(|| ApiError::unauthorized("malformed Authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthorized("expected Authorization: Bearer <token>"));
+        return Err(ApiError::unauthorized(
+            "expected Authorization: Bearer <token>",
+        ));
     }
     Ok(token.trim().to_owned())
 }
@@ -74,7 +76,11 @@ impl FromRequest for AuthUser {
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
             tracing::Span::current().record("user_id", tracing::field::display(user.id));
-            Ok(AuthUser { id: user.id, username: user.username.to_string(), role: user.role })
+            Ok(AuthUser {
+                id: user.id,
+                username: user.username.to_string(),
+                role: user.role,
+            })
         })
     }
 }

@@ -26,7 +26,9 @@ pub struct JwtKeys {
 
 impl fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,12 +102,30 @@ mod tests {
         assert!(keys.verify(&other.issue(&user()).unwrap()).is_err());
 
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let old = Claims { sub: "x".into(), role: Role::Admin, iat: now - 100, exp: now - 50 };
-        let expired = encode(&Header::new(Algorithm::HS256), &old, &EncodingKey::from_secret(SECRET)).unwrap();
+        let old = Claims {
+            sub: "x".into(),
+            role: Role::Admin,
+            iat: now - 100,
+            exp: now - 50,
+        };
+        let expired = encode(
+            &Header::new(Algorithm::HS256),
+            &old,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
         assert!(keys.verify(&expired).is_err());
 
-        let fresh = Claims { exp: now + 50, ..old };
-        let hs512 = encode(&Header::new(Algorithm::HS512), &fresh, &EncodingKey::from_secret(SECRET)).unwrap();
+        let fresh = Claims {
+            exp: now + 50,
+            ..old
+        };
+        let hs512 = encode(
+            &Header::new(Algorithm::HS512),
+            &fresh,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
         assert!(keys.verify(&hs512).is_err(), "only HS256 is accepted");
         assert!(keys.verify("not.a.jwt").is_err());
     }

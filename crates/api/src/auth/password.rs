@@ -2,7 +2,10 @@
 //! the blocking pool, never on an actix worker.
 
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier, SaltString},
+    password_hash::{
+        rand_core::OsRng, PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier,
+        SaltString,
+    },
     Algorithm, Argon2, Params, Version,
 };
 use vigil_domain::{Error, Password, PasswordHash};
@@ -17,9 +20,17 @@ pub struct PasswordParams {
 
 impl PasswordParams {
     /// OWASP's argon2id recommendation (19 MiB, t = 2, p = 1), argon2's default.
-    pub const PRODUCTION: Self = Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
+    pub const PRODUCTION: Self = Self {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
     /// For tests only: fast and still a real argon2id hash.
-    pub const FAST_INSECURE: Self = Self { memory_kib: 64, iterations: 1, parallelism: 1 };
+    pub const FAST_INSECURE: Self = Self {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
 }
 
 #[derive(Debug, Clone)]
@@ -32,14 +43,22 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(params: PasswordParams) -> Result<Self, Error> {
-        let mut h = Self { params, dummy: String::new() };
+        let mut h = Self {
+            params,
+            dummy: String::new(),
+        };
         h.dummy = h.hash_sync("vigil-dummy-password")?;
         Ok(h)
     }
 
     fn argon(&self) -> Result<Argon2<'static>, Error> {
-        let p = Params::new(self.params.memory_kib, self.params.iterations, self.params.parallelism, None)
-            .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))?;
+        let p = Params::new(
+            self.params.memory_kib,
+            self.params.iterations,
+            self.params.parallelism,
+            None,
+        )
+        .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
     }
 
@@ -73,7 +92,9 @@ impl PasswordHasher {
             };
             // Verify with the parameters stored in the hash, so a change of
             // cost settings doesn't lock existing users out.
-            let ok = Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
+            let ok = Argon2::default()
+                .verify_password(password.expose().as_bytes(), &parsed)
+                .is_ok();
             ok && real
         })
         .await
@@ -88,10 +109,31 @@ mod tests {
     #[tokio::test]
     async fn hash_then_verify() {
         let h = PasswordHasher::new(PasswordParams::FAST_INSECURE).unwrap();
-        let hash = h.hash(Password::parse("correct horse".into()).unwrap()).await.unwrap();
+        let hash = h
+            .hash(Password::parse("correct horse".into()).unwrap())
+            .await
+            .unwrap();
         assert!(hash.as_str().starts_with("$argon2id$"));
-        assert!(h.verify(Password::for_login("correct horse".into()).unwrap(), Some(hash.clone())).await);
-        assert!(!h.verify(Password::for_login("wrong horse!".into()).unwrap(), Some(hash)).await);
-        assert!(!h.verify(Password::for_login("vigil-dummy-password".into()).unwrap(), None).await);
+        assert!(
+            h.verify(
+                Password::for_login("correct horse".into()).unwrap(),
+                Some(hash.clone())
+            )
+            .await
+        );
+        assert!(
+            !h.verify(
+                Password::for_login("wrong horse!".into()).unwrap(),
+                Some(hash)
+            )
+            .await
+        );
+        assert!(
+            !h.verify(
+                Password::for_login("vigil-dummy-password".into()).unwrap(),
+                None
+            )
+            .await
+        );
     }
 }

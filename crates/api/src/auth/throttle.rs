@@ -23,7 +23,10 @@ pub struct LoginQuota {
 impl Default for LoginQuota {
     /// 10 attempts at once, then one every 6 s (10 a minute).
     fn default() -> Self {
-        Self { burst: 10, per_attempt: Duration::from_secs(6) }
+        Self {
+            burst: 10,
+            per_attempt: Duration::from_secs(6),
+        }
     }
 }
 
@@ -89,19 +92,30 @@ mod tests {
 
     #[test]
     fn burst_then_refusal_per_username() {
-        let t = LoginThrottle::new(LoginQuota { burst: 3, per_attempt: Duration::from_secs(60) });
+        let t = LoginThrottle::new(LoginQuota {
+            burst: 3,
+            per_attempt: Duration::from_secs(60),
+        });
         for _ in 0..3 {
             assert!(t.check("admin", "10.0.0.1").is_ok());
         }
         let wait = t.check("admin", "10.0.0.2").unwrap_err();
         assert!(wait > Duration::from_secs(30), "{wait:?}");
-        assert!(t.check("other", "10.0.0.3").is_ok(), "other users are unaffected");
+        assert!(
+            t.check("other", "10.0.0.3").is_ok(),
+            "other users are unaffected"
+        );
     }
 
     #[test]
     fn one_address_is_limited_across_usernames() {
-        let t = LoginThrottle::new(LoginQuota { burst: 2, per_attempt: Duration::from_secs(60) });
-        let refused = (0..10).filter(|i| t.check(&format!("user{i}"), "10.9.9.9").is_err()).count();
+        let t = LoginThrottle::new(LoginQuota {
+            burst: 2,
+            per_attempt: Duration::from_secs(60),
+        });
+        let refused = (0..10)
+            .filter(|i| t.check(&format!("user{i}"), "10.9.9.9").is_err())
+            .count();
         assert_eq!(refused, 10 - 6);
     }
 }

@@ -67,7 +67,10 @@ pub async fn list(
     cameras: web::Data<dyn CameraRepo>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    Ok(HttpResponse::Ok().json(ListView::from_listed(cameras.list(page).await?, CameraView::from)))
+    Ok(HttpResponse::Ok().json(ListView::from_listed(
+        cameras.list(page).await?,
+        CameraView::from,
+    )))
 }
 
 /// Add a camera.
@@ -103,7 +106,10 @@ pub async fn get(
     cameras: web::Data<dyn CameraRepo>,
 ) -> ApiResult<HttpResponse> {
     let id: CameraId = path_id(&id, "camera")?;
-    let cam = cameras.get(id).await?.ok_or_else(|| ApiError::not_found("camera"))?;
+    let cam = cameras
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("camera"))?;
     Ok(HttpResponse::Ok().json(CameraView::from(cam)))
 }
 
@@ -123,9 +129,18 @@ pub async fn update(
     let patch = CameraPatch {
         name: b.name.as_deref().map(name).transpose()?,
         rtsp_url: b.rtsp_url.as_deref().map(url).transpose()?,
-        n_channel_id: b.n_channel_id.map(|c| c.map(channel).transpose()).transpose()?,
-        pre_roll: b.pre_roll_seconds.map(|v| roll("preRollSeconds", v)).transpose()?,
-        post_roll: b.post_roll_seconds.map(|v| roll("postRollSeconds", v)).transpose()?,
+        n_channel_id: b
+            .n_channel_id
+            .map(|c| c.map(channel).transpose())
+            .transpose()?,
+        pre_roll: b
+            .pre_roll_seconds
+            .map(|v| roll("preRollSeconds", v))
+            .transpose()?,
+        post_roll: b
+            .post_roll_seconds
+            .map(|v| roll("postRollSeconds", v))
+            .transpose()?,
     };
     let cam = cameras.update(id, patch).await?;
     Ok(HttpResponse::Ok().json(CameraView::from(cam)))

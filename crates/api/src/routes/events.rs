@@ -59,9 +59,8 @@ pub struct EndView {
 }
 
 fn parse_type(raw: &str) -> ApiResult<EventType> {
-    raw.parse::<EventType>().map_err(|_| {
-        ApiError::field("type", format!("must be one of {}", EventType::names()))
-    })
+    raw.parse::<EventType>()
+        .map_err(|_| ApiError::field("type", format!("must be one of {}", EventType::names())))
 }
 
 /// Post an event; a recording type starts recording its camera.
@@ -105,10 +104,18 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let filter = EventFilter {
         camera_id: query_param::<CameraId>(q.camera_id.as_deref(), "cameraId")?,
-        event_type: q.event_type.as_deref().filter(|s| !s.is_empty()).map(parse_type).transpose()?,
+        event_type: q
+            .event_type
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(parse_type)
+            .transpose()?,
     };
     let page = page_of(q.limit.as_deref(), q.offset.as_deref())?;
-    Ok(HttpResponse::Ok().json(ListView::from_listed(events.list(filter, page).await?, EventView::from)))
+    Ok(HttpResponse::Ok().json(ListView::from_listed(
+        events.list(filter, page).await?,
+        EventView::from,
+    )))
 }
 
 /// Get an event.
@@ -120,7 +127,10 @@ pub async fn get(
     events: web::Data<dyn EventRepo>,
 ) -> ApiResult<HttpResponse> {
     let id: EventId = path_id(&id, "event")?;
-    let e = events.get(id).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let e = events
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
     Ok(HttpResponse::Ok().json(EventView::from(e)))
 }
 

@@ -54,7 +54,11 @@ pub async fn ready(probes: web::Data<Probes>) -> HttpResponse {
         checks.insert(p.name(), text);
     }
     if failed.is_empty() {
-        HttpResponse::Ok().json(ReadyView { status: "ready", checks, error: None })
+        HttpResponse::Ok().json(ReadyView {
+            status: "ready",
+            checks,
+            error: None,
+        })
     } else {
         HttpResponse::ServiceUnavailable().json(ReadyView {
             status: "unavailable",

@@ -43,7 +43,10 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     let LoginRequest { username, password } = body.0;
     // The peer address, not X-Forwarded-For: a client could forge that one.
-    let addr = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let addr = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     if let Err(wait) = throttle.check(&username, &addr) {
         let secs = wait.as_secs().max(1);
         return Ok(HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)

@@ -33,12 +33,16 @@ pub async fn get(
     media: Option<web::Data<dyn LocalMedia>>,
 ) -> ApiResult<HttpResponse> {
     let Some(media) = media else {
-        return Err(ApiError::not_found("media (objects are served by the object store)"));
+        return Err(ApiError::not_found(
+            "media (objects are served by the object store)",
+        ));
     };
     let key = key.into_inner();
     match (&q.exp, &q.sig) {
         (Some(exp), Some(sig)) => {
-            let exp = exp.parse::<i64>().map_err(|_| ApiError::forbidden("invalid or expired signature"))?;
+            let exp = exp
+                .parse::<i64>()
+                .map_err(|_| ApiError::forbidden("invalid or expired signature"))?;
             if !media.verify(&key, exp, sig) {
                 return Err(ApiError::forbidden("invalid or expired signature"));
             }
@@ -48,7 +52,9 @@ pub async fn get(
         }
         _ => return Err(ApiError::forbidden("invalid or expired signature")),
     }
-    let path = media.path_of(&key).map_err(|_| ApiError::not_found("object"))?;
+    let path = media
+        .path_of(&key)
+        .map_err(|_| ApiError::not_found("object"))?;
     let file = NamedFile::open_async(&path)
         .await
         .map_err(|_| ApiError::not_found("object"))?;
@@ -67,7 +73,9 @@ pub async fn get(
 
 fn vigil_content_type(key: &str) -> mime::Mime {
     match key.rsplit('.').next() {
-        Some("mp4") => "video/mp4".parse().unwrap_or(mime::APPLICATION_OCTET_STREAM),
+        Some("mp4") => "video/mp4"
+            .parse()
+            .unwrap_or(mime::APPLICATION_OCTET_STREAM),
         Some("jpg") | Some("jpeg") => mime::IMAGE_JPEG,
         _ => mime::APPLICATION_OCTET_STREAM,
     }

@@ -79,7 +79,11 @@ pub(crate) fn page_of(
     let limit = query_param::<i64>(limit, "limit")?;
     let offset = query_param::<i64>(offset, "offset")?;
     vigil_domain::Page::parse(limit, offset).map_err(|e| {
-        let field = if e.starts_with("limit") { "limit" } else { "offset" };
+        let field = if e.starts_with("limit") {
+            "limit"
+        } else {
+            "offset"
+        };
         ApiError::field(field, e)
     })
 }

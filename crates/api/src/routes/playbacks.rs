@@ -37,7 +37,10 @@ impl PlaybackQuery {
         Ok(PlaybackFilter {
             event_id: query_param::<EventId>(self.event_id.as_deref(), "eventId")?,
             camera_id: query_param::<CameraId>(self.camera_id.as_deref(), "cameraId")?,
-            status: query_param::<RecordingStatus>(self.recording_status.as_deref(), "recordingStatus")?,
+            status: query_param::<RecordingStatus>(
+                self.recording_status.as_deref(),
+                "recordingStatus",
+            )?,
         })
     }
 }
@@ -59,7 +62,10 @@ pub async fn list(
     for p in listed.rows {
         data.push(PlaybackView::build(p, store.get_ref(), **ttl).await);
     }
-    Ok(HttpResponse::Ok().json(ListView { data, total: listed.total }))
+    Ok(HttpResponse::Ok().json(ListView {
+        data,
+        total: listed.total,
+    }))
 }
 
 /// Get a playback, with a playable `videoUrl` once COMPLETED.
@@ -73,7 +79,10 @@ pub async fn get(
     ttl: web::Data<MediaUrlTtl>,
 ) -> ApiResult<HttpResponse> {
     let id: PlaybackId = path_id(&id, "playback")?;
-    let p = playbacks.get(id).await?.ok_or_else(|| ApiError::not_found("playback"))?;
+    let p = playbacks
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("playback"))?;
     Ok(HttpResponse::Ok().json(PlaybackView::build(p, store.get_ref(), **ttl).await))
 }
 
@@ -89,7 +98,10 @@ pub async fn stop(
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let id: PlaybackId = path_id(&id, "playback")?;
-    let p = playbacks.get(id).await?.ok_or_else(|| ApiError::not_found("playback"))?;
+    let p = playbacks
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("playback"))?;
     let (event, playback) = flow.end_event(p.event_id).await?;
     Ok(HttpResponse::Ok().json(EndView {
         ok: true,

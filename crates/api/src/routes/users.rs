@@ -42,7 +42,10 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
     let page = q.page()?;
-    Ok(HttpResponse::Ok().json(ListView::from_listed(users.list(page).await?, UserView::from)))
+    Ok(HttpResponse::Ok().json(ListView::from_listed(
+        users.list(page).await?,
+        UserView::from,
+    )))
 }
 
 /// Create a user.
@@ -61,7 +64,13 @@ pub async fn create(
     let password = Password::parse(b.password).map_err(|e| ApiError::field("password", e))?;
     let role = parse_role(&b.role)?;
     let password_hash = hasher.hash(password).await?;
-    let user = users.create(NewUser { username, role, password_hash }).await?;
+    let user = users
+        .create(NewUser {
+            username,
+            role,
+            password_hash,
+        })
+        .await?;
     tracing::info!(user_id = %user.id, role = %user.role, "user created");
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
@@ -76,7 +85,10 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
     let id: UserId = path_id(&id, "user")?;
-    let user = users.get(id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = users
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
@@ -105,7 +117,10 @@ pub async fn update(
         let p = Password::parse(p).map_err(|e| ApiError::field("password", e))?;
         patch.password_hash = Some(hasher.hash(p).await?);
     }
-    let current = users.get(id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let current = users
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     let demotes_admin = current.role == Role::Admin && patch.role.is_some_and(|r| r != Role::Admin);
     if demotes_admin && users.count_admins().await? <= 1 {
         return Err(ApiError::conflict("the last ADMIN can't be demoted"));
@@ -125,7 +140,10 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
     let id: UserId = path_id(&id, "user")?;
-    let user = users.get(id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = users
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     if user.role == Role::Admin && users.count_admins().await? <= 1 {
         return Err(ApiError::conflict("the last ADMIN can't be deleted"));
     }

@@ -19,11 +19,21 @@ async fn login_returns_a_bearer_token() {
 #[tokio::test]
 async fn wrong_credentials_are_401_whatever_is_wrong() {
     let app = spawn_app().await;
-    for (u, p) in [(ADMIN, "wrong-password"), ("nobody", ADMIN_PASSWORD), ("x", "y")] {
+    for (u, p) in [
+        (ADMIN, "wrong-password"),
+        ("nobody", ADMIN_PASSWORD),
+        ("x", "y"),
+    ] {
         let e = error_code(app.login(u, p).await, StatusCode::UNAUTHORIZED).await;
         assert_eq!(e["message"], "invalid username or password");
     }
-    let r = app.client.post(app.url("/auth/login")).json(&json!({"username": ADMIN})).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/auth/login"))
+        .json(&json!({"username": ADMIN}))
+        .send()
+        .await
+        .unwrap();
     let e = error_code(r, StatusCode::BAD_REQUEST).await;
     assert_eq!(e["field"], "password");
 }
@@ -33,31 +43,54 @@ async fn missing_bad_and_foreign_tokens_are_401() {
     let app = spawn_app().await;
     let r = app.client.get(app.url("/cameras")).send().await.unwrap();
     error_code(r, StatusCode::UNAUTHORIZED).await;
-    error_code(app.get("garbage", "/cameras").await, StatusCode::UNAUTHORIZED).await;
-    let r = app.client.get(app.url("/cameras")).header("Authorization", "Basic YTpi").send().await.unwrap();
+    error_code(
+        app.get("garbage", "/cameras").await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let r = app
+        .client
+        .get(app.url("/cameras"))
+        .header("Authorization", "Basic YTpi")
+        .send()
+        .await
+        .unwrap();
     error_code(r, StatusCode::UNAUTHORIZED).await;
     // A token signed by another server (another secret) is refused.
     let other = spawn_app().await;
     let foreign = other.admin_token().await;
-    error_code(app.get(&foreign, "/cameras").await, StatusCode::UNAUTHORIZED).await;
+    error_code(
+        app.get(&foreign, "/cameras").await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn login_attempts_are_throttled() {
     let app = spawn_app_with(Options {
-        login_quota: LoginQuota { burst: 3, per_attempt: Duration::from_secs(60) },
+        login_quota: LoginQuota {
+            burst: 3,
+            per_attempt: Duration::from_secs(60),
+        },
         ..Options::default()
     })
     .await;
     for _ in 0..3 {
-        assert_eq!(app.login(ADMIN, "wrong-password").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login(ADMIN, "wrong-password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     let r = app.login(ADMIN, ADMIN_PASSWORD).await;
     assert!(r.headers().get("retry-after").is_some());
     let e = error_code(r, StatusCode::TOO_MANY_REQUESTS).await;
     assert_eq!(e["code"], "too_many_requests");
     // Another username is not locked out by the first one's failures.
-    assert_eq!(app.login("someone-else", "whatever-pw").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.login("someone-else", "whatever-pw").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -67,13 +100,31 @@ async fn deleted_and_demoted_users_lose_access_at_once() {
     let (op_id, op) = app.user_with_role("OPERATOR").await;
     let cam = app.create_camera("Gate").await;
     let cam_id = cam["id"].as_str().unwrap();
-    assert_eq!(app.post_event(&op, cam_id, "ALARM").await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.post_event(&op, cam_id, "ALARM").await.status(),
+        StatusCode::CREATED
+    );
 
-    let r = app.patch(&admin, &format!("/users/{op_id}"), json!({"role": "VIEWER"})).await;
+    let r = app
+        .patch(
+            &admin,
+            &format!("/users/{op_id}"),
+            json!({"role": "VIEWER"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    error_code(app.post_event(&op, cam_id, "ALARM").await, StatusCode::FORBIDDEN).await;
+    error_code(
+        app.post_event(&op, cam_id, "ALARM").await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert_eq!(app.get(&op, "/events").await.status(), StatusCode::OK);
 
-    assert_eq!(app.delete(&admin, &format!("/users/{op_id}")).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&admin, &format!("/users/{op_id}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
     error_code(app.get(&op, "/events").await, StatusCode::UNAUTHORIZED).await;
 }

@@ -18,10 +18,22 @@ async fn camera_passwords_are_masked_everywhere() {
     assert!(v["createdAt"].is_string() && v["updatedAt"].is_string());
     let id = v["id"].as_str().unwrap();
     let list = app.get(&admin, "/cameras").await.text().await.unwrap();
-    let one = app.get(&admin, &format!("/cameras/{id}")).await.text().await.unwrap();
+    let one = app
+        .get(&admin, &format!("/cameras/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!list.contains("hunter2") && !one.contains("hunter2"));
     // The real password is kept for recording.
-    let stored = app.db.db.cameras().get(id.parse().unwrap()).await.unwrap().unwrap();
+    let stored = app
+        .db
+        .db
+        .cameras()
+        .get(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.rtsp_url.password(), Some("hunter2"));
 }
 
@@ -35,11 +47,25 @@ async fn cameras_are_read_by_all_and_written_by_admins() {
     for t in [&op, &viewer] {
         let list: Value = app.get(t, "/cameras").await.json().await.unwrap();
         assert_eq!(list["total"], 1);
-        assert_eq!(app.get(t, &format!("/cameras/{id}")).await.status(), StatusCode::OK);
-        let r = app.post(t, "/cameras", json!({"name": "X", "rtspUrl": "rtsp://h/x"})).await;
+        assert_eq!(
+            app.get(t, &format!("/cameras/{id}")).await.status(),
+            StatusCode::OK
+        );
+        let r = app
+            .post(t, "/cameras", json!({"name": "X", "rtspUrl": "rtsp://h/x"}))
+            .await;
         error_code(r, StatusCode::FORBIDDEN).await;
-        error_code(app.patch(t, &format!("/cameras/{id}"), json!({"name": "Y"})).await, StatusCode::FORBIDDEN).await;
-        error_code(app.delete(t, &format!("/cameras/{id}")).await, StatusCode::FORBIDDEN).await;
+        error_code(
+            app.patch(t, &format!("/cameras/{id}"), json!({"name": "Y"}))
+                .await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        error_code(
+            app.delete(t, &format!("/cameras/{id}")).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
     }
 }
 
@@ -47,18 +73,60 @@ async fn cameras_are_read_by_all_and_written_by_admins() {
 async fn camera_urls_other_than_rtsp_are_refused() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    for url in ["file:///etc/passwd", "concat:a|b", "http://cam/x", "rtsp://", "not a url"] {
-        let r = app.post(&admin, "/cameras", json!({"name": "Bad", "rtspUrl": url})).await;
+    for url in [
+        "file:///etc/passwd",
+        "concat:a|b",
+        "http://cam/x",
+        "rtsp://",
+        "not a url",
+    ] {
+        let r = app
+            .post(&admin, "/cameras", json!({"name": "Bad", "rtspUrl": url}))
+            .await;
         let e = error_code(r, StatusCode::BAD_REQUEST).await;
         assert_eq!(e["field"], "rtspUrl", "{url}");
     }
-    let r = app.post(&admin, "/cameras", json!({"name": "", "rtspUrl": "rtsp://h/x"})).await;
-    assert_eq!(error_code(r, StatusCode::BAD_REQUEST).await["field"], "name");
-    let r = app.post(&admin, "/cameras", json!({"name": "A", "rtspUrl": "rtsp://h/x", "preRollSeconds": -1})).await;
-    assert_eq!(error_code(r, StatusCode::BAD_REQUEST).await["field"], "preRollSeconds");
-    let r = app.post(&admin, "/cameras", json!({"name": "A", "rtspUrl": "rtsp://h/x", "nChannelID": "two"})).await;
-    assert_eq!(error_code(r, StatusCode::BAD_REQUEST).await["field"], "nChannelID");
-    assert_eq!(app.get(&admin, "/cameras").await.json::<Value>().await.unwrap()["total"], 0);
+    let r = app
+        .post(
+            &admin,
+            "/cameras",
+            json!({"name": "", "rtspUrl": "rtsp://h/x"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(r, StatusCode::BAD_REQUEST).await["field"],
+        "name"
+    );
+    let r = app
+        .post(
+            &admin,
+            "/cameras",
+            json!({"name": "A", "rtspUrl": "rtsp://h/x", "preRollSeconds": -1}),
+        )
+        .await;
+    assert_eq!(
+        error_code(r, StatusCode::BAD_REQUEST).await["field"],
+        "preRollSeconds"
+    );
+    let r = app
+        .post(
+            &admin,
+            "/cameras",
+            json!({"name": "A", "rtspUrl": "rtsp://h/x", "nChannelID": "two"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(r, StatusCode::BAD_REQUEST).await["field"],
+        "nChannelID"
+    );
+    assert_eq!(
+        app.get(&admin, "/cameras")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["total"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -67,17 +135,55 @@ async fn patch_changes_only_what_is_given_and_delete_guards_events() {
     let admin = app.admin_token().await;
     let cam = app.create_camera("Gate").await;
     let id = cam["id"].as_str().unwrap();
-    let r = app.patch(&admin, &format!("/cameras/{id}"), json!({"name": "Front gate", "nChannelID": 4})).await;
+    let r = app
+        .patch(
+            &admin,
+            &format!("/cameras/{id}"),
+            json!({"name": "Front gate", "nChannelID": 4}),
+        )
+        .await;
     let v: Value = r.json().await.unwrap();
-    assert_eq!((v["name"].as_str(), v["nChannelID"].as_i64()), (Some("Front gate"), Some(4)));
+    assert_eq!(
+        (v["name"].as_str(), v["nChannelID"].as_i64()),
+        (Some("Front gate"), Some(4))
+    );
     assert_eq!(v["rtspUrl"], cam["rtspUrl"]);
-    let v: Value = app.patch(&admin, &format!("/cameras/{id}"), json!({"nChannelID": null})).await.json().await.unwrap();
+    let v: Value = app
+        .patch(
+            &admin,
+            &format!("/cameras/{id}"),
+            json!({"nChannelID": null}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(v["nChannelID"].is_null());
 
-    assert_eq!(app.post_event(&admin, id, "ALARM").await.status(), StatusCode::CREATED);
-    error_code(app.delete(&admin, &format!("/cameras/{id}")).await, StatusCode::CONFLICT).await;
+    assert_eq!(
+        app.post_event(&admin, id, "ALARM").await.status(),
+        StatusCode::CREATED
+    );
+    error_code(
+        app.delete(&admin, &format!("/cameras/{id}")).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
     let other = app.create_camera("Spare").await;
-    let r = app.delete(&admin, &format!("/cameras/{}", other["id"].as_str().unwrap())).await;
+    let r = app
+        .delete(
+            &admin,
+            &format!("/cameras/{}", other["id"].as_str().unwrap()),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    error_code(app.get(&admin, &format!("/cameras/{}", other["id"].as_str().unwrap())).await, StatusCode::NOT_FOUND).await;
+    error_code(
+        app.get(
+            &admin,
+            &format!("/cameras/{}", other["id"].as_str().unwrap()),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }

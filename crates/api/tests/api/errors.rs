@@ -16,7 +16,14 @@ async fn malformed_bodies_are_400() {
             .body(body)
             .send()
     };
-    for body in ["{bad", "", "[]", "null", "{\"name\": 5, \"rtspUrl\": \"rtsp://h/x\"}", "{\"name\": \"a\"}"] {
+    for body in [
+        "{bad",
+        "",
+        "[]",
+        "null",
+        "{\"name\": 5, \"rtspUrl\": \"rtsp://h/x\"}",
+        "{\"name\": \"a\"}",
+    ] {
         let r = send(body).await.unwrap();
         error_code(r, StatusCode::BAD_REQUEST).await;
     }
@@ -30,7 +37,11 @@ async fn oversize_bodies_are_413_and_wrong_types_415() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let big = json!({"name": "x".repeat(100_000), "rtspUrl": "rtsp://h/x"});
-    error_code(app.post(&admin, "/cameras", big).await, StatusCode::PAYLOAD_TOO_LARGE).await;
+    error_code(
+        app.post(&admin, "/cameras", big).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
     let r = app
         .client
         .post(app.url("/cameras"))
@@ -47,9 +58,15 @@ async fn oversize_bodies_are_413_and_wrong_types_415() {
 async fn unknown_routes_and_methods_get_json_errors() {
     let app = spawn_app().await;
     let r = app.client.get(app.url("/nope")).send().await.unwrap();
-    assert_eq!(error_code(r, StatusCode::NOT_FOUND).await["code"], "not_found");
+    assert_eq!(
+        error_code(r, StatusCode::NOT_FOUND).await["code"],
+        "not_found"
+    );
     let r = app.client.put(app.url("/health")).send().await.unwrap();
-    assert_eq!(error_code(r, StatusCode::METHOD_NOT_ALLOWED).await["code"], "method_not_allowed");
+    assert_eq!(
+        error_code(r, StatusCode::METHOD_NOT_ALLOWED).await["code"],
+        "method_not_allowed"
+    );
 }
 
 #[tokio::test]

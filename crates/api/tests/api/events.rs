@@ -6,7 +6,11 @@ use vigil_persistence::testing::Backend;
 /// The seed's example flow, every field it shows checked, as an OPERATOR
 /// and read back by a VIEWER.
 async fn seed_flow(backend: Backend) {
-    let app = spawn_app_with(Options { backend, ..Options::default() }).await;
+    let app = spawn_app_with(Options {
+        backend,
+        ..Options::default()
+    })
+    .await;
     let cam = app.create_camera("Camera 1").await;
     let cam_id = cam["id"].as_str().unwrap();
     let (_, op) = app.user_with_role("OPERATOR").await;
@@ -22,10 +26,18 @@ async fn seed_flow(backend: Backend) {
     assert!(ev["createdAt"].is_string());
     assert!(ev.as_object().unwrap().contains_key("nChannelID"));
     let ev_id = ev["id"].as_str().unwrap();
-    let pb_id = ev["playbackId"].as_str().expect("MOTION sets playbackId").to_owned();
+    let pb_id = ev["playbackId"]
+        .as_str()
+        .expect("MOTION sets playbackId")
+        .to_owned();
 
     // 2. Its playback is listed by eventId and RECORDING.
-    let list: Value = app.get(&viewer, &format!("/playbacks?eventId={ev_id}")).await.json().await.unwrap();
+    let list: Value = app
+        .get(&viewer, &format!("/playbacks?eventId={ev_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["total"], 1);
     let item = &list["data"][0];
     assert_eq!(item["id"], pb_id.as_str());
@@ -34,7 +46,9 @@ async fn seed_flow(backend: Backend) {
     assert_eq!(item["event"]["id"], ev_id);
 
     // 3. Ending the event answers PROCESSING.
-    let viewer_end = app.post_empty(&viewer, &format!("/events/{ev_id}/end")).await;
+    let viewer_end = app
+        .post_empty(&viewer, &format!("/events/{ev_id}/end"))
+        .await;
     error_code(viewer_end, StatusCode::FORBIDDEN).await;
     let r = app.post_empty(&op, &format!("/events/{ev_id}/end")).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -45,21 +59,39 @@ async fn seed_flow(backend: Backend) {
     );
 
     // 4. Once uploaded: COMPLETED with a playable URL and the clip's facts.
-    let pb = app.wait_playback(&viewer, &pb_id, |v| v["recordingStatus"] == "COMPLETED").await;
-    assert!(pb["videoUrl"].as_str().unwrap().contains(&format!("/media/playbacks/{pb_id}/video.mp4")));
+    let pb = app
+        .wait_playback(&viewer, &pb_id, |v| v["recordingStatus"] == "COMPLETED")
+        .await;
+    assert!(pb["videoUrl"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("/media/playbacks/{pb_id}/video.mp4")));
     assert_eq!(pb["fileSizeBytes"], 200_000);
     assert_eq!(pb["durationSec"], 5.0);
     assert_eq!(pb["codec"], "H.264");
     assert_eq!(pb["resolution"], "1080p");
-    assert_eq!((pb["width"].as_i64(), pb["height"].as_i64()), (Some(1920), Some(1080)));
+    assert_eq!(
+        (pb["width"].as_i64(), pb["height"].as_i64()),
+        (Some(1920), Some(1080))
+    );
     assert!(pb["localPath"].is_null());
     assert!(pb["startedAt"].is_string() && pb["endedAt"].is_string());
     assert_eq!(pb["event"]["type"], "MOTION");
 
     // Ending again answers with the current status.
-    let again: Value = app.post_empty(&op, &format!("/events/{ev_id}/end")).await.json().await.unwrap();
+    let again: Value = app
+        .post_empty(&op, &format!("/events/{ev_id}/end"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["recordingStatus"], "COMPLETED");
-    let ev: Value = app.get(&viewer, &format!("/events/{ev_id}")).await.json().await.unwrap();
+    let ev: Value = app
+        .get(&viewer, &format!("/events/{ev_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(ev["endedAt"].is_string());
 }
 
@@ -78,9 +110,19 @@ async fn non_recording_types_create_no_playback() {
     let app = spawn_app().await;
     let t = app.admin_token().await;
     let cam = app.create_camera("Gate").await;
-    let ev: Value = app.post_event(&t, cam["id"].as_str().unwrap(), "ALARM").await.json().await.unwrap();
+    let ev: Value = app
+        .post_event(&t, cam["id"].as_str().unwrap(), "ALARM")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(ev["playbackId"].is_null());
-    let end: Value = app.post_empty(&t, &format!("/events/{}/end", ev["id"].as_str().unwrap())).await.json().await.unwrap();
+    let end: Value = app
+        .post_empty(&t, &format!("/events/{}/end", ev["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(end["ok"], true);
     assert!(end["playbackId"].is_null() && end["recordingStatus"].is_null());
     let list: Value = app.get(&t, "/playbacks").await.json().await.unwrap();
@@ -92,13 +134,27 @@ async fn a_recording_that_cannot_start_still_creates_the_event() {
     let app = spawn_app().await;
     let t = app.admin_token().await;
     let cam = app.create_camera("Gate").await;
-    *app.recorder.refuse_with.lock().unwrap() = Some("camera unreachable: connection refused".into());
-    let r = app.post_event(&t, cam["id"].as_str().unwrap(), "MOTION").await;
+    *app.recorder.refuse_with.lock().unwrap() =
+        Some("camera unreachable: connection refused".into());
+    let r = app
+        .post_event(&t, cam["id"].as_str().unwrap(), "MOTION")
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let ev: Value = r.json().await.unwrap();
-    let pb: Value = app.get(&t, &format!("/playbacks/{}", ev["playbackId"].as_str().unwrap())).await.json().await.unwrap();
+    let pb: Value = app
+        .get(
+            &t,
+            &format!("/playbacks/{}", ev["playbackId"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(pb["recordingStatus"], "FAILED");
-    assert!(pb["error"].as_str().unwrap().contains("camera unreachable"), "{pb}");
+    assert!(
+        pb["error"].as_str().unwrap().contains("camera unreachable"),
+        "{pb}"
+    );
 }
 
 #[tokio::test]
@@ -107,20 +163,39 @@ async fn event_input_is_validated() {
     let t = app.admin_token().await;
     let cam = app.create_camera("Gate").await;
     let cam_id = cam["id"].as_str().unwrap();
-    let r = app.post_event(&t, &uuid::Uuid::new_v4().to_string(), "MOTION").await;
+    let r = app
+        .post_event(&t, &uuid::Uuid::new_v4().to_string(), "MOTION")
+        .await;
     error_code(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     let r = app.post_event(&t, cam_id, "EXPLOSION").await;
     let e = error_code(r, StatusCode::BAD_REQUEST).await;
     assert_eq!(e["field"], "type");
     assert!(e["message"].as_str().unwrap().contains("MOTION"));
     let r = app.post_event(&t, "12", "MOTION").await;
-    assert_eq!(error_code(r, StatusCode::BAD_REQUEST).await["field"], "cameraId");
-    let r = app.post(&t, "/events", json!({"cameraId": cam_id, "type": "MOTION", "nChannelID": -3})).await;
-    assert_eq!(error_code(r, StatusCode::BAD_REQUEST).await["field"], "nChannelID");
+    assert_eq!(
+        error_code(r, StatusCode::BAD_REQUEST).await["field"],
+        "cameraId"
+    );
+    let r = app
+        .post(
+            &t,
+            "/events",
+            json!({"cameraId": cam_id, "type": "MOTION", "nChannelID": -3}),
+        )
+        .await;
+    assert_eq!(
+        error_code(r, StatusCode::BAD_REQUEST).await["field"],
+        "nChannelID"
+    );
     // None of the refused events was stored.
     let list: Value = app.get(&t, "/events").await.json().await.unwrap();
     assert_eq!(list["total"], 0);
-    error_code(app.post_empty(&t, &format!("/events/{}/end", uuid::Uuid::new_v4())).await, StatusCode::NOT_FOUND).await;
+    error_code(
+        app.post_empty(&t, &format!("/events/{}/end", uuid::Uuid::new_v4()))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     error_code(app.get(&t, "/events/nope").await, StatusCode::NOT_FOUND).await;
 }
 
@@ -132,12 +207,33 @@ async fn events_list_filters_and_paginates() {
     let b = app.create_camera("B").await;
     let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
     for (cam, kind) in [(a, "ALARM"), (a, "TAMPER"), (a, "ALARM"), (b, "ALARM")] {
-        assert_eq!(app.post_event(&t, cam, kind).await.status(), StatusCode::CREATED);
+        assert_eq!(
+            app.post_event(&t, cam, kind).await.status(),
+            StatusCode::CREATED
+        );
     }
-    let v: Value = app.get(&t, &format!("/events?cameraId={a}")).await.json().await.unwrap();
+    let v: Value = app
+        .get(&t, &format!("/events?cameraId={a}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["total"], 3);
-    let v: Value = app.get(&t, &format!("/events?cameraId={a}&type=ALARM")).await.json().await.unwrap();
+    let v: Value = app
+        .get(&t, &format!("/events?cameraId={a}&type=ALARM"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["total"], 2);
-    let v: Value = app.get(&t, "/events?limit=3&offset=3").await.json().await.unwrap();
-    assert_eq!((v["total"].as_u64(), v["data"].as_array().unwrap().len()), (Some(4), 1));
+    let v: Value = app
+        .get(&t, "/events?limit=3&offset=3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["total"].as_u64(), v["data"].as_array().unwrap().len()),
+        (Some(4), 1)
+    );
 }

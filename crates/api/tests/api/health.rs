@@ -7,7 +7,10 @@ async fn health_is_ok_without_auth() {
     let app = spawn_app().await;
     let r = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.json::<Value>().await.unwrap(), serde_json::json!({"status": "ok"}));
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "ok"})
+    );
 }
 
 #[tokio::test]
@@ -30,20 +33,45 @@ async fn ready_names_the_failed_dependency() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["checks"]["database"], "ok");
-    assert!(v["checks"]["storage"].as_str().unwrap().starts_with("error"), "{v}");
+    assert!(
+        v["checks"]["storage"]
+            .as_str()
+            .unwrap()
+            .starts_with("error"),
+        "{v}"
+    );
     assert!(v["error"]["message"].as_str().unwrap().contains("storage"));
 }
 
 #[tokio::test]
 async fn openapi_documents_every_endpoint() {
     let app = spawn_app().await;
-    let v: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let v: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(v["openapi"].as_str().unwrap().starts_with("3."));
     let paths = v["paths"].as_object().unwrap();
     for p in [
-        "/health", "/ready", "/auth/login", "/users", "/users/{id}", "/cameras", "/cameras/{id}",
-        "/events", "/events/{id}", "/events/{id}/end", "/playbacks", "/playbacks/{id}",
-        "/playbacks/{id}/stop", "/media/{key}",
+        "/health",
+        "/ready",
+        "/auth/login",
+        "/users",
+        "/users/{id}",
+        "/cameras",
+        "/cameras/{id}",
+        "/events",
+        "/events/{id}",
+        "/events/{id}/end",
+        "/playbacks",
+        "/playbacks/{id}",
+        "/playbacks/{id}/stop",
+        "/media/{key}",
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }

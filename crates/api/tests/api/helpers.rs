@@ -66,10 +66,17 @@ impl Recorder for ScriptedRecorder {
             .transition(
                 id,
                 RecordingStatus::Processing,
-                PlaybackUpdate { ended_at: Some(time::OffsetDateTime::now_utc()), ..Default::default() },
+                PlaybackUpdate {
+                    ended_at: Some(time::OffsetDateTime::now_utc()),
+                    ..Default::default()
+                },
             )
             .await?;
-        let (playbacks, store, clip) = (self.playbacks.clone(), self.store.clone(), self.clip.clone());
+        let (playbacks, store, clip) = (
+            self.playbacks.clone(),
+            self.store.clone(),
+            self.clip.clone(),
+        );
         tokio::spawn(async move {
             let dir = tempfile::tempdir().unwrap();
             let file = dir.path().join("video.mp4");
@@ -131,7 +138,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { backend: Backend::Sqlite, login_quota: LoginQuota { burst: 1000, per_attempt: Duration::from_millis(1) } }
+        Self {
+            backend: Backend::Sqlite,
+            login_quota: LoginQuota {
+                burst: 1000,
+                per_attempt: Duration::from_millis(1),
+            },
+        }
     }
 }
 
@@ -147,13 +160,24 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let secret: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
     let objects = dir.path().join("objects");
-    let local = Arc::new(LocalStore::open(&objects, UrlSigner::new(&secret, &base)).await.unwrap());
+    let local = Arc::new(
+        LocalStore::open(&objects, UrlSigner::new(&secret, &base))
+            .await
+            .unwrap(),
+    );
 
     let hasher = PasswordHasher::new(PasswordParams::FAST_INSECURE).unwrap();
-    let hash = hasher.hash(Password::parse(ADMIN_PASSWORD.into()).unwrap()).await.unwrap();
+    let hash = hasher
+        .hash(Password::parse(ADMIN_PASSWORD.into()).unwrap())
+        .await
+        .unwrap();
     db.db
         .users()
-        .create(NewUser { username: Username::parse(ADMIN).unwrap(), role: Role::Admin, password_hash: hash })
+        .create(NewUser {
+            username: Username::parse(ADMIN).unwrap(),
+            role: Role::Admin,
+            password_hash: hash,
+        })
         .await
         .unwrap();
 
@@ -187,7 +211,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
-        client: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        client: Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
         db,
         recorder,
         objects,
@@ -200,7 +227,9 @@ fn init_tracing() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt().with_env_filter("debug").try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("debug")
+                .try_init();
         }
     });
 }
@@ -222,7 +251,10 @@ impl TestApp {
     pub async fn token(&self, username: &str, password: &str) -> String {
         let r = self.login(username, password).await;
         assert_eq!(r.status(), StatusCode::OK, "login {username}");
-        r.json::<Value>().await.unwrap()["accessToken"].as_str().unwrap().to_owned()
+        r.json::<Value>().await.unwrap()["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn admin_token(&self) -> String {
@@ -232,58 +264,117 @@ impl TestApp {
     /// Creates a user with `role` through the API and returns its id and token.
     pub async fn user_with_role(&self, role: &str) -> (String, String) {
         let admin = self.admin_token().await;
-        let name = format!("{}-{}", role.to_lowercase(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let name = format!(
+            "{}-{}",
+            role.to_lowercase(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         let r = self
-            .post(&admin, "/users", json!({"username": name, "password": "password-123", "role": role}))
+            .post(
+                &admin,
+                "/users",
+                json!({"username": name, "password": "password-123", "role": role}),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED);
-        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         (id, self.token(&name, "password-123").await)
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> Response {
-        self.client.post(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_empty(&self, token: &str, path: &str) -> Response {
-        self.client.post(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: Value) -> Response {
-        self.client.patch(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> Response {
-        self.client.delete(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn create_camera(&self, name: &str) -> Value {
         let admin = self.admin_token().await;
         let r = self
-            .post(&admin, "/cameras", json!({"name": name, "rtspUrl": "rtsp://viewer:cam-secret@127.0.0.1:8554/test"}))
+            .post(
+                &admin,
+                "/cameras",
+                json!({"name": name, "rtspUrl": "rtsp://viewer:cam-secret@127.0.0.1:8554/test"}),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         r.json().await.unwrap()
     }
 
     pub async fn post_event(&self, token: &str, camera_id: &str, kind: &str) -> Response {
-        self.post(token, "/events", json!({"cameraId": camera_id, "type": kind, "description": "Motion detected"}))
-            .await
+        self.post(
+            token,
+            "/events",
+            json!({"cameraId": camera_id, "type": kind, "description": "Motion detected"}),
+        )
+        .await
     }
 
     /// Polls a playback until `pred` holds, failing after 10 s.
-    pub async fn wait_playback(&self, token: &str, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_playback(
+        &self,
+        token: &str,
+        id: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let v: Value = self.get(token, &format!("/playbacks/{id}")).await.json().await.unwrap();
+            let v: Value = self
+                .get(token, &format!("/playbacks/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
             if pred(&v) {
                 return v;
             }
-            assert!(tokio::time::Instant::now() < deadline, "playback {id} never matched; last: {v}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "playback {id} never matched; last: {v}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -293,6 +384,9 @@ impl TestApp {
 pub async fn error_code(r: Response, status: StatusCode) -> Value {
     assert_eq!(r.status(), status);
     let v: Value = r.json().await.unwrap();
-    assert!(v["error"]["code"].is_string() && v["error"]["message"].is_string(), "{v}");
+    assert!(
+        v["error"]["code"].is_string() && v["error"]["message"].is_string(),
+        "{v}"
+    );
     v["error"].clone()
 }

@@ -7,12 +7,23 @@ use serde_json::Value;
 async fn completed(app: &TestApp) -> (String, String, String) {
     let t = app.admin_token().await;
     let cam = app.create_camera("Gate").await;
-    let ev: Value = app.post_event(&t, cam["id"].as_str().unwrap(), "MOTION").await.json().await.unwrap();
+    let ev: Value = app
+        .post_event(&t, cam["id"].as_str().unwrap(), "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
     let pb = ev["playbackId"].as_str().unwrap().to_owned();
-    let stop: Value = app.post_empty(&t, &format!("/playbacks/{pb}/stop")).await.json().await.unwrap();
+    let stop: Value = app
+        .post_empty(&t, &format!("/playbacks/{pb}/stop"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stop["recordingStatus"], "PROCESSING");
     assert_eq!(stop["eventId"], ev["id"]);
-    app.wait_playback(&t, &pb, |v| v["recordingStatus"] == "COMPLETED").await;
+    app.wait_playback(&t, &pb, |v| v["recordingStatus"] == "COMPLETED")
+        .await;
     (t, pb, ev["id"].as_str().unwrap().to_owned())
 }
 
@@ -20,7 +31,12 @@ async fn completed(app: &TestApp) -> (String, String, String) {
 async fn signed_video_urls_play_without_a_header_and_support_ranges() {
     let app = spawn_app().await;
     let (t, pb, _) = completed(&app).await;
-    let v: Value = app.get(&t, &format!("/playbacks/{pb}")).await.json().await.unwrap();
+    let v: Value = app
+        .get(&t, &format!("/playbacks/{pb}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let url = v["videoUrl"].as_str().unwrap().to_owned();
 
     let r = app.client.get(&url).send().await.unwrap();
@@ -29,25 +45,55 @@ async fn signed_video_urls_play_without_a_header_and_support_ranges() {
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     assert_eq!(r.bytes().await.unwrap().len(), 200_000);
 
-    let r = app.client.get(&url).header("Range", "bytes=100-199").send().await.unwrap();
+    let r = app
+        .client
+        .get(&url)
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     let body = r.bytes().await.unwrap();
     assert_eq!(body.len(), 100);
-    assert_eq!(body[0], (100 % 251) as u8);
+    assert_eq!(body[0], 100, "byte 100 of the clip (i % 251)");
 
-    let r = app.client.get(&url).header("If-None-Match", etag).send().await.unwrap();
+    let r = app
+        .client
+        .get(&url)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
 
     let tampered = url.replace("/video.mp4", "/thumbnail.jpg");
-    error_code(app.client.get(&tampered).send().await.unwrap(), StatusCode::FORBIDDEN).await;
+    error_code(
+        app.client.get(&tampered).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     let expired = regex_replace_exp(&url);
-    error_code(app.client.get(&expired).send().await.unwrap(), StatusCode::FORBIDDEN).await;
+    error_code(
+        app.client.get(&expired).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     // Without a signature, a token is needed.
     let bare = url.split('?').next().unwrap().to_owned();
-    error_code(app.client.get(&bare).send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
-    assert_eq!(app.get(&t, &bare.replace(&app.base, "")).await.status(), StatusCode::OK);
+    error_code(
+        app.client.get(&bare).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(
+        app.get(&t, &bare.replace(&app.base, "")).await.status(),
+        StatusCode::OK
+    );
     let escape = format!("{}/media/../../etc/passwd", app.base);
-    assert_ne!(app.get(&t, &escape.replace(&app.base, "")).await.status(), StatusCode::OK);
+    assert_ne!(
+        app.get(&t, &escape.replace(&app.base, "")).await.status(),
+        StatusCode::OK
+    );
 }
 
 fn regex_replace_exp(url: &str) -> String {
@@ -61,19 +107,55 @@ async fn playbacks_filter_by_status_camera_and_event() {
     let app = spawn_app().await;
     let (t, pb, ev) = completed(&app).await;
     let cam2 = app.create_camera("Yard").await;
-    let ev2: Value = app.post_event(&t, cam2["id"].as_str().unwrap(), "MOTION").await.json().await.unwrap();
+    let ev2: Value = app
+        .post_event(&t, cam2["id"].as_str().unwrap(), "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
 
-    let v: Value = app.get(&t, "/playbacks?recordingStatus=COMPLETED").await.json().await.unwrap();
+    let v: Value = app
+        .get(&t, "/playbacks?recordingStatus=COMPLETED")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["total"], 1);
     assert_eq!(v["data"][0]["id"], pb.as_str());
-    let v: Value = app.get(&t, "/playbacks?recordingStatus=RECORDING").await.json().await.unwrap();
+    let v: Value = app
+        .get(&t, "/playbacks?recordingStatus=RECORDING")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["data"][0]["eventId"], ev2["id"]);
-    let v: Value = app.get(&t, &format!("/playbacks?cameraId={}", cam2["id"].as_str().unwrap())).await.json().await.unwrap();
+    let v: Value = app
+        .get(
+            &t,
+            &format!("/playbacks?cameraId={}", cam2["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["total"], 1);
-    let v: Value = app.get(&t, &format!("/playbacks?eventId={ev}")).await.json().await.unwrap();
+    let v: Value = app
+        .get(&t, &format!("/playbacks?eventId={ev}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["total"], 1);
-    let v: Value = app.get(&t, "/playbacks?limit=1").await.json().await.unwrap();
-    assert_eq!((v["total"].as_u64(), v["data"].as_array().unwrap().len()), (Some(2), 1));
+    let v: Value = app
+        .get(&t, "/playbacks?limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["total"].as_u64(), v["data"].as_array().unwrap().len()),
+        (Some(2), 1)
+    );
 }
 
 #[tokio::test]
@@ -83,18 +165,44 @@ async fn delete_removes_row_and_object_and_stops_running_recordings() {
     let object = app.objects.join(format!("playbacks/{pb}/video.mp4"));
     assert!(object.exists());
     let (_, viewer) = app.user_with_role("VIEWER").await;
-    error_code(app.delete(&viewer, &format!("/playbacks/{pb}")).await, StatusCode::FORBIDDEN).await;
-    assert_eq!(app.delete(&t, &format!("/playbacks/{pb}")).await.status(), StatusCode::NO_CONTENT);
+    error_code(
+        app.delete(&viewer, &format!("/playbacks/{pb}")).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(
+        app.delete(&t, &format!("/playbacks/{pb}")).await.status(),
+        StatusCode::NO_CONTENT
+    );
     assert!(!object.exists());
-    error_code(app.get(&t, &format!("/playbacks/{pb}")).await, StatusCode::NOT_FOUND).await;
-    error_code(app.delete(&t, &format!("/playbacks/{pb}")).await, StatusCode::NOT_FOUND).await;
+    error_code(
+        app.get(&t, &format!("/playbacks/{pb}")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    error_code(
+        app.delete(&t, &format!("/playbacks/{pb}")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 
     let cam = app.create_camera("Live").await;
-    let ev: Value = app.post_event(&t, cam["id"].as_str().unwrap(), "MOTION").await.json().await.unwrap();
+    let ev: Value = app
+        .post_event(&t, cam["id"].as_str().unwrap(), "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
     let live = ev["playbackId"].as_str().unwrap();
     assert!(app.recorder_is_active(live));
-    assert_eq!(app.delete(&t, &format!("/playbacks/{live}")).await.status(), StatusCode::NO_CONTENT);
-    assert!(!app.recorder_is_active(live), "the running recording was stopped");
+    assert_eq!(
+        app.delete(&t, &format!("/playbacks/{live}")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        !app.recorder_is_active(live),
+        "the running recording was stopped"
+    );
 }
 
 impl TestApp {

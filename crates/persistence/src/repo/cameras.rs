@@ -68,7 +68,11 @@ impl CameraRepo for SqlCameraRepo {
 
     async fn list(&self, page: Page) -> Result<Listed<Camera>> {
         let q = cameras::Entity::find();
-        let n = q.clone().count(&self.conn).await.map_err(db_err("cameras"))?;
+        let n = q
+            .clone()
+            .count(&self.conn)
+            .await
+            .map_err(db_err("cameras"))?;
         let rows = q
             .order_by_asc(cameras::Column::CreatedAt)
             .order_by_asc(cameras::Column::Id)

@@ -118,7 +118,11 @@ impl EventRepo for SqlEventRepo {
         if let Some(t) = filter.event_type {
             q = q.filter(events::Column::EventType.eq(t.as_str()));
         }
-        let n = q.clone().count(&self.conn).await.map_err(db_err("events"))?;
+        let n = q
+            .clone()
+            .count(&self.conn)
+            .await
+            .map_err(db_err("events"))?;
         let rows = q
             .find_also_related(cameras::Entity)
             .order_by_desc(events::Column::CreatedAt)
@@ -150,6 +154,8 @@ impl EventRepo for SqlEventRepo {
             row.update(&txn).await.map_err(db_err("event"))?;
         }
         txn.commit().await.map_err(db_err("event"))?;
-        self.load(id).await?.ok_or_else(|| Error::not_found("event"))
+        self.load(id)
+            .await?
+            .ok_or_else(|| Error::not_found("event"))
     }
 }

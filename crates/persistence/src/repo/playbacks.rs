@@ -5,8 +5,8 @@ use crate::{
 };
 use async_trait::async_trait;
 use sea_orm::{
-    sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use vigil_domain::{
     playback::EventSummary,
@@ -134,7 +134,8 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .recording_status
             .parse::<RecordingStatus>()
             .map_err(|e| corrupt("recording status", e))?;
-        from.transition(to).map_err(|e| Error::conflict(e.to_string()))?;
+        from.transition(to)
+            .map_err(|e| Error::conflict(e.to_string()))?;
 
         let mut row: playbacks::ActiveModel = m.into();
         row.recording_status = Set(to.as_str().to_owned());
@@ -180,7 +181,9 @@ impl PlaybackRepo for SqlPlaybackRepo {
             )));
         }
         txn.commit().await.map_err(db_err("playback"))?;
-        self.get(id).await?.ok_or_else(|| Error::not_found("playback"))
+        self.get(id)
+            .await?
+            .ok_or_else(|| Error::not_found("playback"))
     }
 
     async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>> {
@@ -200,7 +203,10 @@ impl PlaybackRepo for SqlPlaybackRepo {
         let txn = begin_write(&self.conn).await.map_err(db_err("playback"))?;
         // The event keeps existing but no longer points at a deleted clip.
         events::Entity::update_many()
-            .col_expr(events::Column::PlaybackId, Expr::value(Option::<uuid::Uuid>::None))
+            .col_expr(
+                events::Column::PlaybackId,
+                Expr::value(Option::<uuid::Uuid>::None),
+            )
             .filter(events::Column::PlaybackId.eq(id.as_uuid()))
             .exec(&txn)
             .await

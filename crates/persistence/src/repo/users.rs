@@ -47,10 +47,7 @@ impl UserRepo for SqlUserRepo {
             created_at: Set(t),
             updated_at: Set(t),
         };
-        let m = row
-            .insert(&self.conn)
-            .await
-            .map_err(db_err("username"))?;
+        let m = row.insert(&self.conn).await.map_err(db_err("username"))?;
         to_domain(m)
     }
 
