@@ -108,9 +108,11 @@ pub trait Recorder: Send + Sync + Debug {
     /// Begins recording `camera` for `playback` and returns without waiting
     /// for the camera. Unavailable when no capacity is left.
     async fn start(&self, playback: PlaybackId, camera: &Camera) -> Result<()>;
-    /// Asks a running recording to stop and be finalized. Stopping one that
-    /// is not running is not an error.
-    async fn stop(&self, playback: PlaybackId) -> Result<()>;
+    /// Asks a running recording to stop and be finalized, and returns the
+    /// status the stop left it in (PROCESSING while it is finalized and
+    /// uploaded, or FAILED); `None` when it was not running here, which is
+    /// not an error.
+    async fn stop(&self, playback: PlaybackId) -> Result<Option<RecordingStatus>>;
     /// Whether the recording of `playback` is held by this process.
     fn is_active(&self, playback: PlaybackId) -> bool;
 }

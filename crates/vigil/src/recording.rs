@@ -34,8 +34,11 @@ impl Recorder for Unavailable {
             "recording is not available in this version",
         ))
     }
-    async fn stop(&self, _: vigil_domain::PlaybackId) -> vigil_domain::ports::Result<()> {
-        Ok(())
+    async fn stop(
+        &self,
+        _: vigil_domain::PlaybackId,
+    ) -> vigil_domain::ports::Result<Option<vigil_domain::RecordingStatus>> {
+        Ok(None)
     }
     fn is_active(&self, _: vigil_domain::PlaybackId) -> bool {
         false

@@ -58,9 +58,9 @@ impl Recorder for ScriptedRecorder {
         Ok(())
     }
 
-    async fn stop(&self, id: PlaybackId) -> PortResult<()> {
+    async fn stop(&self, id: PlaybackId) -> PortResult<Option<RecordingStatus>> {
         if !self.active.lock().unwrap().remove(&id) {
-            return Ok(());
+            return Ok(None);
         }
         self.playbacks
             .transition(
@@ -103,7 +103,7 @@ impl Recorder for ScriptedRecorder {
                 )
                 .await;
         });
-        Ok(())
+        Ok(Some(RecordingStatus::Processing))
     }
 
     fn is_active(&self, id: PlaybackId) -> bool {

@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""A test camera: GStreamer's RTSP server streaming a test pattern (H.264)
+with a clock overlay and a tone (AAC), for Vigil's recorder tests.
+
+    /usr/bin/python3 tools/camera.py --port 8554 [--path /test] [--bitrate 500]
+        [--width 640 --height 360] [--fps 25] [--no-audio]
+
+Prints "ready rtsp://127.0.0.1:PORT/PATH" once it listens, and runs until
+SIGTERM/SIGINT. The GOP is one second (key-int-max = fps), so recordings can
+start and be cut on whole seconds.
+"""
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--path", default="/test")
+    p.add_argument("--bitrate", type=int, default=500, help="kbit/s")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=360)
+    p.add_argument("--fps", type=int, default=25)
+    p.add_argument("--no-audio", action="store_true")
+    p.add_argument("--cbr", action="store_true", help="pad to a constant bitrate, like a real camera")
+    a = p.parse_args()
+
+    Gst.init(None)
+    cbr = " pass=cbr vbv-buf-capacity=1000 option-string=nal-hrd=cbr" if a.cbr else ""
+    video = (
+        f"videotestsrc is-live=true pattern=smpte ! video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 "
+        f"! timeoverlay font-desc=\"Sans 24\" ! videoconvert "
+        f"! x264enc tune=zerolatency sliced-threads=false speed-preset=ultrafast key-int-max={a.fps} bitrate={a.bitrate}{cbr} "
+        f"! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96"
+    )
+    audio = (
+        "audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=16000,channels=1 ! audioconvert "
+        "! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
+    )
+    launch = f"( {video} {'' if a.no_audio else audio} )"
+
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(a.port))
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(launch)
+    factory.set_shared(True)
+    server.get_mount_points().add_factory(a.path, factory)
+    if server.attach(None) == 0:
+        print(f"cannot listen on port {a.port}", file=sys.stderr)
+        return 1
+
+    loop = GLib.MainLoop()
+    for s in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, s, loop.quit)
+    print(f"ready rtsp://127.0.0.1:{a.port}{a.path}", flush=True)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
