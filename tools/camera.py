@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A test camera: GStreamer's RTSP server streaming a test pattern (H.264)
-with a clock overlay and a tone (AAC), for Vigil's recorder tests.
+and a tone (AAC), for Vigil's recorder tests.
 
     /usr/bin/python3 tools/camera.py --port 8554 [--path /test] [--bitrate 500]
         [--width 640 --height 360] [--fps 25] [--no-audio]
@@ -36,7 +36,7 @@ def main() -> int:
     cbr = " pass=cbr vbv-buf-capacity=1000 option-string=nal-hrd=cbr" if a.cbr else ""
     video = (
         f"videotestsrc is-live=true pattern=smpte ! video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 "
-        f"! timeoverlay font-desc=\"Sans 24\" ! videoconvert "
+        f"! videoconvert "
         f"! x264enc tune=zerolatency sliced-threads=false speed-preset=ultrafast key-int-max={a.fps} bitrate={a.bitrate}{cbr} "
         f"! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96"
     )

@@ -1,1 +1,149 @@
-//! placeholder
+//! Vigil's recorder: turns "record this RTSP camera now" into a playable,
+//! faststart MP4, and leaves no process, half file or zombie behind. Usable
+//! on its own (see `examples/record.rs`); it knows nothing of databases or
+//! HTTP.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use vigil_recorder::{FfmpegRecorder, RecorderConfig, RecorderEvent};
+//! let rec = FfmpegRecorder::new(RecorderConfig::new("ffmpeg".into(), "ffprobe".into(), "/tmp/rec".into()));
+//! let url = vigil_domain::RtspUrl::parse("rtsp://user:pass@10.0.0.7:554/stream1")?;
+//! let mut recording = rec.start("clip-1", url)?;
+//! // ... later:
+//! recording.stop();
+//! while let Some(ev) = recording.next_event().await {
+//!     if let RecorderEvent::Finished(result) = ev {
+//!         let clip = result?;
+//!         println!("{} s in {}", clip.info.media.duration_sec.unwrap_or(0.0), clip.path.display());
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! How it stays crash-safe: ffmpeg writes short MPEG-TS parts with every
+//! packet flushed, so whatever was recorded before a crash is on disk and
+//! playable; on stop the parts are joined (no re-encoding) into one MP4 with
+//! the index first. See `docs/design/recording-lifecycle.md`.
+
+mod args;
+mod config;
+mod error;
+pub mod manifest;
+mod parts;
+pub mod probe;
+mod progress;
+mod service;
+mod session;
+mod stderr_tail;
+
+pub use args::AudioMode;
+pub use config::RecorderConfig;
+pub use error::RecordError;
+pub use parts::Clip;
+pub use service::{RecordingService, ServiceLimits};
+pub use session::RecorderEvent;
+
+use std::{path::PathBuf, sync::Arc};
+use tokio::sync::{mpsc, watch};
+use vigil_domain::RtspUrl;
+
+/// Starts recordings. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FfmpegRecorder {
+    cfg: Arc<RecorderConfig>,
+}
+
+/// A running recording: ask it to stop, read what it reports.
+#[derive(Debug)]
+pub struct Recording {
+    id: String,
+    dir: PathBuf,
+    stop: StopHandle,
+    events: mpsc::UnboundedReceiver<RecorderEvent>,
+}
+
+/// Asks a recording to stop; cloneable, and stopping twice is harmless.
+#[derive(Debug, Clone)]
+pub struct StopHandle(Arc<watch::Sender<bool>>);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl FfmpegRecorder {
+    pub fn new(cfg: RecorderConfig) -> Self {
+        Self { cfg: Arc::new(cfg) }
+    }
+
+    pub fn config(&self) -> &RecorderConfig {
+        &self.cfg
+    }
+
+    /// Starts recording `url` into `record_dir/<id>/` and returns at once;
+    /// the camera is contacted in the background. `id` must be a plain name
+    /// (letters, digits, `-`, `_`).
+    pub fn start(&self, id: &str, url: RtspUrl) -> Result<Recording, RecordError> {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(RecordError::Io(format!("invalid recording id {id:?}")));
+        }
+        let dir = self.cfg.record_dir.join(id);
+        std::fs::create_dir_all(&dir)?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let session = session::Session {
+            cfg: self.cfg.clone(),
+            id: id.to_owned(),
+            url,
+            dir: dir.clone(),
+            stop: stop_rx,
+            events: ev_tx,
+        };
+        tokio::spawn(session.run());
+        Ok(Recording {
+            id: id.to_owned(),
+            dir,
+            stop: StopHandle(Arc::new(stop_tx)),
+            events: ev_rx,
+        })
+    }
+}
+
+impl Recording {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The folder holding the parts while recording, then the clip.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    pub fn stop(&self) {
+        self.stop.stop();
+    }
+
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// The next event; `None` after [`RecorderEvent::Finished`].
+    pub async fn next_event(&mut self) -> Option<RecorderEvent> {
+        self.events.recv().await
+    }
+
+    /// Waits for the end and returns the clip.
+    pub async fn finish(mut self) -> Result<Clip, RecordError> {
+        while let Some(ev) = self.events.recv().await {
+            if let RecorderEvent::Finished(r) = ev {
+                return r;
+            }
+        }
+        Err(RecordError::Io("the recorder stopped unexpectedly".into()))
+    }
+}

@@ -1,0 +1,42 @@
+//! Settings of the recorder, with defaults that suit a LAN camera.
+
+use std::{path::PathBuf, time::Duration};
+
+#[derive(Debug, Clone)]
+pub struct RecorderConfig {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+    /// Where recordings are written while they run (one folder each).
+    pub record_dir: PathBuf,
+    /// RTSP socket timeout: a silent camera fails after about this long
+    /// (ffmpeg's `-timeout`, which 5.x takes in microseconds).
+    pub io_timeout: Duration,
+    /// How long a start may take to write its first frame.
+    pub first_frame_timeout: Duration,
+    /// How long a stopping ffmpeg may take to finalize before SIGKILL. Must
+    /// exceed `io_timeout`: ffmpeg reads `q` only when its read returns.
+    pub stop_timeout: Duration,
+    /// Length of the MPEG-TS parts (cut at keyframes, so at least one GOP).
+    pub segment_seconds: u32,
+    /// After a camera drops, keep retrying this long before finishing with
+    /// what was recorded.
+    pub reconnect_window: Duration,
+    /// A recording stops by itself at this length.
+    pub max_duration: Duration,
+}
+
+impl RecorderConfig {
+    pub fn new(ffmpeg: PathBuf, ffprobe: PathBuf, record_dir: PathBuf) -> Self {
+        Self {
+            ffmpeg,
+            ffprobe,
+            record_dir,
+            io_timeout: Duration::from_secs(5),
+            first_frame_timeout: Duration::from_secs(15),
+            stop_timeout: Duration::from_secs(10),
+            segment_seconds: 2,
+            reconnect_window: Duration::from_secs(30),
+            max_duration: Duration::from_secs(3600),
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The MPEG-TS parts of one recording, and joining them into one clip.
+
+use crate::{args, probe, RecordError, RecorderConfig};
+use std::path::{Path, PathBuf};
+
+/// The recording's parts in order, with their sizes.
+pub fn list(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf, u64)>> {
+    let mut parts = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(args::PART_PREFIX))
+            .and_then(|n| n.strip_suffix(".ts"))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        parts.push((n, entry.path(), entry.metadata()?.len()));
+    }
+    parts.sort_by_key(|p| p.0);
+    Ok(parts)
+}
+
+/// Bytes of media written so far.
+pub fn bytes_written(dir: &Path) -> u64 {
+    list(dir)
+        .map(|p| p.iter().map(|(_, _, s)| s).sum())
+        .unwrap_or(0)
+}
+
+/// The number the next ffmpeg run should start its parts at.
+pub fn next_number(dir: &Path) -> u32 {
+    list(dir)
+        .ok()
+        .and_then(|p| p.last().map(|(n, _, _)| n + 1))
+        .unwrap_or(0)
+}
+
+pub const CLIP_NAME: &str = "video.mp4";
+
+/// Joins every non-empty part (a torn last one included: the concat
+/// demuxer keeps what decodes) into `dir/video.mp4`, moov first.
+pub async fn join(cfg: &RecorderConfig, dir: &Path) -> Result<PathBuf, RecordError> {
+    let parts: Vec<_> = list(dir)?
+        .into_iter()
+        .filter(|(_, _, size)| *size > 0)
+        .collect();
+    if parts.is_empty() {
+        return Err(RecordError::NoMedia("no media was written".into()));
+    }
+    let mut text = String::from("ffconcat version 1.0\n");
+    for (_, path, _) in &parts {
+        // Names are ours (part-00000.ts), so no quoting issues.
+        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            text.push_str(&format!("file '{name}'\n"));
+        }
+    }
+    let list_path = dir.join("parts.ffconcat");
+    tokio::fs::write(&list_path, text).await?;
+    let out = dir.join(CLIP_NAME);
+    let res = tokio::process::Command::new(&cfg.ffmpeg)
+        .args(args::join(&list_path, &out))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| RecordError::Spawn(format!("ffmpeg ({}): {e}", cfg.ffmpeg.display())))?;
+    let made = tokio::fs::metadata(&out)
+        .await
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    if !res.status.success() || !made {
+        let _ = tokio::fs::remove_file(&out).await;
+        return Err(RecordError::Finalize(
+            String::from_utf8_lossy(&res.stderr)
+                .lines()
+                .last()
+                .unwrap_or("ffmpeg failed")
+                .to_owned(),
+        ));
+    }
+    Ok(out)
+}
+
+/// A finished recording: one faststart MP4 and what ffprobe says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    /// The recording's working folder, holding the parts and the clip.
+    pub dir: PathBuf,
+    pub path: PathBuf,
+    pub info: probe::ClipInfo,
+    /// How many times the camera dropped and was reconnected.
+    pub reconnects: u32,
+}
+
+impl Clip {
+    /// Removes the working folder (parts and clip) once the clip is stored.
+    pub async fn remove_files(&self) -> std::io::Result<()> {
+        match tokio::fs::remove_dir_all(&self.dir).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

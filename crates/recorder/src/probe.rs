@@ -1,0 +1,145 @@
+//! What ffprobe says about a finished clip. ffprobe's JSON gives numbers as
+//! strings ("duration": "6.040000"), so they are read as text and parsed.
+
+use crate::{args, RecordError};
+use serde::Deserialize;
+use std::path::Path;
+use vigil_domain::MediaInfo;
+
+#[derive(Debug, Deserialize)]
+struct Output {
+    #[serde(default)]
+    streams: Vec<Stream>,
+    format: Option<Format>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Stream {
+    codec_type: Option<String>,
+    codec_name: Option<String>,
+    width: Option<i32>,
+    height: Option<i32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Format {
+    duration: Option<String>,
+    size: Option<String>,
+    bit_rate: Option<String>,
+}
+
+/// A probed clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipInfo {
+    pub media: MediaInfo,
+    pub has_audio: bool,
+    pub bit_rate: Option<i64>,
+}
+
+/// `h264` → `H.264`, as the API shows codecs.
+pub fn codec_label(name: &str) -> String {
+    match name {
+        "h264" => "H.264".into(),
+        "hevc" | "h265" => "H.265".into(),
+        "mjpeg" => "MJPEG".into(),
+        "mpeg4" => "MPEG-4".into(),
+        "av1" => "AV1".into(),
+        "vp9" => "VP9".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// `1080` → `1080p`; 2160 and above are `4K`.
+pub fn resolution_label(height: i32) -> String {
+    match height {
+        h if h >= 2160 => "4K".into(),
+        h => format!("{h}p"),
+    }
+}
+
+pub fn parse(json: &[u8]) -> Result<ClipInfo, RecordError> {
+    let out: Output = serde_json::from_slice(json)
+        .map_err(|e| RecordError::Probe(format!("unreadable ffprobe output: {e}")))?;
+    let video = out
+        .streams
+        .iter()
+        .find(|s| s.codec_type.as_deref() == Some("video"));
+    let Some(video) = video else {
+        return Err(RecordError::Probe("the clip has no video stream".into()));
+    };
+    let has_audio = out
+        .streams
+        .iter()
+        .any(|s| s.codec_type.as_deref() == Some("audio"));
+    let fmt = out.format.as_ref();
+    let num = |v: Option<&String>| v.and_then(|s| s.parse::<f64>().ok());
+    let media = MediaInfo {
+        file_size_bytes: num(fmt.and_then(|f| f.size.as_ref())).map(|n| n as i64),
+        duration_sec: num(fmt.and_then(|f| f.duration.as_ref()))
+            .map(|d| (d * 1000.0).round() / 1000.0),
+        codec: video.codec_name.as_deref().map(codec_label),
+        resolution: video.height.map(resolution_label),
+        width: video.width,
+        height: video.height,
+    };
+    Ok(ClipInfo {
+        media,
+        has_audio,
+        bit_rate: num(fmt.and_then(|f| f.bit_rate.as_ref())).map(|b| b as i64),
+    })
+}
+
+/// Runs ffprobe on `file`.
+pub async fn probe(ffprobe: &Path, file: &Path) -> Result<ClipInfo, RecordError> {
+    let out = tokio::process::Command::new(ffprobe)
+        .args(args::probe(file))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| RecordError::Spawn(format!("ffprobe ({}): {e}", ffprobe.display())))?;
+    if !out.status.success() {
+        return Err(RecordError::Probe(format!(
+            "ffprobe failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    parse(&out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_real_ffprobe_5_1_output() {
+        let info = parse(include_bytes!(
+            "../tests/fixtures/ffprobe_5_1_h264_aac.json"
+        ))
+        .unwrap();
+        assert_eq!(info.media.codec.as_deref(), Some("H.264"));
+        assert_eq!(
+            (info.media.width, info.media.height),
+            (Some(640), Some(360))
+        );
+        assert_eq!(info.media.resolution.as_deref(), Some("360p"));
+        assert!(info.has_audio);
+        let d = info.media.duration_sec.unwrap();
+        assert!((4.0..6.0).contains(&d), "{d}");
+        assert!(info.media.file_size_bytes.unwrap() > 100_000);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(codec_label("hevc"), "H.265");
+        assert_eq!(resolution_label(720), "720p");
+        assert_eq!(resolution_label(1080), "1080p");
+        assert_eq!(resolution_label(2160), "4K");
+    }
+
+    #[test]
+    fn no_video_or_garbage_is_an_error() {
+        assert!(parse(br#"{"streams":[{"codec_type":"audio"}],"format":{}}"#).is_err());
+        assert!(parse(b"not json").is_err());
+    }
+}
