@@ -23,6 +23,14 @@ ensure_ffmpeg() {
   command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
 }
 
+# The test camera (tools/camera.py): GStreamer's RTSP server, x264 and AAC.
+ensure_gstreamer() {
+  if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import Gst; Gst.init(None); assert Gst.ElementFactory.find("x264enc") and Gst.ElementFactory.find("avenc_aac")' 2>/dev/null; then
+    apt_install gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
+      gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
+  fi
+}
+
 ensure_postgres() {
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || apt_install postgresql
 }

@@ -135,8 +135,12 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     );
     let store: Arc<dyn ObjectStore> = local.clone();
     let local_media: Arc<dyn LocalMedia> = local.clone();
-    let recorder: Arc<dyn Recorder> =
-        crate::recording::build(&cfg, ffmpeg, ffprobe, db.playbacks(), store.clone());
+    let recording = crate::recording::build(&cfg, ffmpeg, ffprobe, db.playbacks(), store.clone());
+    let report = recording.recover().await?;
+    if report != Default::default() {
+        tracing::warn!(?report, "finished recordings left by the previous run");
+    }
+    let recorder: Arc<dyn Recorder> = Arc::new(recording.clone());
 
     let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
     let store_probe: Arc<dyn Probe> = local.clone();
@@ -167,6 +171,14 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;
+    // Requests are done; now end the recordings so each one is finalized
+    // and stored rather than cut (what is not done in time is finished by
+    // the next start's recovery).
+    let active = recording.active_count();
+    if active > 0 {
+        tracing::info!(active, "stopping recordings");
+        recording.shutdown(Duration::from_secs(60)).await;
+    }
     tokio::time::timeout(Duration::from_secs(5), db.close())
         .await
         .ok();
