@@ -25,7 +25,7 @@
 //! playable; on stop the parts are joined (no re-encoding) into one MP4 with
 //! the index first. See `docs/design/recording-lifecycle.md`.
 
-mod args;
+pub mod args;
 mod config;
 mod error;
 pub mod manifest;
@@ -94,6 +94,13 @@ impl FfmpegRecorder {
         }
         let dir = self.cfg.record_dir.join(id);
         std::fs::create_dir_all(&dir)?;
+        // Parts left in the folder would be joined into this clip.
+        if !parts::list(&dir)?.is_empty() {
+            return Err(RecordError::Io(format!(
+                "{} already holds a recording",
+                dir.display()
+            )));
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let session = session::Session {

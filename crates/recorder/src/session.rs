@@ -258,9 +258,11 @@ impl Session {
             }
         }
         // Media may have reached disk between the last progress block and the stop.
-        got_media |= parts::bytes_written(&self.dir) > bytes_before;
-        if got_media && !media_before {
-            let _ = self.events.send(RecorderEvent::MediaWritten);
+        if !got_media && parts::bytes_written(&self.dir) > bytes_before {
+            got_media = true;
+            if !media_before {
+                let _ = self.events.send(RecorderEvent::MediaWritten);
+            }
         }
         (Exit::Stopped, got_media)
     }

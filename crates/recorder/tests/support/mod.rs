@@ -10,6 +10,8 @@ use std::{
     time::Duration,
 };
 
+pub mod fakes;
+
 pub struct TestCamera {
     child: Child,
     pub port: u16,

@@ -1,0 +1,239 @@
+//! The recording service (the server's `Recorder`) against a real camera,
+//! reporting to in-memory ports.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::{sync::Arc, time::Duration};
+use support::{
+    decode_errors,
+    fakes::{DirStore, MemPlaybacks},
+    is_faststart, TestCamera,
+};
+use vigil_domain::{
+    ports::Recorder, Camera, CameraId, CameraName, PlaybackId, RecordingStatus, RtspUrl,
+};
+use vigil_recorder::{
+    args, manifest::Manifest, FfmpegRecorder, RecorderConfig, RecordingService, ServiceLimits,
+};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    record_dir: std::path::PathBuf,
+    objects: std::path::PathBuf,
+    playbacks: Arc<MemPlaybacks>,
+    service: RecordingService,
+    cfg: RecorderConfig,
+}
+
+fn fixture(max_concurrent: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let record_dir = dir.path().join("rec");
+    let objects = dir.path().join("objects");
+    std::fs::create_dir_all(&record_dir).unwrap();
+    let (ffmpeg, ffprobe) = support::tools();
+    let cfg = RecorderConfig::new(ffmpeg, ffprobe, record_dir.clone());
+    let playbacks = Arc::new(MemPlaybacks::default());
+    let service = RecordingService::new(
+        FfmpegRecorder::new(cfg.clone()),
+        playbacks.clone(),
+        Arc::new(DirStore(objects.clone())),
+        ServiceLimits {
+            max_concurrent,
+            min_free_bytes: 0,
+        },
+    );
+    Fixture {
+        _dir: dir,
+        record_dir,
+        objects,
+        playbacks,
+        service,
+        cfg,
+    }
+}
+
+fn camera(url: &str) -> Camera {
+    Camera {
+        id: CameraId::new(),
+        name: CameraName::parse("Test").unwrap(),
+        rtsp_url: RtspUrl::parse(url).unwrap(),
+        n_channel_id: None,
+        pre_roll: Default::default(),
+        post_roll: Default::default(),
+        created_at: time::OffsetDateTime::now_utc(),
+        updated_at: time::OffsetDateTime::now_utc(),
+    }
+}
+
+async fn wait_status(f: &Fixture, id: PlaybackId, s: RecordingStatus) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while f.playbacks.status(id) != s {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} stuck in {:?}, wanted {s:?}",
+            f.playbacks.status(id)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_playback_goes_recording_processing_completed_and_leaves_no_files() {
+    let cam = TestCamera::start();
+    let f = fixture(4);
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Pending);
+    f.service.start(id, &camera(&cam.url())).await.unwrap();
+    assert!(f.service.is_active(id));
+    wait_status(&f, id, RecordingStatus::Recording).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        f.service.stop(id).await.unwrap(),
+        Some(RecordingStatus::Processing)
+    );
+    wait_status(&f, id, RecordingStatus::Completed).await;
+    let p = f.playbacks.get_now(id);
+    assert_eq!(
+        p.video_key.as_deref(),
+        Some(format!("playbacks/{id}/video.mp4").as_str())
+    );
+    assert!(p.thumbnail_key.is_some());
+    assert_eq!(p.local_path, None);
+    let clip = f.objects.join(format!("playbacks/{id}/video.mp4"));
+    assert!(is_faststart(&clip));
+    assert_eq!(decode_errors(&clip), "");
+    assert_eq!(
+        p.media.file_size_bytes,
+        Some(std::fs::metadata(&clip).unwrap().len() as i64)
+    );
+    assert!(
+        !f.record_dir.join(id.to_string()).exists(),
+        "temp files removed"
+    );
+    assert_eq!(
+        f.service.stop(id).await.unwrap(),
+        None,
+        "stopping again is harmless"
+    );
+}
+
+#[tokio::test]
+async fn capacity_refuses_with_a_reason() {
+    let cam = TestCamera::start();
+    let f = fixture(1);
+    let (a, b) = (PlaybackId::new(), PlaybackId::new());
+    f.playbacks.insert(a, RecordingStatus::Pending);
+    f.playbacks.insert(b, RecordingStatus::Pending);
+    f.service.start(a, &camera(&cam.url())).await.unwrap();
+    let e = f.service.start(b, &camera(&cam.url())).await.unwrap_err();
+    assert!(
+        e.message().contains("MAX_CONCURRENT_RECORDINGS"),
+        "{}",
+        e.message()
+    );
+    f.service.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(f.service.active_count(), 0);
+}
+
+#[tokio::test]
+async fn an_orphan_left_by_a_killed_server_is_found_stopped_and_stored() {
+    let cam = TestCamera::start();
+    let f = fixture(4);
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Recording);
+    // What a server killed with SIGKILL leaves: an ffmpeg still recording
+    // into the playback's folder, named by its manifest.
+    let dir = f.record_dir.join(id.to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = RtspUrl::parse(&cam.url()).unwrap();
+    let mut orphan = std::process::Command::new("ffmpeg")
+        .args(args::record(
+            &f.cfg,
+            url.expose_with_credentials(),
+            &dir,
+            0,
+            args::AudioMode::Copy,
+        ))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Manifest::write(&dir, &id.to_string(), orphan.id(), &url).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".ts")
+        })
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "orphan wrote nothing");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A bystander in another folder must survive recovery.
+    let other_id = PlaybackId::new();
+    let other_dir = f.record_dir.join(other_id.to_string());
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let mut bystander = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "quiet",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x64:rate=5",
+            "-f",
+            "null",
+            "-",
+        ])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Manifest::write(&other_dir, &other_id.to_string(), bystander.id(), &url).unwrap();
+
+    let report = f.service.recover().await.unwrap();
+    assert_eq!(report.orphans_stopped, 1, "{report:?}");
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert!(
+        orphan.try_wait().unwrap().is_some(),
+        "the orphan was stopped"
+    );
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "the bystander still runs"
+    );
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+
+    let p = f.playbacks.get_now(id);
+    assert_eq!(p.status, RecordingStatus::Completed);
+    assert!(p.error.unwrap().contains("restart"));
+    let clip = f.objects.join(format!("playbacks/{id}/video.mp4"));
+    assert!(p.media.duration_sec.unwrap() >= 2.0);
+    assert_eq!(decode_errors(&clip), "");
+    assert!(!dir.exists() && !other_dir.exists(), "folders cleaned");
+}
+
+#[tokio::test]
+async fn recovery_fails_in_flight_playbacks_with_nothing_recorded() {
+    let f = fixture(4);
+    let (pending, processing) = (PlaybackId::new(), PlaybackId::new());
+    f.playbacks.insert(pending, RecordingStatus::Pending);
+    f.playbacks.insert(processing, RecordingStatus::Processing);
+    let report = f.service.recover().await.unwrap();
+    assert_eq!(report.failed, 2);
+    for id in [pending, processing] {
+        let p = f.playbacks.get_now(id);
+        assert_eq!(p.status, RecordingStatus::Failed);
+        assert!(p.error.unwrap().contains("restarted"));
+    }
+}

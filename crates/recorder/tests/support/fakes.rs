@@ -1,0 +1,148 @@
+//! In-memory stand-ins for the ports the recording service reports to. The
+//! real repositories and stores have their own tests against real servers.
+
+use std::{collections::HashMap, path::Path, sync::Mutex, time::Duration};
+use vigil_domain::{
+    ports::{Listed, ObjectMeta, ObjectStore, PlaybackRepo, Result},
+    CameraId, Error, EventId, MediaInfo, Page, Playback, PlaybackFilter, PlaybackId,
+    PlaybackUpdate, RecordingStatus,
+};
+
+#[derive(Debug, Default)]
+pub struct MemPlaybacks(pub Mutex<HashMap<PlaybackId, Playback>>);
+
+impl MemPlaybacks {
+    pub fn insert(&self, id: PlaybackId, status: RecordingStatus) {
+        let now = time::OffsetDateTime::now_utc();
+        self.0.lock().unwrap().insert(
+            id,
+            Playback {
+                id,
+                event_id: EventId::new(),
+                camera_id: CameraId::new(),
+                status,
+                video_key: None,
+                thumbnail_key: None,
+                media: MediaInfo::default(),
+                local_path: None,
+                error: None,
+                started_at: None,
+                ended_at: None,
+                created_at: now,
+                updated_at: now,
+                event: None,
+            },
+        );
+    }
+
+    pub fn status(&self, id: PlaybackId) -> RecordingStatus {
+        self.0.lock().unwrap()[&id].status
+    }
+
+    pub fn get_now(&self, id: PlaybackId) -> Playback {
+        self.0.lock().unwrap()[&id].clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl PlaybackRepo for MemPlaybacks {
+    async fn get(&self, id: PlaybackId) -> Result<Option<Playback>> {
+        Ok(self.0.lock().unwrap().get(&id).cloned())
+    }
+    async fn list(&self, f: PlaybackFilter, _: Page) -> Result<Listed<Playback>> {
+        let rows: Vec<_> = self
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|p| f.matches(p))
+            .cloned()
+            .collect();
+        Ok(Listed {
+            total: rows.len() as u64,
+            rows,
+        })
+    }
+    async fn transition(
+        &self,
+        id: PlaybackId,
+        to: RecordingStatus,
+        u: PlaybackUpdate,
+    ) -> Result<Playback> {
+        let mut map = self.0.lock().unwrap();
+        let p = map
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found("playback"))?;
+        p.status = p
+            .status
+            .transition(to)
+            .map_err(|e| Error::conflict(e.to_string()))?;
+        if let Some(k) = u.video_key {
+            p.video_key = Some(k);
+        }
+        if let Some(k) = u.thumbnail_key {
+            p.thumbnail_key = Some(k);
+        }
+        if let Some(m) = u.media {
+            p.media = m;
+        }
+        if let Some(l) = u.local_path {
+            p.local_path = l;
+        }
+        if let Some(e) = u.error {
+            p.error = Some(e);
+        }
+        if let Some(t) = u.started_at {
+            p.started_at = Some(t);
+        }
+        if let Some(t) = u.ended_at {
+            p.ended_at = Some(t);
+        }
+        Ok(p.clone())
+    }
+    async fn in_status(&self, s: RecordingStatus) -> Result<Vec<Playback>> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|p| p.status == s)
+            .cloned()
+            .collect())
+    }
+    async fn delete(&self, id: PlaybackId) -> Result<bool> {
+        Ok(self.0.lock().unwrap().remove(&id).is_some())
+    }
+}
+
+/// Objects as files in a folder.
+#[derive(Debug)]
+pub struct DirStore(pub std::path::PathBuf);
+
+#[async_trait::async_trait]
+impl ObjectStore for DirStore {
+    async fn put_file(&self, key: &str, path: &Path, _: &str) -> Result<u64> {
+        let dest = self.0.join(key);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        Ok(std::fs::copy(path, dest).unwrap())
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>> {
+        Ok(std::fs::metadata(self.0.join(key))
+            .ok()
+            .map(|m| ObjectMeta {
+                size: m.len(),
+                content_type: None,
+                etag: None,
+            }))
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        let _ = std::fs::remove_file(self.0.join(key));
+        Ok(())
+    }
+    async fn url(&self, key: &str, _: Duration) -> Result<String> {
+        Ok(format!("file://{}", self.0.join(key).display()))
+    }
+    async fn health_check(&self) -> Result<()> {
+        Ok(())
+    }
+}
