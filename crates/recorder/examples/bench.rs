@@ -1,0 +1,219 @@
+//! Benchmarks of the recorder against a running camera (`tools/bench`
+//! starts one and calls this):
+//!
+//! ```sh
+//! cargo run --release -p vigil-recorder --example bench -- start RTSP_URL RUNS
+//! cargo run --release -p vigil-recorder --example bench -- concurrent RTSP_URL N SECONDS
+//! ```
+//!
+//! `start`: time from the start request to the first frame muxed, Vigil's
+//! recorder against bare `ffmpeg -rtsp_transport tcp -i URL -c copy out.mp4`
+//! (first `-progress` block with frames), alternating, same camera, same run.
+//! `concurrent`: N recordings at once for SECONDS; CPU and RSS of the
+//! ffmpeg processes from /proc.
+
+use std::{
+    path::Path,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use vigil_domain::RtspUrl;
+use vigil_recorder::{FfmpegRecorder, RecorderConfig, RecorderEvent};
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+async fn bare_ffmpeg(url: &str, dir: &Path) -> f64 {
+    let out = dir.join(format!("bare-{}.mp4", rand_id()));
+    let t0 = Instant::now();
+    let mut child = tokio::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostats",
+            "-progress",
+            "pipe:1",
+            "-rtsp_transport",
+            "tcp",
+            "-i",
+            url,
+            "-c",
+            "copy",
+            "-y",
+        ])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut elapsed = f64::NAN;
+    while let Ok(Some(l)) = lines.next_line().await {
+        if let Some(n) = l.strip_prefix("frame=") {
+            if n.trim().parse::<u64>().unwrap_or(0) > 0 {
+                elapsed = t0.elapsed().as_secs_f64();
+                break;
+            }
+        }
+    }
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_file(out);
+    elapsed
+}
+
+async fn vigil(rec: &FfmpegRecorder, url: &RtspUrl) -> f64 {
+    let t0 = Instant::now();
+    let mut r = rec.start(&rand_id(), url.clone()).expect("start");
+    let mut elapsed = f64::NAN;
+    while let Some(ev) = r.next_event().await {
+        match ev {
+            RecorderEvent::MediaWritten => {
+                elapsed = t0.elapsed().as_secs_f64();
+                r.stop();
+            }
+            RecorderEvent::Finished(res) => {
+                if let Ok(clip) = res {
+                    let _ = clip.remove_files().await;
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+    elapsed
+}
+
+fn rand_id() -> String {
+    format!(
+        "b{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    )
+}
+
+/// (utime+stime ticks, rss bytes) of every ffmpeg process.
+fn ffmpeg_usage() -> (u64, u64, usize) {
+    let mut ticks = 0;
+    let mut rss = 0;
+    let mut n = 0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        if !stat[..close].ends_with("(ffmpeg") {
+            continue;
+        }
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        rss += f.get(21).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 4096;
+        n += 1;
+    }
+    (ticks, rss, n)
+}
+
+#[tokio::main]
+async fn main() {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let dir = tempfile_dir();
+    let rec = FfmpegRecorder::new(RecorderConfig::new(
+        "ffmpeg".into(),
+        "ffprobe".into(),
+        dir.clone(),
+    ));
+    match a.first().map(String::as_str) {
+        Some("start") => {
+            let url = &a[1];
+            let runs: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
+            let parsed = RtspUrl::parse(url).expect("url");
+            let (mut bare, mut ours) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                bare.push(bare_ffmpeg(url, &dir).await);
+                ours.push(vigil(&rec, &parsed).await);
+            }
+            let (mb, mo) = (median(&mut bare), median(&mut ours));
+            println!(
+                "| start → first frame muxed, median of {runs} | {mo:.3} s | {mb:.3} s | {:.2} |",
+                mo / mb
+            );
+            println!(
+                "| (min / max, Vigil) | {:.3} / {:.3} s | {:.3} / {:.3} s (bare) | |",
+                ours[0],
+                ours[runs - 1],
+                bare[0],
+                bare[runs - 1]
+            );
+        }
+        Some("concurrent") => {
+            let url = RtspUrl::parse(&a[1]).expect("url");
+            let n: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
+            let secs: u64 = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(30);
+            let mut recs = Vec::new();
+            // Staggered: the one test camera (a shared GStreamer media) refuses
+            // clients that DESCRIBE at the very same instant; real cameras are
+            // separate servers.
+            for _ in 0..n {
+                recs.push(rec.start(&rand_id(), url.clone()).expect("start"));
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            let mut started = 0;
+            for r in recs.iter_mut() {
+                match tokio::time::timeout(Duration::from_secs(60), r.next_event()).await {
+                    Ok(Some(RecorderEvent::MediaWritten)) => started += 1,
+                    other => eprintln!("{}: {other:?}", r.id()),
+                }
+            }
+            let tick = 100.0; // USER_HZ
+            let (t0, _, _) = ffmpeg_usage();
+            let w0 = Instant::now();
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let (t1, rss, alive) = ffmpeg_usage();
+            let cpu = (t1 - t0) as f64 / tick / w0.elapsed().as_secs_f64();
+            for r in &recs {
+                r.stop();
+            }
+            let mut ok = 0;
+            for r in recs {
+                if let Ok(clip) = r.finish().await {
+                    if clip.info.media.duration_sec.unwrap_or(0.0) >= secs as f64 {
+                        ok += 1;
+                    }
+                    let _ = clip.remove_files().await;
+                }
+            }
+            println!("| concurrent recordings started / alive / finished ≥ {secs} s | {started} / {alive} / {ok} of {n} | | |");
+            println!(
+                "| CPU of all ffmpeg, cores | {cpu:.2} ({:.2} % of a core each) | | |",
+                cpu * 100.0 / n as f64
+            );
+            println!(
+                "| RSS of all ffmpeg | {} MB ({:.1} MB each) | | |",
+                rss >> 20,
+                (rss as f64 / n as f64) / 1048576.0
+            );
+        }
+        _ => eprintln!("usage: bench start URL RUNS | bench concurrent URL N SECONDS"),
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(rand_id());
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
