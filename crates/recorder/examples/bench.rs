@@ -12,6 +12,8 @@
 //! `concurrent`: N recordings at once for SECONDS; CPU and RSS of the
 //! ffmpeg processes from /proc.
 
+#![allow(clippy::expect_used)] // a benchmark tool: fail loudly
+
 use std::{
     path::Path,
     process::Stdio,
