@@ -31,6 +31,16 @@ ensure_gstreamer() {
   fi
 }
 
+# An S3 server for tests: moto's, from PyPI, in a venv kept in the user's cache.
+MOTO_VENV=${XDG_CACHE_HOME:-$HOME/.cache}/vigil/moto
+ensure_moto() {
+  if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+    log "installing moto (S3 test server) into $MOTO_VENV"
+    python3 -m venv "$MOTO_VENV" >&2
+    "$MOTO_VENV/bin/pip" install -q 'moto[server]' >&2
+  fi
+}
+
 ensure_postgres() {
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || apt_install postgresql
 }

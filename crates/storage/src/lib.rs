@@ -4,13 +4,16 @@
 //! - [`LocalStore`]: the embedded default (`STORAGE_MODE=local`), objects as
 //!   files under a root directory, written crash-safely, served back by the
 //!   api at `/media/{key}` through expiring signed URLs.
+//! - [`S3Store`]: any S3-compatible store (Cloudflare R2 in production).
 
 mod key;
 mod local;
+mod s3;
 mod signer;
 
 pub use key::{validate_key, KeyError};
 pub use local::LocalStore;
+pub use s3::{S3Settings, S3Store, PARTS_IN_FLIGHT, PART_SIZE};
 pub use signer::UrlSigner;
 
 /// Content type by key extension.

@@ -16,7 +16,7 @@ use vigil_domain::{
     NewUser, Password, Role, Username,
 };
 use vigil_persistence::Database;
-use vigil_storage::{LocalStore, UrlSigner};
+use vigil_storage::{LocalStore, S3Settings, S3Store, UrlSigner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -86,20 +86,70 @@ async fn ensure_admin(
     Ok(())
 }
 
+/// The object store, what `/ready` checks of it, and (local mode) what
+/// `/media` serves.
+struct Storage {
+    store: Arc<dyn ObjectStore>,
+    probe: Arc<dyn Probe>,
+    local_media: Option<Arc<dyn LocalMedia>>,
+}
+
+async fn open_storage(
+    cfg: &Config,
+    media_key: &[u8],
+    public_url: &str,
+) -> Result<Storage, StartError> {
+    match &cfg.storage {
+        StorageConfig::Local => {
+            let local = Arc::new(
+                LocalStore::open(
+                    cfg.data_dir.join("objects"),
+                    UrlSigner::new(media_key, public_url),
+                )
+                .await?,
+            );
+            Ok(Storage {
+                store: local.clone(),
+                probe: local.clone(),
+                local_media: Some(local),
+            })
+        }
+        StorageConfig::R2(r2) => {
+            let s3 = Arc::new(
+                S3Store::new(S3Settings {
+                    endpoint: r2.endpoint.clone(),
+                    region: r2.region.clone(),
+                    bucket: r2.bucket.clone(),
+                    access_key_id: r2.access_key_id.clone(),
+                    secret_access_key: r2.secret_access_key.clone(),
+                    public_url: r2.public_url.clone(),
+                    retry_deadline: Duration::from_secs(120),
+                    request_timeout: Duration::from_secs(120),
+                })
+                .map_err(|e| ConfigError {
+                    var: "R2_ENDPOINT",
+                    message: e.message().to_owned(),
+                })?,
+            );
+            if let Err(e) = s3.health_check().await {
+                // Not fatal: uploads retry, and /ready reports it.
+                tracing::warn!(error = %e.chain(), "object store does not answer yet");
+            }
+            Ok(Storage {
+                store: s3.clone(),
+                probe: s3,
+                local_media: None,
+            })
+        }
+    }
+}
+
 pub async fn run(cfg: Config) -> Result<(), StartError> {
     writable_dir("DATA_DIR", &cfg.data_dir)?;
     writable_dir("RECORD_DIR", &cfg.record_dir)?;
     writable_dir("SNAPSHOT_DIR", &cfg.snapshot_dir)?;
     let ffmpeg = find_executable("FFMPEG_PATH", cfg.ffmpeg_path.as_deref(), "ffmpeg")?;
     let ffprobe = find_executable("FFPROBE_PATH", cfg.ffprobe_path.as_deref(), "ffprobe")?;
-    if let StorageConfig::R2(_) = cfg.storage {
-        return Err(ConfigError {
-            var: "STORAGE_MODE",
-            message: "r2 (S3-compatible) storage is not available in this version; use local"
-                .into(),
-        }
-        .into());
-    }
     let jwt_secret = secrets::jwt_secret(cfg.jwt_secret.as_ref(), &cfg.data_dir)?;
 
     let db = Database::connect(&cfg.database_url)
@@ -126,15 +176,11 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
 
-    let local = Arc::new(
-        LocalStore::open(
-            cfg.data_dir.join("objects"),
-            UrlSigner::new(&media_key(&jwt_secret), &public_url),
-        )
-        .await?,
-    );
-    let store: Arc<dyn ObjectStore> = local.clone();
-    let local_media: Arc<dyn LocalMedia> = local.clone();
+    let Storage {
+        store,
+        probe: store_probe,
+        local_media,
+    } = open_storage(&cfg, &media_key(&jwt_secret), &public_url).await?;
     let recording = crate::recording::build(&cfg, ffmpeg, ffprobe, db.playbacks(), store.clone());
     let report = recording.recover().await?;
     if report != Default::default() {
@@ -143,7 +189,6 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     let recorder: Arc<dyn Recorder> = Arc::new(recording.clone());
 
     let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
-    let store_probe: Arc<dyn Probe> = local.clone();
     let settings = ApiSettings {
         jwt_secret,
         token_ttl: cfg.token_ttl,
@@ -159,7 +204,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         store,
         recorder,
         probes: vec![db_probe, store_probe],
-        local_media: Some(local_media),
+        local_media,
     };
     let app = Application::build(listener, settings, ports)?;
     tracing::info!(addr = %addr, public_url = %public_url, "vigil listening on http://{addr}");

@@ -1,0 +1,373 @@
+//! S3-compatible object storage (Cloudflare R2 in production) on rust-s3.
+//!
+//! - Path-style requests, so MinIO, moto and other S3 servers work.
+//! - Files stream from disk: one PUT below [`PART_SIZE`], else a multipart
+//!   upload of equal parts (R2 refuses uneven non-trailing parts and parts
+//!   under 5 MiB), [`PARTS_IN_FLIGHT`] at a time, so memory stays at most
+//!   `PART_SIZE × PARTS_IN_FLIGHT` whatever the file size.
+//! - Each request is retried on its own (5xx, 429, timeouts, dropped
+//!   connections) with exponential backoff and jitter within a total
+//!   deadline; other 4xx fail at once with the store's message. A multipart
+//!   upload that fails for good is aborted so no orphan parts are billed.
+//! - rust-s3 sends Content-MD5 with each PUT and part, so a corrupted body is
+//!   refused by the store; the size is checked with HEAD afterwards.
+
+use async_trait::async_trait;
+use s3::{creds::Credentials, error::S3Error, serde_types::Part, Bucket, Region};
+use std::{
+    fmt,
+    future::Future,
+    path::Path,
+    time::{Duration, Instant},
+};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use vigil_domain::{
+    ports::{ObjectMeta, ObjectStore, Probe, Result},
+    Error, ErrorKind,
+};
+
+/// Multipart part size: above S3's and R2's 5 MiB minimum.
+pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Parts uploaded at once per file.
+pub const PARTS_IN_FLIGHT: usize = 4;
+
+/// How to reach the bucket.
+#[derive(Clone)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// If set, URLs are `public_url/key`; else presigned GETs.
+    pub public_url: Option<String>,
+    /// Total time a request may take with its retries.
+    pub retry_deadline: Duration,
+    /// Timeout of one request (a whole part).
+    pub request_timeout: Duration,
+}
+
+impl fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+pub struct S3Store {
+    bucket: Box<Bucket>,
+    settings: S3Settings,
+}
+
+impl fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Store")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// Whether a failed request may succeed if repeated.
+fn transient(e: &S3Error) -> bool {
+    match e {
+        S3Error::HttpFailWithBody(code, _) => *code == 429 || *code == 408 || *code >= 500,
+        S3Error::Reqwest(_) | S3Error::Io(_) | S3Error::HttpFail => true,
+        _ => false,
+    }
+}
+
+fn is_not_found(e: &S3Error) -> bool {
+    matches!(e, S3Error::HttpFailWithBody(404, _))
+}
+
+/// The store's own words, without the XML around them.
+fn describe(e: &S3Error) -> String {
+    match e {
+        S3Error::HttpFailWithBody(code, body) => {
+            let msg = body
+                .split("<Message>")
+                .nth(1)
+                .and_then(|m| m.split("</Message>").next())
+                .or_else(|| {
+                    body.split("<Code>")
+                        .nth(1)
+                        .and_then(|c| c.split("</Code>").next())
+                })
+                .unwrap_or("");
+            format!("HTTP {code} {msg}").trim().to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn to_error(what: &str, e: S3Error) -> Error {
+    let kind = match &e {
+        S3Error::HttpFailWithBody(401 | 403, _) => ErrorKind::Unavailable,
+        S3Error::HttpFailWithBody(404, _) => ErrorKind::NotFound,
+        e if transient(e) => ErrorKind::Unavailable,
+        S3Error::HttpFailWithBody(_, _) => ErrorKind::Unavailable,
+        _ => ErrorKind::Internal,
+    };
+    Error::new(kind, format!("object store: {what}: {}", describe(&e))).with_source(e)
+}
+
+impl S3Store {
+    pub fn new(settings: S3Settings) -> Result<Self> {
+        let region = Region::Custom {
+            region: settings.region.clone(),
+            endpoint: settings.endpoint.clone(),
+        };
+        let creds = Credentials::new(
+            Some(&settings.access_key_id),
+            Some(&settings.secret_access_key),
+            None,
+            None,
+            None,
+        )
+        .map_err(|e| Error::invalid(format!("object store credentials: {e}")))?;
+        let bucket = Bucket::new(&settings.bucket, region, creds)
+            .map_err(|e| Error::invalid(format!("object store: {e}")))?
+            .with_path_style()
+            .with_request_timeout(settings.request_timeout)
+            .map_err(|e| Error::invalid(format!("object store: {e}")))?;
+        // Retries are ours (per request, with jitter and a deadline); rust-s3's
+        // own are global, jitter-free and skip PUT.
+        s3::set_retries(0);
+        Ok(Self { bucket, settings })
+    }
+
+    /// Runs `op` until it succeeds, fails for good, or the deadline passes.
+    async fn retry<T, F, Fut>(&self, what: &str, mut op: F) -> std::result::Result<T, S3Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, S3Error>>,
+    {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1u32;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e)
+                    if transient(&e)
+                        && started.elapsed() + delay < self.settings.retry_deadline =>
+                {
+                    let jitter = Duration::from_millis(
+                        rand::random::<u64>() % (delay.as_millis() as u64 + 1),
+                    );
+                    tracing::warn!(what, attempt, error = %describe(&e), "object store request failed; retrying");
+                    tokio::time::sleep(delay + jitter).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn put_single(
+        &self,
+        key: &str,
+        path: &Path,
+        content_type: &str,
+    ) -> std::result::Result<(), S3Error> {
+        let body = tokio::fs::read(path).await?;
+        self.retry("put", || {
+            self.bucket
+                .put_object_with_content_type(key, &body, content_type)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn put_multipart(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        content_type: &str,
+    ) -> std::result::Result<(), S3Error> {
+        let init = self
+            .retry("initiate multipart", || {
+                self.bucket.initiate_multipart_upload(key, content_type)
+            })
+            .await?;
+        let upload_id = init.upload_id;
+        let result = self
+            .upload_parts(key, path, size, content_type, &upload_id)
+            .await;
+        match result {
+            Ok(parts) => {
+                let done = self
+                    .retry("complete multipart", || {
+                        self.bucket
+                            .complete_multipart_upload(key, &upload_id, parts.clone())
+                    })
+                    .await;
+                if let Err(e) = done {
+                    self.abort(key, &upload_id).await;
+                    return Err(e);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.abort(key, &upload_id).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) {
+        if let Err(e) = self
+            .retry("abort multipart", || {
+                self.bucket.abort_upload(key, upload_id)
+            })
+            .await
+        {
+            tracing::error!(key, error = %describe(&e), "could not abort a failed multipart upload");
+        }
+    }
+
+    async fn upload_parts(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        content_type: &str,
+        upload_id: &str,
+    ) -> std::result::Result<Vec<Part>, S3Error> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let count = size.div_ceil(PART_SIZE);
+        let mut parts: Vec<Part> = stream::iter(0..count)
+            .map(|i| async move {
+                let offset = i * PART_SIZE;
+                let len = PART_SIZE.min(size - offset) as usize;
+                let mut chunk = vec![0u8; len];
+                let mut f = tokio::fs::File::open(path).await?;
+                f.seek(std::io::SeekFrom::Start(offset)).await?;
+                f.read_exact(&mut chunk).await?;
+                let number = (i + 1) as u32;
+                self.retry("upload part", || {
+                    self.bucket.put_multipart_chunk(
+                        chunk.clone(),
+                        key,
+                        number,
+                        upload_id,
+                        content_type,
+                    )
+                })
+                .await
+            })
+            .buffer_unordered(PARTS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        parts.sort_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn put_file(&self, key: &str, path: &Path, content_type: &str) -> Result<u64> {
+        crate::validate_key(key).map_err(|e| Error::invalid(e.to_string()))?;
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| Error::internal(format!("reading {}: {e}", path.display())))?
+            .len();
+        let res = if size < PART_SIZE {
+            self.put_single(key, path, content_type).await
+        } else {
+            self.put_multipart(key, path, size, content_type).await
+        };
+        res.map_err(|e| to_error("upload", e))?;
+        match self.head(key).await? {
+            Some(meta) if meta.size == size => Ok(size),
+            Some(meta) => Err(Error::unavailable(format!(
+                "object store: {key} holds {} bytes after uploading {size}",
+                meta.size
+            ))),
+            None => Err(Error::unavailable(format!(
+                "object store: {key} missing after upload"
+            ))),
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>> {
+        match self.retry("head", || self.bucket.head_object(key)).await {
+            Ok((h, _)) => Ok(Some(ObjectMeta {
+                size: h.content_length.unwrap_or(0).max(0) as u64,
+                content_type: h.content_type,
+                etag: h.e_tag,
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(to_error("head", e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        match self
+            .retry("delete", || self.bucket.delete_object(key))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(to_error("delete", e)),
+        }
+    }
+
+    async fn url(&self, key: &str, ttl: Duration) -> Result<String> {
+        if let Some(base) = &self.settings.public_url {
+            return Ok(format!("{}/{key}", base.trim_end_matches('/')));
+        }
+        // S3 caps presigned URLs at one week.
+        let secs = ttl.as_secs().clamp(1, 604_800) as u32;
+        self.bucket
+            .presign_get(key, secs, None)
+            .await
+            .map_err(|e| to_error("presign", e))
+    }
+
+    async fn health_check(&self) -> Result<()> {
+        // HEAD of a key that needn't exist: any answer but an error status
+        // other than 404 proves the bucket and credentials work.
+        self.head(".vigil-health-check").await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl Probe for S3Store {
+    fn name(&self) -> &'static str {
+        "storage"
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.health_check().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_retryable_failures_are_retried() {
+        assert!(transient(&S3Error::HttpFailWithBody(503, String::new())));
+        assert!(transient(&S3Error::HttpFailWithBody(429, String::new())));
+        assert!(!transient(&S3Error::HttpFailWithBody(403, String::new())));
+        assert!(!transient(&S3Error::HttpFailWithBody(404, String::new())));
+    }
+
+    #[test]
+    fn store_messages_are_extracted() {
+        let e = S3Error::HttpFailWithBody(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".into(),
+        );
+        assert_eq!(describe(&e), "HTTP 403 Access Denied");
+    }
+}

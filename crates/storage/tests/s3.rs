@@ -1,0 +1,342 @@
+//! The S3 store against a real S3 server (moto, started by `tools/test`
+//! through `VIGIL_TEST_S3_ENDPOINT`), directly and through a proxy that
+//! injects failures.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use s3::{creds::Credentials, Bucket, Region};
+use std::{
+    path::Path,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+use vigil_domain::{ports::ObjectStore, ErrorKind};
+use vigil_storage::{S3Settings, S3Store, PART_SIZE};
+
+fn endpoint() -> String {
+    std::env::var("VIGIL_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("VIGIL_TEST_S3_ENDPOINT is not set: run the tests with tools/test (it starts an S3 server)")
+    })
+}
+
+fn settings(endpoint: &str, bucket: &str) -> S3Settings {
+    S3Settings {
+        endpoint: endpoint.to_owned(),
+        region: "auto".into(),
+        bucket: bucket.to_owned(),
+        access_key_id: "test".into(),
+        secret_access_key: "test-secret".into(),
+        public_url: None,
+        retry_deadline: Duration::from_secs(20),
+        request_timeout: Duration::from_secs(10),
+    }
+}
+
+async fn new_bucket() -> String {
+    let name = format!("vigil-{}", uuid::Uuid::new_v4().simple());
+    // moto takes an unsigned CreateBucket; rust-s3's sends a location
+    // constraint moto refuses for us-east-1.
+    let r = reqwest::Client::new()
+        .put(format!("{}/{name}", endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    name
+}
+
+fn raw_bucket(name: &str) -> Box<Bucket> {
+    let creds = Credentials::new(Some("test"), Some("test-secret"), None, None, None).unwrap();
+    Bucket::new(
+        name,
+        Region::Custom {
+            region: "auto".into(),
+            endpoint: endpoint(),
+        },
+        creds,
+    )
+    .unwrap()
+    .with_path_style()
+}
+
+fn file_of(dir: &Path, name: &str, len: usize) -> (std::path::PathBuf, Vec<u8>) {
+    let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+    let p = dir.join(name);
+    std::fs::write(&p, &data).unwrap();
+    (p, data)
+}
+
+async fn fetch(url: &str) -> (u16, Vec<u8>) {
+    let r = reqwest::get(url).await.unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn put_head_url_delete_small_object() {
+    let bucket = new_bucket().await;
+    let store = S3Store::new(settings(&endpoint(), &bucket)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, data) = file_of(dir.path(), "clip.mp4", 300_000);
+    let key = "playbacks/p1/video.mp4";
+    assert_eq!(
+        store.put_file(key, &path, "video/mp4").await.unwrap(),
+        300_000
+    );
+    let meta = store.head(key).await.unwrap().unwrap();
+    assert_eq!(meta.size, 300_000);
+    assert_eq!(meta.content_type.as_deref(), Some("video/mp4"));
+    let (status, body) = fetch(&store.url(key, Duration::from_secs(60)).await.unwrap()).await;
+    assert_eq!((status, body == data), (200, true));
+    store.delete(key).await.unwrap();
+    assert!(store.head(key).await.unwrap().is_none());
+    store.delete(key).await.unwrap();
+    store.health_check().await.unwrap();
+}
+
+#[tokio::test]
+async fn large_files_go_multipart_and_arrive_byte_identical() {
+    let bucket = new_bucket().await;
+    let store = S3Store::new(settings(&endpoint(), &bucket)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let len = (PART_SIZE * 2 + 1_234_567) as usize;
+    let (path, data) = file_of(dir.path(), "big.mp4", len);
+    assert_eq!(
+        store.put_file("big.mp4", &path, "video/mp4").await.unwrap(),
+        len as u64
+    );
+    let (status, body) = fetch(&store.url("big.mp4", Duration::from_secs(60)).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(body == data, "object differs from the file");
+    let open = raw_bucket(&bucket)
+        .list_multiparts_uploads(None, None)
+        .await
+        .unwrap();
+    assert!(
+        open.iter().all(|r| r.uploads.is_empty()),
+        "no multipart upload left open"
+    );
+}
+
+#[tokio::test]
+async fn public_url_is_used_when_set() {
+    let mut s = settings(&endpoint(), "any");
+    s.public_url = Some("https://cdn.example/".into());
+    let store = S3Store::new(s).unwrap();
+    assert_eq!(
+        store
+            .url("playbacks/p/video.mp4", Duration::from_secs(5))
+            .await
+            .unwrap(),
+        "https://cdn.example/playbacks/p/video.mp4"
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_error_fails_fast_with_the_store_message() {
+    let store = S3Store::new(settings(&endpoint(), "no-such-bucket-vigil")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = file_of(dir.path(), "x", 10);
+    let started = std::time::Instant::now();
+    let e = store.put_file("x", &path, "video/mp4").await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "not retried: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        e.message().contains("404") || e.message().contains("NoSuchBucket"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        store
+            .put_file("../x", &path, "video/mp4")
+            .await
+            .unwrap_err()
+            .kind()
+            == ErrorKind::InvalidArgument
+    );
+}
+
+/// What the proxy does to the next requests, in order; then it forwards.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Status(u16),
+    Drop,
+    Slow(Duration),
+}
+
+async fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 65536];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = s.read(&mut tmp).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&tmp[..n]);
+            }
+            return Some(buf);
+        }
+        let n = s.read(&mut tmp).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    }
+}
+
+type Rule = Arc<dyn Fn(&str) -> Option<Fault> + Send + Sync>;
+
+/// Faults for the first requests, in order, whatever they are.
+fn in_order(faults: Vec<Fault>) -> Rule {
+    let it = Mutex::new(faults.into_iter());
+    Arc::new(move |_| it.lock().unwrap().next())
+}
+
+/// A proxy in front of the S3 server: asks `rule` about each request (by
+/// its request line; one request per connection, faulty answers close it),
+/// and forwards those it lets through.
+async fn fault_proxy(upstream: String, rule: Rule) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let faults = rule;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let seen2 = seen.clone();
+    let up = upstream.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let faults = faults.clone();
+            let up = up.clone();
+            let seen = seen2.clone();
+            tokio::spawn(async move {
+                let Some(req) = read_request(&mut client).await else {
+                    return;
+                };
+                seen.fetch_add(1, Ordering::SeqCst);
+                let line = String::from_utf8_lossy(
+                    &req[..req.iter().position(|b| *b == b'\r').unwrap_or(0)],
+                )
+                .into_owned();
+                let fault = faults(&line);
+                match fault {
+                    Some(Fault::Status(code)) => {
+                        let body = format!("<Error><Code>Injected</Code><Message>injected {code}</Message></Error>");
+                        let resp = format!(
+                            "HTTP/1.1 {code} Injected\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = client.write_all(resp.as_bytes()).await;
+                        return;
+                    }
+                    Some(Fault::Drop) => return,
+                    Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+                    None => {}
+                }
+                let Ok(mut server) = TcpStream::connect(&up).await else {
+                    return;
+                };
+                if server.write_all(&req).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn uploads_survive_5xx_dropped_connections_and_slowness() {
+    let bucket = new_bucket().await;
+    let faults = vec![
+        Fault::Status(503),
+        Fault::Status(500),
+        Fault::Drop,
+        Fault::Slow(Duration::from_millis(500)),
+        Fault::Status(503),
+        Fault::Drop,
+    ];
+    let (proxy, seen) = fault_proxy(endpoint(), in_order(faults)).await;
+    let store = S3Store::new(settings(&proxy, &bucket)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let len = (PART_SIZE + 3_000_000) as usize;
+    let (path, data) = file_of(dir.path(), "clip.mp4", len);
+    assert_eq!(
+        store
+            .put_file("faulty.mp4", &path, "video/mp4")
+            .await
+            .unwrap(),
+        len as u64
+    );
+    assert!(seen.load(Ordering::SeqCst) > 6, "every fault was met");
+    let direct = S3Store::new(settings(&endpoint(), &bucket)).unwrap();
+    let (status, body) = fetch(
+        &direct
+            .url("faulty.mp4", Duration::from_secs(60))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body == data, "object differs from the file");
+    let open = raw_bucket(&bucket)
+        .list_multiparts_uploads(None, None)
+        .await
+        .unwrap();
+    assert!(
+        open.iter().all(|r| r.uploads.is_empty()),
+        "no multipart upload left open"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_multipart_upload_is_aborted() {
+    let bucket = new_bucket().await;
+    // Parts are refused for good; initiate and abort go through.
+    let rule: Rule = Arc::new(|line| line.contains("partNumber=").then_some(Fault::Status(403)));
+    let (proxy, _) = fault_proxy(endpoint(), rule).await;
+    let store = S3Store::new(settings(&proxy, &bucket)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = file_of(dir.path(), "clip.mp4", (PART_SIZE + 10) as usize);
+    let started = std::time::Instant::now();
+    let e = store
+        .put_file("aborted.mp4", &path, "video/mp4")
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("403"), "{}", e.message());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a 403 is not retried"
+    );
+    let open = raw_bucket(&bucket)
+        .list_multiparts_uploads(None, None)
+        .await
+        .unwrap();
+    assert!(
+        open.iter().all(|r| r.uploads.is_empty()),
+        "the failed upload was aborted"
+    );
+    let direct = S3Store::new(settings(&endpoint(), &bucket)).unwrap();
+    assert!(direct.head("aborted.mp4").await.unwrap().is_none());
+}
