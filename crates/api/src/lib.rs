@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod flows;
+pub mod notify;
 pub mod routes;
 pub mod startup;
 pub mod views;

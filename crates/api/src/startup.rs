@@ -65,6 +65,9 @@ pub struct Ports {
     pub recorder: Arc<dyn Recorder>,
     /// Checked by `/ready`.
     pub probes: Vec<Arc<dyn Probe>>,
+    /// Where `playbacks` publishes status changes (see
+    /// [`crate::notify::NotifyingPlaybacks`]); `/playbacks/stream` reads it.
+    pub playback_events: crate::notify::PlaybackEvents,
     /// Objects served at `/media/{key}`; only in local storage mode.
     pub local_media: Option<Arc<dyn LocalMedia>>,
 }
@@ -112,6 +115,7 @@ impl Application {
         let store: web::Data<dyn ObjectStore> = web::Data::from(ports.store.clone());
         let probes = web::Data::new(Probes(ports.probes.clone()));
         let ttl = web::Data::new(MediaUrlTtl(settings.media_url_ttl));
+        let playback_events = web::Data::new(ports.playback_events.clone());
         let media: Option<web::Data<dyn LocalMedia>> =
             ports.local_media.clone().map(web::Data::from);
 
@@ -135,6 +139,7 @@ impl Application {
                 .app_data(store.clone())
                 .app_data(probes.clone())
                 .app_data(ttl.clone())
+                .app_data(playback_events.clone())
                 .configure(routes::configure)
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())

@@ -9,10 +9,11 @@ use crate::{
 use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
 use vigil_api::{
     auth::{PasswordHasher, PasswordParams},
+    notify::{NotifyingPlaybacks, PlaybackEvents},
     ApiSettings, Application, Ports,
 };
 use vigil_domain::{
-    ports::{LocalMedia, ObjectStore, Probe, Recorder, UserRepo},
+    ports::{LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo},
     NewUser, Password, Role, Username,
 };
 use vigil_persistence::Database;
@@ -181,7 +182,15 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         probe: store_probe,
         local_media,
     } = open_storage(&cfg, &media_key(&jwt_secret), &public_url).await?;
-    let recording = crate::recording::build(&cfg, ffmpeg, ffprobe, db.playbacks(), store.clone());
+    // Every status change, by a handler or the recorder, is also published
+    // for /playbacks/stream.
+    let playback_events = PlaybackEvents::new();
+    let playbacks: Arc<dyn PlaybackRepo> = Arc::new(NotifyingPlaybacks::new(
+        db.playbacks(),
+        playback_events.clone(),
+    ));
+    let recording =
+        crate::recording::build(&cfg, ffmpeg, ffprobe, playbacks.clone(), store.clone());
     let report = recording.recover().await?;
     if report != Default::default() {
         tracing::warn!(?report, "finished recordings left by the previous run");
@@ -200,7 +209,8 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         users,
         cameras: db.cameras(),
         events: db.events(),
-        playbacks: db.playbacks(),
+        playbacks,
+        playback_events,
         store,
         recorder,
         probes: vec![db_probe, store_probe],

@@ -7,6 +7,7 @@ pub mod login;
 pub mod media;
 pub mod openapi;
 pub mod playbacks;
+pub mod stream;
 pub mod users;
 
 use actix_web::web;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/events/{id}").route(web::get().to(events::get)))
         .service(web::resource("/events/{id}/end").route(web::post().to(events::end)))
         .service(web::resource("/playbacks").route(web::get().to(playbacks::list)))
+        .service(web::resource("/playbacks/stream").route(web::get().to(stream::stream)))
         .service(
             web::resource("/playbacks/{id}")
                 .route(web::get().to(playbacks::get))

@@ -16,7 +16,7 @@ use utoipa::{
         routes::users::list, routes::users::create, routes::users::get, routes::users::update, routes::users::delete,
         routes::cameras::list, routes::cameras::create, routes::cameras::get, routes::cameras::update, routes::cameras::delete,
         routes::events::create, routes::events::list, routes::events::get, routes::events::end,
-        routes::playbacks::list, routes::playbacks::get, routes::playbacks::stop, routes::playbacks::delete,
+        routes::playbacks::list, routes::stream::stream, routes::playbacks::get, routes::playbacks::stop, routes::playbacks::delete,
         routes::media::get,
     ),
     components(schemas(

@@ -72,6 +72,7 @@ async fn openapi_documents_every_endpoint() {
         "/playbacks/{id}",
         "/playbacks/{id}/stop",
         "/media/{key}",
+        "/playbacks/stream",
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }

@@ -12,6 +12,7 @@ use std::{
 };
 use vigil_api::{
     auth::{LoginQuota, PasswordHasher, PasswordParams},
+    notify::{NotifyingPlaybacks, PlaybackEvents},
     ApiSettings, Application, Ports,
 };
 use vigil_domain::{
@@ -181,8 +182,13 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .await
         .unwrap();
 
+    let playback_events = PlaybackEvents::new();
+    let playbacks: Arc<dyn PlaybackRepo> = Arc::new(NotifyingPlaybacks::new(
+        db.db.playbacks(),
+        playback_events.clone(),
+    ));
     let recorder = Arc::new(ScriptedRecorder {
-        playbacks: db.db.playbacks(),
+        playbacks: playbacks.clone(),
         store: local.clone(),
         active: Mutex::new(HashSet::new()),
         refuse_with: Mutex::new(None),
@@ -200,7 +206,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         users: db.db.users(),
         cameras: db.db.cameras(),
         events: db.db.events(),
-        playbacks: db.db.playbacks(),
+        playbacks,
+        playback_events,
         store: local.clone(),
         recorder: recorder.clone(),
         probes: vec![Arc::new(db.db.clone()), local.clone()],

@@ -211,3 +211,79 @@ impl TestApp {
         self.recorder.is_active(id.parse().unwrap())
     }
 }
+
+/// Reads SSE frames until one `playback` event satisfies `pred`.
+async fn next_matching(
+    resp: &mut reqwest::Response,
+    buf: &mut String,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            if let Some(data) = frame.strip_prefix("event: playback\ndata: ") {
+                let v: Value = serde_json::from_str(data.trim()).unwrap();
+                if pred(&v) {
+                    return v;
+                }
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .expect("no matching event in time")
+            .unwrap()
+            .unwrap();
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn status_changes_are_pushed_filtered_like_the_list() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let cam = app.create_camera("Gate").await;
+    let other = app.create_camera("Yard").await;
+    let cam_id = cam["id"].as_str().unwrap();
+    let mut resp = app
+        .client
+        .get(app.url(&format!("/playbacks/stream?cameraId={cam_id}")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut buf = String::new();
+
+    // An event on the other camera is filtered out; ours is pushed.
+    app.post_event(&t, other["id"].as_str().unwrap(), "MOTION")
+        .await;
+    let ev: Value = app
+        .post_event(&t, cam_id, "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    let v = next_matching(&mut resp, &mut buf, |_| true).await;
+    assert_eq!(v["id"], pb.as_str(), "only the filtered camera's playbacks");
+    assert_eq!(v["recordingStatus"], "RECORDING");
+
+    app.post_empty(&t, &format!("/playbacks/{pb}/stop")).await;
+    let v = next_matching(&mut resp, &mut buf, |v| v["recordingStatus"] == "COMPLETED").await;
+    assert!(v["videoUrl"].as_str().unwrap().contains("/media/"));
+
+    let r = app
+        .client
+        .get(app.url("/playbacks/stream"))
+        .send()
+        .await
+        .unwrap();
+    error_code(r, StatusCode::UNAUTHORIZED).await;
+    error_code(
+        app.get(&t, "/playbacks/stream?recordingStatus=NOPE").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+}

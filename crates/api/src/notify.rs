@@ -1,0 +1,81 @@
+//! Playback status changes as a stream, for `GET /playbacks/stream`.
+//! [`NotifyingPlaybacks`] wraps the playback repository: every status change
+//! that is written (by a handler or by the recorder) is also published on a
+//! broadcast channel, so clients need not poll.
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+use vigil_domain::{
+    ports::{Listed, PlaybackRepo, Result},
+    Page, Playback, PlaybackFilter, PlaybackId, PlaybackUpdate, RecordingStatus,
+};
+
+/// Where status changes are published. Slow subscribers skip ahead rather
+/// than hold anyone up.
+#[derive(Debug, Clone)]
+pub struct PlaybackEvents(broadcast::Sender<Playback>);
+
+impl PlaybackEvents {
+    pub fn new() -> Self {
+        Self(broadcast::channel(1024).0)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Playback> {
+        self.0.subscribe()
+    }
+
+    fn publish(&self, p: &Playback) {
+        // No subscriber is not an error.
+        let _ = self.0.send(p.clone());
+    }
+}
+
+impl Default for PlaybackEvents {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A [`PlaybackRepo`] that publishes every status change it writes.
+#[derive(Debug)]
+pub struct NotifyingPlaybacks {
+    inner: Arc<dyn PlaybackRepo>,
+    events: PlaybackEvents,
+}
+
+impl NotifyingPlaybacks {
+    pub fn new(inner: Arc<dyn PlaybackRepo>, events: PlaybackEvents) -> Self {
+        Self { inner, events }
+    }
+}
+
+#[async_trait]
+impl PlaybackRepo for NotifyingPlaybacks {
+    async fn get(&self, id: PlaybackId) -> Result<Option<Playback>> {
+        self.inner.get(id).await
+    }
+
+    async fn list(&self, filter: PlaybackFilter, page: Page) -> Result<Listed<Playback>> {
+        self.inner.list(filter, page).await
+    }
+
+    async fn transition(
+        &self,
+        id: PlaybackId,
+        to: RecordingStatus,
+        update: PlaybackUpdate,
+    ) -> Result<Playback> {
+        let p = self.inner.transition(id, to, update).await?;
+        self.events.publish(&p);
+        Ok(p)
+    }
+
+    async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>> {
+        self.inner.in_status(status).await
+    }
+
+    async fn delete(&self, id: PlaybackId) -> Result<bool> {
+        self.inner.delete(id).await
+    }
+}
