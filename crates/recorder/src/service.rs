@@ -178,7 +178,14 @@ impl RecordingService {
                         return;
                     }
                 }
-                self.store_clip(id, &clip.path, clip.info.media.clone())
+                // The clip skips the time the camera was away; say so.
+                let note = (clip.reconnects > 0).then(|| {
+                    format!(
+                        "the camera connection dropped {} time(s); the clip skips the time it was away",
+                        clip.reconnects
+                    )
+                });
+                self.store_clip(id, &clip.path, clip.info.media.clone(), note)
                     .await;
             }
             Err(
@@ -199,7 +206,13 @@ impl RecordingService {
 
     /// Uploads a finished clip and its thumbnail, completes the playback and
     /// removes the local files. Failed uploads keep the files.
-    async fn store_clip(&self, id: PlaybackId, clip: &Path, media: MediaInfo) {
+    async fn store_clip(
+        &self,
+        id: PlaybackId,
+        clip: &Path,
+        media: MediaInfo,
+        note: Option<String>,
+    ) {
         let dir = clip.parent().map(Path::to_path_buf).unwrap_or_default();
         let video_key = Playback::video_key_for(id);
         let size = match self.upload(&video_key, clip, "video/mp4").await {
@@ -226,6 +239,7 @@ impl RecordingService {
                 ..media
             }),
             local_path: Some(None),
+            error: note,
             ..Default::default()
         };
         match self
@@ -348,7 +362,7 @@ impl RecordingService {
                                     ..Default::default()
                                 };
                                 let _ = self.advance(p.id, RecordingStatus::Processing, u).await;
-                                self.store_clip(p.id, &path, info.media).await;
+                                self.store_clip(p.id, &path, info.media, None).await;
                                 report.completed += 1;
                             }
                             Err(e) => {

@@ -13,7 +13,7 @@ mod signer;
 
 pub use key::{validate_key, KeyError};
 pub use local::LocalStore;
-pub use s3::{S3Settings, S3Store, PARTS_IN_FLIGHT, PART_SIZE};
+pub use s3::{S3Settings, S3Store, CACHE_CONTROL, PARTS_IN_FLIGHT, PART_SIZE};
 pub use signer::UrlSigner;
 
 /// Content type by key extension.

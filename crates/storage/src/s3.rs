@@ -61,8 +61,14 @@ impl fmt::Debug for S3Settings {
 #[derive(Clone)]
 pub struct S3Store {
     bucket: Box<Bucket>,
+    /// The same bucket, sending [`CACHE_CONTROL`] with writes.
+    upload: Box<Bucket>,
     settings: S3Settings,
 }
+
+/// Objects never change under a key (each playback has its own), so a CDN
+/// may keep them as long as it likes.
+pub const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
 impl fmt::Debug for S3Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -138,7 +144,13 @@ impl S3Store {
         // Retries are ours (per request, with jitter and a deadline); rust-s3's
         // own are global, jitter-free and skip PUT.
         s3::set_retries(0);
-        Ok(Self { bucket, settings })
+        let mut upload = bucket.clone();
+        upload.add_header("Cache-Control", CACHE_CONTROL);
+        Ok(Self {
+            bucket,
+            upload,
+            settings,
+        })
     }
 
     /// Runs `op` until it succeeds, fails for good, or the deadline passes.
@@ -178,7 +190,7 @@ impl S3Store {
     ) -> std::result::Result<(), S3Error> {
         let body = tokio::fs::read(path).await?;
         self.retry("put", || {
-            self.bucket
+            self.upload
                 .put_object_with_content_type(key, &body, content_type)
         })
         .await
@@ -194,7 +206,7 @@ impl S3Store {
     ) -> std::result::Result<(), S3Error> {
         let init = self
             .retry("initiate multipart", || {
-                self.bucket.initiate_multipart_upload(key, content_type)
+                self.upload.initiate_multipart_upload(key, content_type)
             })
             .await?;
         let upload_id = init.upload_id;

@@ -92,8 +92,12 @@ async fn put_head_url_delete_small_object() {
     let meta = store.head(key).await.unwrap().unwrap();
     assert_eq!(meta.size, 300_000);
     assert_eq!(meta.content_type.as_deref(), Some("video/mp4"));
-    let (status, body) = fetch(&store.url(key, Duration::from_secs(60)).await.unwrap()).await;
-    assert_eq!((status, body == data), (200, true));
+    let r = reqwest::get(store.url(key, Duration::from_secs(60)).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    assert!(r.bytes().await.unwrap() == data);
     store.delete(key).await.unwrap();
     assert!(store.head(key).await.unwrap().is_none());
     store.delete(key).await.unwrap();
@@ -212,7 +216,7 @@ fn in_order(faults: Vec<Fault>) -> Rule {
 }
 
 /// A proxy in front of the S3 server: asks `rule` about each request (by
-/// its request line; one request per connection, faulty answers close it),
+/// its head; one request per connection, faulty answers close it),
 /// and forwards those it lets through.
 async fn fault_proxy(upstream: String, rule: Rule) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -234,11 +238,9 @@ async fn fault_proxy(upstream: String, rule: Rule) -> (String, Arc<AtomicUsize>)
                     return;
                 };
                 seen.fetch_add(1, Ordering::SeqCst);
-                let line = String::from_utf8_lossy(
-                    &req[..req.iter().position(|b| *b == b'\r').unwrap_or(0)],
-                )
-                .into_owned();
-                let fault = faults(&line);
+                let head_end = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+                let head = String::from_utf8_lossy(&req[..head_end]).into_owned();
+                let fault = faults(&head);
                 match fault {
                     Some(Fault::Status(code)) => {
                         let body = format!("<Error><Code>Injected</Code><Message>injected {code}</Message></Error>");
@@ -314,7 +316,13 @@ async fn uploads_survive_5xx_dropped_connections_and_slowness() {
 async fn a_failing_multipart_upload_is_aborted() {
     let bucket = new_bucket().await;
     // Parts are refused for good; initiate and abort go through.
-    let rule: Rule = Arc::new(|line| line.contains("partNumber=").then_some(Fault::Status(403)));
+    let rule: Rule = Arc::new(|head| {
+        head.lines()
+            .next()
+            .unwrap_or("")
+            .contains("partNumber=")
+            .then_some(Fault::Status(403))
+    });
     let (proxy, _) = fault_proxy(endpoint(), rule).await;
     let store = S3Store::new(settings(&proxy, &bucket)).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -339,4 +347,44 @@ async fn a_failing_multipart_upload_is_aborted() {
     );
     let direct = S3Store::new(settings(&endpoint(), &bucket)).unwrap();
     assert!(direct.head("aborted.mp4").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn uploads_carry_content_type_and_cdn_cache_headers() {
+    let bucket = new_bucket().await;
+    let heads = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = heads.clone();
+    let rule: Rule = Arc::new(move |head| {
+        seen.lock().unwrap().push(head.to_ascii_lowercase());
+        None
+    });
+    let (proxy, _) = fault_proxy(endpoint(), rule).await;
+    let store = S3Store::new(settings(&proxy, &bucket)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (small, _) = file_of(dir.path(), "t.jpg", 1000);
+    let (big, _) = file_of(dir.path(), "v.mp4", (PART_SIZE + 10) as usize);
+    store.put_file("t.jpg", &small, "image/jpeg").await.unwrap();
+    store.put_file("v.mp4", &big, "video/mp4").await.unwrap();
+    let heads = heads.lock().unwrap();
+    let put = heads
+        .iter()
+        .find(|h| h.starts_with("put /") && h.contains("t.jpg"))
+        .unwrap();
+    assert!(put.contains("content-type: image/jpeg"), "{put}");
+    assert!(
+        put.contains(&format!("cache-control: {}", vigil_storage::CACHE_CONTROL)),
+        "{put}"
+    );
+    assert!(
+        put.contains("content-md5:"),
+        "integrity checked by the store: {put}"
+    );
+    let init = heads
+        .iter()
+        .find(|h| h.starts_with("post /") && h.contains("uploads"))
+        .unwrap();
+    assert!(
+        init.contains("content-type: video/mp4") && init.contains("cache-control:"),
+        "{init}"
+    );
 }
