@@ -259,19 +259,14 @@ impl S3Store {
             .map(|i| async move {
                 let offset = i * PART_SIZE;
                 let len = PART_SIZE.min(size - offset) as usize;
-                let mut chunk = vec![0u8; len];
-                let mut f = tokio::fs::File::open(path).await?;
-                f.seek(std::io::SeekFrom::Start(offset)).await?;
-                f.read_exact(&mut chunk).await?;
                 let number = (i + 1) as u32;
-                self.retry("upload part", || {
-                    self.bucket.put_multipart_chunk(
-                        chunk.clone(),
-                        key,
-                        number,
-                        upload_id,
-                        content_type,
-                    )
+                // Each attempt reads its part from disk again, so no second
+                // copy of the part is held for retries.
+                self.retry("upload part", || async move {
+                    let chunk = read_part(path, offset, len).await?;
+                    self.bucket
+                        .put_multipart_chunk(chunk, key, number, upload_id, content_type)
+                        .await
                 })
                 .await
             })
@@ -281,6 +276,14 @@ impl S3Store {
         parts.sort_by_key(|p| p.part_number);
         Ok(parts)
     }
+}
+
+async fn read_part(path: &Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut chunk = vec![0u8; len];
+    let mut f = tokio::fs::File::open(path).await?;
+    f.seek(std::io::SeekFrom::Start(offset)).await?;
+    f.read_exact(&mut chunk).await?;
+    Ok(chunk)
 }
 
 #[async_trait]
