@@ -148,22 +148,7 @@ async fn the_length_limit_ends_a_recording_by_itself() {
 #[tokio::test]
 async fn an_unrelated_ffmpeg_is_never_taken_for_ours() {
     // A bystander ffmpeg, and a manifest that names its pid and start time.
-    let mut other = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "quiet",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x64:rate=5",
-            "-f",
-            "null",
-            "-",
-        ])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut other = support::bystander_ffmpeg();
     let pid = other.id();
     let dir = tempfile::tempdir().unwrap();
     let url = RtspUrl::parse("rtsp://cam/live").unwrap();

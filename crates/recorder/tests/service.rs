@@ -182,22 +182,7 @@ async fn an_orphan_left_by_a_killed_server_is_found_stopped_and_stored() {
     let other_id = PlaybackId::new();
     let other_dir = f.record_dir.join(other_id.to_string());
     std::fs::create_dir_all(&other_dir).unwrap();
-    let mut bystander = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "quiet",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x64:rate=5",
-            "-f",
-            "null",
-            "-",
-        ])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut bystander = support::bystander_ffmpeg();
     Manifest::write(&other_dir, &other_id.to_string(), bystander.id(), &url).unwrap();
 
     let report = f.service.recover().await.unwrap();

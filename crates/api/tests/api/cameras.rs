@@ -45,7 +45,7 @@ async fn cameras_are_read_by_all_and_written_by_admins() {
     let (_, op) = app.user_with_role("OPERATOR").await;
     let (_, viewer) = app.user_with_role("VIEWER").await;
     for t in [&op, &viewer] {
-        let list: Value = app.get(t, "/cameras").await.json().await.unwrap();
+        let list: Value = app.get_json(t, "/cameras").await;
         assert_eq!(list["total"], 1);
         assert_eq!(
             app.get(t, &format!("/cameras/{id}")).await.status(),

@@ -33,11 +33,8 @@ async fn seed_flow(backend: Backend) {
 
     // 2. Its playback is listed by eventId and RECORDING.
     let list: Value = app
-        .get(&viewer, &format!("/playbacks?eventId={ev_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&viewer, &format!("/playbacks?eventId={ev_id}"))
+        .await;
     assert_eq!(list["total"], 1);
     let item = &list["data"][0];
     assert_eq!(item["id"], pb_id.as_str());
@@ -86,12 +83,7 @@ async fn seed_flow(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(again["recordingStatus"], "COMPLETED");
-    let ev: Value = app
-        .get(&viewer, &format!("/events/{ev_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ev: Value = app.get_json(&viewer, &format!("/events/{ev_id}")).await;
     assert!(ev["endedAt"].is_string());
 }
 
@@ -125,7 +117,7 @@ async fn non_recording_types_create_no_playback() {
         .unwrap();
     assert_eq!(end["ok"], true);
     assert!(end["playbackId"].is_null() && end["recordingStatus"].is_null());
-    let list: Value = app.get(&t, "/playbacks").await.json().await.unwrap();
+    let list: Value = app.get_json(&t, "/playbacks").await;
     assert_eq!(list["total"], 0);
 }
 
@@ -142,14 +134,11 @@ async fn a_recording_that_cannot_start_still_creates_the_event() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let ev: Value = r.json().await.unwrap();
     let pb: Value = app
-        .get(
+        .get_json(
             &t,
             &format!("/playbacks/{}", ev["playbackId"].as_str().unwrap()),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(pb["recordingStatus"], "FAILED");
     assert!(
         pb["error"].as_str().unwrap().contains("camera unreachable"),
@@ -188,7 +177,7 @@ async fn event_input_is_validated() {
         "nChannelID"
     );
     // None of the refused events was stored.
-    let list: Value = app.get(&t, "/events").await.json().await.unwrap();
+    let list: Value = app.get_json(&t, "/events").await;
     assert_eq!(list["total"], 0);
     error_code(
         app.post_empty(&t, &format!("/events/{}/end", uuid::Uuid::new_v4()))
@@ -212,26 +201,13 @@ async fn events_list_filters_and_paginates() {
             StatusCode::CREATED
         );
     }
-    let v: Value = app
-        .get(&t, &format!("/events?cameraId={a}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.get_json(&t, &format!("/events?cameraId={a}")).await;
     assert_eq!(v["total"], 3);
     let v: Value = app
-        .get(&t, &format!("/events?cameraId={a}&type=ALARM"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&t, &format!("/events?cameraId={a}&type=ALARM"))
+        .await;
     assert_eq!(v["total"], 2);
-    let v: Value = app
-        .get(&t, "/events?limit=3&offset=3")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.get_json(&t, "/events?limit=3&offset=3").await;
     assert_eq!(
         (v["total"].as_u64(), v["data"].as_array().unwrap().len()),
         (Some(4), 1)

@@ -300,6 +300,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GET expecting a JSON body.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        self.get(token, path).await.json().await.unwrap()
+    }
+
     pub async fn post(&self, token: &str, path: &str, body: Value) -> Response {
         self.client
             .post(self.url(path))
@@ -369,12 +374,7 @@ impl TestApp {
     ) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let v: Value = self
-                .get(token, &format!("/playbacks/{id}"))
-                .await
-                .json()
-                .await
-                .unwrap();
+            let v = self.get_json(token, &format!("/playbacks/{id}")).await;
             if pred(&v) {
                 return v;
             }

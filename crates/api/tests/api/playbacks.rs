@@ -31,12 +31,7 @@ async fn completed(app: &TestApp) -> (String, String, String) {
 async fn signed_video_urls_play_without_a_header_and_support_ranges() {
     let app = spawn_app().await;
     let (t, pb, _) = completed(&app).await;
-    let v: Value = app
-        .get(&t, &format!("/playbacks/{pb}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.get_json(&t, &format!("/playbacks/{pb}")).await;
     let url = v["videoUrl"].as_str().unwrap().to_owned();
 
     let r = app.client.get(&url).send().await.unwrap();
@@ -115,43 +110,24 @@ async fn playbacks_filter_by_status_camera_and_event() {
         .unwrap();
 
     let v: Value = app
-        .get(&t, "/playbacks?recordingStatus=COMPLETED")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&t, "/playbacks?recordingStatus=COMPLETED")
+        .await;
     assert_eq!(v["total"], 1);
     assert_eq!(v["data"][0]["id"], pb.as_str());
     let v: Value = app
-        .get(&t, "/playbacks?recordingStatus=RECORDING")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&t, "/playbacks?recordingStatus=RECORDING")
+        .await;
     assert_eq!(v["data"][0]["eventId"], ev2["id"]);
     let v: Value = app
-        .get(
+        .get_json(
             &t,
             &format!("/playbacks?cameraId={}", cam2["id"].as_str().unwrap()),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(v["total"], 1);
-    let v: Value = app
-        .get(&t, &format!("/playbacks?eventId={ev}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.get_json(&t, &format!("/playbacks?eventId={ev}")).await;
     assert_eq!(v["total"], 1);
-    let v: Value = app
-        .get(&t, "/playbacks?limit=1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.get_json(&t, "/playbacks?limit=1").await;
     assert_eq!(
         (v["total"].as_u64(), v["data"].as_array().unwrap().len()),
         (Some(2), 1)

@@ -25,16 +25,11 @@ async fn admin_manages_users_and_no_secret_comes_back() {
     assert!(v["createdAt"].is_string() && v["id"].is_string());
     let id = v["id"].as_str().unwrap();
 
-    let list: Value = app.get(&admin, "/users").await.json().await.unwrap();
+    let list: Value = app.get_json(&admin, "/users").await;
     assert_eq!(list["total"], 2);
     assert!(!list.to_string().contains("argon2"));
 
-    let got: Value = app
-        .get(&admin, &format!("/users/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json(&admin, &format!("/users/{id}")).await;
     assert_eq!(got["username"], "viewer1");
 
     let r = app
@@ -135,7 +130,7 @@ async fn only_admins_manage_users() {
 async fn the_last_admin_stays() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let list: Value = app.get(&admin, "/users").await.json().await.unwrap();
+    let list: Value = app.get_json(&admin, "/users").await;
     let id = list["data"][0]["id"].as_str().unwrap().to_owned();
     error_code(
         app.delete(&admin, &format!("/users/{id}")).await,

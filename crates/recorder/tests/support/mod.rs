@@ -66,6 +66,27 @@ impl Drop for TestCamera {
     }
 }
 
+/// An ffmpeg Vigil did not start (a test pattern to nowhere); the caller
+/// kills it.
+pub fn bystander_ffmpeg() -> Child {
+    Command::new("ffmpeg")
+        .args([
+            "-v",
+            "quiet",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x64:rate=5",
+            "-f",
+            "null",
+            "-",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 pub fn tools() -> (PathBuf, PathBuf) {
     ("ffmpeg".into(), "ffprobe".into())
 }
