@@ -26,6 +26,22 @@ pub struct ServiceLimits {
     pub max_concurrent: usize,
     /// A new recording is refused when `record_dir` has less free space.
     pub min_free_bytes: u64,
+    /// First wait before storing a clip again when the object store is
+    /// down; it doubles up to 10 minutes.
+    pub upload_retry: Duration,
+    /// After this long the playback is FAILED, the clip kept on disk.
+    pub upload_give_up: Duration,
+}
+
+impl ServiceLimits {
+    pub fn new(max_concurrent: usize, min_free_bytes: u64) -> Self {
+        Self {
+            max_concurrent,
+            min_free_bytes,
+            upload_retry: Duration::from_secs(30),
+            upload_give_up: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +51,8 @@ pub struct RecordingService {
     store: Arc<dyn ObjectStore>,
     limits: ServiceLimits,
     active: Arc<Mutex<HashMap<PlaybackId, StopHandle>>>,
+    /// Finished recordings whose clip is being stored.
+    storing: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -60,6 +78,7 @@ impl RecordingService {
             store,
             limits,
             active: Arc::default(),
+            storing: Arc::default(),
         }
     }
 
@@ -75,7 +94,10 @@ impl RecordingService {
             h.stop();
         }
         let deadline = tokio::time::Instant::now() + grace;
-        while self.active_count() > 0 && tokio::time::Instant::now() < deadline {
+        let busy = || {
+            self.active_count() > 0 || self.storing.load(std::sync::atomic::Ordering::SeqCst) > 0
+        };
+        while busy() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -151,8 +173,15 @@ impl RecordingService {
                     tracing::warn!(playback_id = %id, attempt, %reason, "camera dropped; reconnecting");
                 }
                 RecorderEvent::Finished(result) => {
+                    // The camera is free again: storing the clip does not
+                    // count against MAX_CONCURRENT_RECORDINGS.
+                    self.storing
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    lock(&self.active).remove(&id);
                     self.complete(id, &dir, result).await;
-                    break;
+                    self.storing
+                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    return;
                 }
             }
         }
@@ -213,12 +242,27 @@ impl RecordingService {
         media: MediaInfo,
         note: Option<String>,
     ) {
-        let dir = clip.parent().map(Path::to_path_buf).unwrap_or_default();
-        let video_key = Playback::video_key_for(id);
-        let size = match self.upload(&video_key, clip, "video/mp4").await {
-            Ok(size) => size,
-            Err(e) => {
-                tracing::error!(playback_id = %id, error = %e.chain(), "upload failed");
+        // While the store is down the playback stays PROCESSING and the clip
+        // waits on disk; a restart in the meantime resumes it (recovery).
+        let give_up = tokio::time::Instant::now() + self.limits.upload_give_up;
+        let mut delay = self.limits.upload_retry;
+        loop {
+            let e = match self
+                .try_store_clip(id, clip, media.clone(), note.clone())
+                .await
+            {
+                Ok(()) => return,
+                Err(e) => e,
+            };
+            let gone = matches!(self.playbacks.get(id).await, Ok(None));
+            if gone {
+                if let Some(dir) = clip.parent() {
+                    let _ = tokio::fs::remove_dir_all(dir).await;
+                }
+                return;
+            }
+            if e.kind() != ErrorKind::Unavailable || tokio::time::Instant::now() + delay > give_up {
+                tracing::error!(playback_id = %id, error = %e.chain(), "upload failed for good");
                 self.fail(
                     id,
                     format!("upload failed: {}; the clip is kept", e.message()),
@@ -227,7 +271,23 @@ impl RecordingService {
                 .await;
                 return;
             }
-        };
+            tracing::warn!(playback_id = %id, error = %e.chain(), retry_in = ?delay, "object store unavailable; the clip waits on disk");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(600));
+        }
+    }
+
+    /// One attempt at storing a clip (with a few quick retries inside).
+    async fn try_store_clip(
+        &self,
+        id: PlaybackId,
+        clip: &Path,
+        media: MediaInfo,
+        note: Option<String>,
+    ) -> Result<()> {
+        let dir = clip.parent().map(Path::to_path_buf).unwrap_or_default();
+        let video_key = Playback::video_key_for(id);
+        let size = self.upload(&video_key, clip, "video/mp4").await?;
         let thumbnail_key = self
             .thumbnail(id, clip, &dir, media.duration_sec.unwrap_or(0.0))
             .await;
@@ -261,23 +321,13 @@ impl RecordingService {
                 tracing::error!(playback_id = %id, error = %e.chain(), "cannot mark playback COMPLETED")
             }
         }
+        Ok(())
     }
 
+    /// Transient failures are retried by the store itself (S3) and by
+    /// [`Self::store_clip`]'s backoff.
     async fn upload(&self, key: &str, path: &Path, content_type: &str) -> Result<u64> {
-        let mut delay = Duration::from_millis(500);
-        let mut attempt = 1;
-        loop {
-            match self.store.put_file(key, path, content_type).await {
-                Ok(n) => return Ok(n),
-                Err(e) if attempt < 4 && e.kind() == ErrorKind::Unavailable => {
-                    tracing::warn!(key, attempt, error = %e.chain(), "upload failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.store.put_file(key, path, content_type).await
     }
 
     async fn thumbnail(

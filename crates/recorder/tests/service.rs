@@ -23,6 +23,7 @@ struct Fixture {
     record_dir: std::path::PathBuf,
     objects: std::path::PathBuf,
     playbacks: Arc<MemPlaybacks>,
+    store: Arc<DirStore>,
     service: RecordingService,
     cfg: RecorderConfig,
 }
@@ -35,13 +36,14 @@ fn fixture(max_concurrent: usize) -> Fixture {
     let (ffmpeg, ffprobe) = support::tools();
     let cfg = RecorderConfig::new(ffmpeg, ffprobe, record_dir.clone());
     let playbacks = Arc::new(MemPlaybacks::default());
+    let store = Arc::new(DirStore::new(objects.clone()));
     let service = RecordingService::new(
         FfmpegRecorder::new(cfg.clone()),
         playbacks.clone(),
-        Arc::new(DirStore(objects.clone())),
+        store.clone(),
         ServiceLimits {
-            max_concurrent,
-            min_free_bytes: 0,
+            upload_retry: Duration::from_millis(100),
+            ..ServiceLimits::new(max_concurrent, 0)
         },
     );
     Fixture {
@@ -49,6 +51,7 @@ fn fixture(max_concurrent: usize) -> Fixture {
         record_dir,
         objects,
         playbacks,
+        store,
         service,
         cfg,
     }
@@ -221,4 +224,32 @@ async fn recovery_fails_in_flight_playbacks_with_nothing_recorded() {
         assert_eq!(p.status, RecordingStatus::Failed);
         assert!(p.error.unwrap().contains("restarted"));
     }
+}
+
+#[tokio::test]
+async fn a_clip_waits_on_disk_while_the_store_is_down_then_is_stored() {
+    let cam = TestCamera::start();
+    let f = fixture(4);
+    f.store
+        .fail_puts
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Pending);
+    f.service.start(id, &camera(&cam.url())).await.unwrap();
+    wait_status(&f, id, RecordingStatus::Recording).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    f.service.stop(id).await.unwrap();
+    wait_status(&f, id, RecordingStatus::Completed).await;
+    assert_eq!(
+        f.store.fail_puts.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "every injected failure was met"
+    );
+    assert!(f.objects.join(format!("playbacks/{id}/video.mp4")).exists());
+    assert!(!f.record_dir.join(id.to_string()).exists());
+    assert_eq!(
+        f.service.active_count(),
+        0,
+        "a clip being stored does not hold a recording slot"
+    );
 }

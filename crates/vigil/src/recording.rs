@@ -23,9 +23,6 @@ pub fn build(
         FfmpegRecorder::new(rc),
         playbacks,
         store,
-        ServiceLimits {
-            max_concurrent: cfg.max_concurrent_recordings,
-            min_free_bytes: MIN_FREE_BYTES,
-        },
+        ServiceLimits::new(cfg.max_concurrent_recordings, MIN_FREE_BYTES),
     )
 }

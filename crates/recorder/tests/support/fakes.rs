@@ -115,19 +115,40 @@ impl PlaybackRepo for MemPlaybacks {
     }
 }
 
-/// Objects as files in a folder.
+/// Objects as files in a folder; the next `fail_puts` uploads fail as if
+/// the store were down.
 #[derive(Debug)]
-pub struct DirStore(pub std::path::PathBuf);
+pub struct DirStore {
+    pub root: std::path::PathBuf,
+    pub fail_puts: std::sync::atomic::AtomicUsize,
+}
+
+impl DirStore {
+    pub fn new(root: std::path::PathBuf) -> Self {
+        Self {
+            root,
+            fail_puts: Default::default(),
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl ObjectStore for DirStore {
     async fn put_file(&self, key: &str, path: &Path, _: &str) -> Result<u64> {
-        let dest = self.0.join(key);
+        use std::sync::atomic::Ordering;
+        if self
+            .fail_puts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(Error::unavailable("object store down (injected)"));
+        }
+        let dest = self.root.join(key);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         Ok(std::fs::copy(path, dest).unwrap())
     }
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>> {
-        Ok(std::fs::metadata(self.0.join(key))
+        Ok(std::fs::metadata(self.root.join(key))
             .ok()
             .map(|m| ObjectMeta {
                 size: m.len(),
@@ -136,11 +157,11 @@ impl ObjectStore for DirStore {
             }))
     }
     async fn delete(&self, key: &str) -> Result<()> {
-        let _ = std::fs::remove_file(self.0.join(key));
+        let _ = std::fs::remove_file(self.root.join(key));
         Ok(())
     }
     async fn url(&self, key: &str, _: Duration) -> Result<String> {
-        Ok(format!("file://{}", self.0.join(key).display()))
+        Ok(format!("file://{}", self.root.join(key).display()))
     }
     async fn health_check(&self) -> Result<()> {
         Ok(())
