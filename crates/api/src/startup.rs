@@ -113,6 +113,7 @@ impl Application {
         let events: web::Data<dyn EventRepo> = web::Data::from(ports.events.clone());
         let playbacks: web::Data<dyn PlaybackRepo> = web::Data::from(ports.playbacks.clone());
         let store: web::Data<dyn ObjectStore> = web::Data::from(ports.store.clone());
+        let recorder: web::Data<dyn Recorder> = web::Data::from(ports.recorder.clone());
         let probes = web::Data::new(Probes(ports.probes.clone()));
         let ttl = web::Data::new(MediaUrlTtl(settings.media_url_ttl));
         let playback_events = web::Data::new(ports.playback_events.clone());
@@ -137,6 +138,7 @@ impl Application {
                 .app_data(events.clone())
                 .app_data(playbacks.clone())
                 .app_data(store.clone())
+                .app_data(recorder.clone())
                 .app_data(probes.clone())
                 .app_data(ttl.clone())
                 .app_data(playback_events.clone())

@@ -115,6 +115,10 @@ pub trait Recorder: Send + Sync + Debug {
     async fn stop(&self, playback: PlaybackId) -> Result<Option<RecordingStatus>>;
     /// Whether the recording of `playback` is held by this process.
     fn is_active(&self, playback: PlaybackId) -> bool;
+    /// Recordings running in this process.
+    fn active_count(&self) -> usize {
+        0
+    }
 }
 
 /// Something `/ready` checks: the database or the object store.

@@ -547,4 +547,8 @@ impl Recorder for RecordingService {
     fn is_active(&self, playback: PlaybackId) -> bool {
         lock(&self.active).contains_key(&playback)
     }
+
+    fn active_count(&self) -> usize {
+        RecordingService::active_count(self)
+    }
 }

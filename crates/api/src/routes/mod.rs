@@ -5,6 +5,7 @@ pub mod events;
 pub mod health;
 pub mod login;
 pub mod media;
+pub mod metrics;
 pub mod openapi;
 pub mod playbacks;
 pub mod stream;
@@ -15,6 +16,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health").route(web::get().to(health::health)))
         .service(web::resource("/ready").route(web::get().to(health::ready)))
+        .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
         .service(web::resource("/openapi.json").route(web::get().to(openapi::document)))
         .service(web::resource("/auth/login").route(web::post().to(login::login)))
         .service(

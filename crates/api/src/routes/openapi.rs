@@ -11,7 +11,7 @@ use utoipa::{
 #[openapi(
     info(title = "Vigil", description = "Event-triggered camera recording: events start and stop RTSP recordings; clips are uploaded to object storage."),
     paths(
-        routes::health::health, routes::health::ready,
+        routes::health::health, routes::health::ready, routes::metrics::metrics,
         routes::login::login,
         routes::users::list, routes::users::create, routes::users::get, routes::users::update, routes::users::delete,
         routes::cameras::list, routes::cameras::create, routes::cameras::get, routes::cameras::update, routes::cameras::delete,

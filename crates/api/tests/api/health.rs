@@ -73,8 +73,35 @@ async fn openapi_documents_every_endpoint() {
         "/playbacks/{id}/stop",
         "/media/{key}",
         "/playbacks/stream",
+        "/metrics",
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }
     assert!(v["components"]["schemas"]["PlaybackView"]["properties"]["videoUrl"].is_object());
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_live_counts() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let cam = app.create_camera("Gate").await;
+    app.post_event(&t, cam["id"].as_str().unwrap(), "MOTION")
+        .await;
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(text.contains("vigil_up 1"), "{text}");
+    assert!(
+        text.contains("vigil_playbacks{status=\"RECORDING\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("vigil_playbacks{status=\"COMPLETED\"} 0"),
+        "{text}"
+    );
+    assert!(text.contains("vigil_recordings_active 1"), "{text}");
 }

@@ -110,6 +110,10 @@ impl Recorder for ScriptedRecorder {
     fn is_active(&self, id: PlaybackId) -> bool {
         self.active.lock().unwrap().contains(&id)
     }
+
+    fn active_count(&self) -> usize {
+        self.active.lock().unwrap().len()
+    }
 }
 
 pub struct TestApp {
