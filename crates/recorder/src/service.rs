@@ -173,11 +173,11 @@ impl RecordingService {
                     tracing::warn!(playback_id = %id, attempt, %reason, "camera dropped; reconnecting");
                 }
                 RecorderEvent::Finished(result) => {
-                    // The camera is free again: storing the clip does not
-                    // count against MAX_CONCURRENT_RECORDINGS.
+                    // `complete` frees the recording slot once the row is
+                    // PROCESSING: storing the clip does not count against
+                    // MAX_CONCURRENT_RECORDINGS.
                     self.storing
                         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    lock(&self.active).remove(&id);
                     self.complete(id, &dir, result).await;
                     self.storing
                         .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
@@ -200,7 +200,12 @@ impl RecordingService {
                     ended_at: Some(OffsetDateTime::now_utc()),
                     ..Default::default()
                 };
-                if let Err(e) = self.advance(id, RecordingStatus::Processing, stopped).await {
+                let advanced = self.advance(id, RecordingStatus::Processing, stopped).await;
+                // Only now, with the row PROCESSING, does the recording stop
+                // counting as active: a stop racing with the end must not
+                // find it RECORDING and unheld.
+                lock(&self.active).remove(&id);
+                if let Err(e) = advanced {
                     if e.kind() == ErrorKind::NotFound {
                         // Deleted while recording: nothing to keep.
                         let _ = clip.remove_files().await;
@@ -224,11 +229,13 @@ impl RecordingService {
             ) => {
                 let _ = tokio::fs::remove_dir_all(dir).await;
                 self.fail(id, e.to_string(), None).await;
+                lock(&self.active).remove(&id);
             }
             Err(e) => {
                 // The parts stay on disk for inspection; the row says where.
                 self.fail(id, e.to_string(), Some(dir.to_string_lossy().into_owned()))
                     .await;
+                lock(&self.active).remove(&id);
             }
         }
     }
