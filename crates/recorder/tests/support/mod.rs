@@ -1,70 +1,18 @@
-//! The test camera (tools/camera.py, GStreamer's RTSP server) as a child
-//! process owned by the test: started on a free port, killed on drop.
+//! Shared by the recorder's integration tests: the test camera, in-memory
+//! ports, and checks on finished clips.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::{
-    io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
+pub mod camera;
 pub mod fakes;
 
-pub struct TestCamera {
-    child: Child,
-    pub port: u16,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/camera.py")
-}
-
-impl TestCamera {
-    pub fn start() -> Self {
-        Self::start_on(free_port())
-    }
-
-    pub fn start_on(port: u16) -> Self {
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script())
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tools/camera.py (needs GStreamer: tools/test installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("ready"), "camera did not start: {line:?}");
-        Self { child, port }
-    }
-
-    pub fn url(&self) -> String {
-        format!("rtsp://127.0.0.1:{}/test", self.port)
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for TestCamera {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+pub use camera::{free_port, TestCamera};
 
 /// An ffmpeg Vigil did not start (a test pattern to nowhere); the caller
 /// kills it.

@@ -1,0 +1,297 @@
+//! The `vigil` binary end to end: real RTSP camera, real ffmpeg, SQLite with
+//! local storage, and PostgreSQL with an S3 server (moto, from `tools/test`).
+//! The second test kills the server with SIGKILL mid-recording and checks
+//! that the restarted one finishes the recording.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../recorder/tests/support/camera.rs"]
+mod camera;
+
+use camera::{free_port, TestCamera};
+use serde_json::{json, Value};
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+use vigil_persistence::testing::{Backend, TestDatabase};
+
+const PASSWORD: &str = "e2e-admin-password";
+
+struct Server {
+    child: Child,
+    base: String,
+    env: Vec<(String, String)>,
+}
+
+impl Server {
+    fn start(env: Vec<(String, String)>) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("ADMIN_PASSWORD", PASSWORD)
+            .env("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-1")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        let child = cmd.spawn().unwrap();
+        let s = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            env,
+        };
+        s.wait_healthy();
+        s
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if answers_ok(&format!("{}/health", self.base)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server did not become healthy");
+    }
+
+    fn kill_hard(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn restart(mut self) -> Self {
+        self.kill_hard();
+        Server::start(std::mem::take(&mut self.env))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SIGTERM: the server stops its recordings cleanly.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `GET url` answers 200; plain std, usable outside a runtime.
+fn answers_ok(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let Some((host, path)) = url.strip_prefix("http://").and_then(|r| r.split_once('/')) else {
+        return false;
+    };
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return false;
+    };
+    let _ = write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200")
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl Api {
+    async fn login(base: &str) -> Self {
+        let http = reqwest::Client::new();
+        let v: Value = http
+            .post(format!("{base}/auth/login"))
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Api {
+            base: base.to_owned(),
+            http,
+            token: v["accessToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_status(&self, pb: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = self.get(&format!("/playbacks/{pb}")).await;
+            if v["recordingStatus"] == status {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "playback never {status}: {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn probe_duration(bytes: &[u8], dir: &Path) -> f64 {
+    let f = dir.join("downloaded.mp4");
+    std::fs::write(&f, bytes).unwrap();
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn seed_flow_on_the_embedded_default() {
+    let cam = TestCamera::start();
+    let data = tempfile::tempdir().unwrap();
+    let _server = Server::start(vec![("DATA_DIR".into(), data.path().display().to_string())]);
+    let api = Api::login(&_server.base).await;
+    let camera = api
+        .post(
+            "/cameras",
+            json!({"name": "Camera 1", "rtspUrl": cam.url()}),
+        )
+        .await;
+    let ev = api
+        .post(
+            "/events",
+            json!({"cameraId": camera["id"], "type": "MOTION", "description": "Motion detected"}),
+        )
+        .await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    api.wait_status(&pb, "RECORDING").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let end = api
+        .post(
+            &format!("/events/{}/end", ev["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(end["recordingStatus"], "PROCESSING");
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    assert_eq!(done["codec"], "H.264");
+    let r = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    let d = probe_duration(&r.bytes().await.unwrap(), data.path());
+    assert!((2.0..5.0).contains(&d), "{d}");
+    assert!((d - done["durationSec"].as_f64().unwrap()).abs() < 0.1);
+    let left = std::fs::read_dir(data.path().join("recordings"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0, "temp files removed");
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_recording_finishes_it_after_restart_on_postgres_and_s3() {
+    let s3 = std::env::var("VIGIL_TEST_S3_ENDPOINT")
+        .expect("VIGIL_TEST_S3_ENDPOINT is not set: run tools/test");
+    let bucket = format!("e2e-{}", std::process::id());
+    reqwest::Client::new()
+        .put(format!("{s3}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let cam = TestCamera::start();
+    let data = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = [
+        ("DATA_DIR", data.path().display().to_string()),
+        ("DATABASE_URL", db_url),
+        ("STORAGE_MODE", "r2".into()),
+        ("R2_ENDPOINT", s3.clone()),
+        ("R2_ACCESS_KEY_ID", "e2e".into()),
+        ("R2_SECRET_ACCESS_KEY", "e2e-secret".into()),
+        ("R2_BUCKET_NAME", bucket),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let server = Server::start(env);
+    let api = Api::login(&server.base).await;
+    let camera = api
+        .post(
+            "/cameras",
+            json!({"name": "Camera 1", "rtspUrl": cam.url()}),
+        )
+        .await;
+    let ev = api
+        .post(
+            "/events",
+            json!({"cameraId": camera["id"], "type": "MOTION"}),
+        )
+        .await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    api.wait_status(&pb, "RECORDING").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let server = server.restart();
+    let api = Api::login(&server.base).await;
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    assert!(
+        done["error"].as_str().unwrap().contains("restart"),
+        "{done}"
+    );
+    let r = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let d = probe_duration(&r.bytes().await.unwrap(), data.path());
+    assert!(d >= 2.5, "what was recorded before the kill is kept: {d}");
+    let left = std::fs::read_dir(data.path().join("recordings"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0, "no temp files or orphan folders left");
+}
