@@ -160,6 +160,24 @@ impl Api {
             .unwrap()
     }
 
+    /// A camera and a MOTION event on it, recording for about 3 s; returns
+    /// the event and its playback id.
+    async fn record_for_3s(&self, cam: &TestCamera) -> (Value, String) {
+        let camera = self
+            .post(
+                "/cameras",
+                json!({"name": "Camera 1", "rtspUrl": cam.url()}),
+            )
+            .await;
+        let ev = self
+            .post("/events", json!({"cameraId": camera["id"], "type": "MOTION", "description": "Motion detected"}))
+            .await;
+        let pb = ev["playbackId"].as_str().unwrap().to_owned();
+        self.wait_status(&pb, "RECORDING").await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        (ev, pb)
+    }
+
     async fn wait_status(&self, pb: &str, status: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -197,21 +215,7 @@ async fn seed_flow_on_the_embedded_default() {
     let data = tempfile::tempdir().unwrap();
     let _server = Server::start(vec![("DATA_DIR".into(), data.path().display().to_string())]);
     let api = Api::login(&_server.base).await;
-    let camera = api
-        .post(
-            "/cameras",
-            json!({"name": "Camera 1", "rtspUrl": cam.url()}),
-        )
-        .await;
-    let ev = api
-        .post(
-            "/events",
-            json!({"cameraId": camera["id"], "type": "MOTION", "description": "Motion detected"}),
-        )
-        .await;
-    let pb = ev["playbackId"].as_str().unwrap().to_owned();
-    api.wait_status(&pb, "RECORDING").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (ev, pb) = api.record_for_3s(&cam).await;
     let end = api
         .post(
             &format!("/events/{}/end", ev["id"].as_str().unwrap()),
@@ -261,21 +265,7 @@ async fn a_server_killed_mid_recording_finishes_it_after_restart_on_postgres_and
     .collect();
     let server = Server::start(env);
     let api = Api::login(&server.base).await;
-    let camera = api
-        .post(
-            "/cameras",
-            json!({"name": "Camera 1", "rtspUrl": cam.url()}),
-        )
-        .await;
-    let ev = api
-        .post(
-            "/events",
-            json!({"cameraId": camera["id"], "type": "MOTION"}),
-        )
-        .await;
-    let pb = ev["playbackId"].as_str().unwrap().to_owned();
-    api.wait_status(&pb, "RECORDING").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, pb) = api.record_for_3s(&cam).await;
 
     let server = server.restart();
     let api = Api::login(&server.base).await;

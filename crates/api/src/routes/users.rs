@@ -11,7 +11,7 @@ use crate::{
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use vigil_domain::{ports::UserRepo, NewUser, Password, Role, UserId, UserPatch, Username};
+use vigil_domain::{ports::UserRepo, NewUser, Password, Role, User, UserId, UserPatch, Username};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateUser {
@@ -26,6 +26,14 @@ pub struct UpdateUser {
     pub username: Option<String>,
     pub password: Option<String>,
     pub role: Option<String>,
+}
+
+/// The user with `id`, or 404.
+async fn existing(users: &dyn UserRepo, id: UserId) -> ApiResult<User> {
+    users
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))
 }
 
 fn parse_role(raw: &str) -> ApiResult<Role> {
@@ -85,10 +93,7 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
     let id: UserId = path_id(&id, "user")?;
-    let user = users
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let user = existing(users.get_ref(), id).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
@@ -117,10 +122,7 @@ pub async fn update(
         let p = Password::parse(p).map_err(|e| ApiError::field("password", e))?;
         patch.password_hash = Some(hasher.hash(p).await?);
     }
-    let current = users
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let current = existing(users.get_ref(), id).await?;
     let demotes_admin = current.role == Role::Admin && patch.role.is_some_and(|r| r != Role::Admin);
     if demotes_admin && users.count_admins().await? <= 1 {
         return Err(ApiError::conflict("the last ADMIN can't be demoted"));
@@ -140,10 +142,7 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
     let id: UserId = path_id(&id, "user")?;
-    let user = users
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let user = existing(users.get_ref(), id).await?;
     if user.role == Role::Admin && users.count_admins().await? <= 1 {
         return Err(ApiError::conflict("the last ADMIN can't be deleted"));
     }
