@@ -13,6 +13,7 @@ mod m20261125_000001_create_users;
 mod m20261125_000002_create_cameras;
 mod m20261125_000003_create_events;
 mod m20261125_000004_create_playbacks;
+mod m20261125_000005_create_jobs;
 
 pub use connect::{connect, redact_url};
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_cameras::Migration),
             Box::new(m20261125_000003_create_events::Migration),
             Box::new(m20261125_000004_create_playbacks::Migration),
+            Box::new(m20261125_000005_create_jobs::Migration),
         ]
     }
 }

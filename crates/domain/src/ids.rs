@@ -84,3 +84,7 @@ mod tests {
         assert_eq!(json, format!("\"{id}\""));
     }
 }
+uuid_id!(
+    /// A durable background job (finalizing or uploading a recording).
+    JobId
+);

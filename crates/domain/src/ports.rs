@@ -5,8 +5,8 @@
 
 use crate::{
     playback::PlaybackUpdate, Camera, CameraId, CameraPatch, Error, Event, EventFilter, EventId,
-    NewCamera, NewEvent, NewUser, Page, Playback, PlaybackFilter, PlaybackId, RecordingStatus,
-    User, UserId, UserPatch, Username,
+    Job, JobId, NewCamera, NewEvent, NewJob, NewUser, Page, Playback, PlaybackFilter, PlaybackId,
+    RecordingStatus, User, UserId, UserPatch, Username,
 };
 use async_trait::async_trait;
 use std::{fmt::Debug, path::Path, time::Duration};
@@ -76,6 +76,33 @@ pub trait PlaybackRepo: Send + Sync + Debug {
     /// Playbacks in a given status, oldest first (start-up recovery).
     async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>>;
     async fn delete(&self, id: PlaybackId) -> Result<bool>;
+}
+
+/// The durable queue of recording jobs (see [`crate::job`]). A job is held
+/// by one worker at a time through a lease that expires, so the work of a
+/// crashed worker is taken up again once its lease runs out.
+#[async_trait]
+pub trait JobQueue: Send + Sync + Debug {
+    /// Stores a job due now. A playback has at most one job: enqueuing
+    /// again replaces the kind, folder and note and makes it due now.
+    async fn enqueue(&self, job: NewJob) -> Result<JobId>;
+    /// Takes the oldest due job nobody holds (or whose lease ran out),
+    /// leasing it to `owner` for `lease`.
+    async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Job>>;
+    /// Extends a held lease; false when `owner` no longer holds the job.
+    async fn renew(&self, id: JobId, owner: &str, lease: Duration) -> Result<bool>;
+    /// Removes a finished job.
+    async fn finish(&self, id: JobId) -> Result<()>;
+    /// Releases a job to be tried again after `after`, noting why.
+    async fn retry_later(&self, id: JobId, owner: &str, after: Duration, error: &str)
+        -> Result<()>;
+    /// Releases every lease `owner` holds (a clean shutdown), so another
+    /// worker need not wait for them to expire. Returns how many.
+    async fn release_all(&self, owner: &str) -> Result<u64>;
+    /// Whether `playback` has a job.
+    async fn has_job(&self, playback: PlaybackId) -> Result<bool>;
+    /// Jobs stored, held or not.
+    async fn depth(&self) -> Result<u64>;
 }
 
 /// What an object store knows about a stored object.

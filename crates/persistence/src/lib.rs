@@ -9,12 +9,12 @@ mod repo;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use repo::{SqlCameraRepo, SqlEventRepo, SqlPlaybackRepo, SqlUserRepo};
+pub use repo::{SqlCameraRepo, SqlEventRepo, SqlJobQueue, SqlPlaybackRepo, SqlUserRepo};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::sync::Arc;
 use vigil_domain::{
-    ports::{CameraRepo, EventRepo, PlaybackRepo, UserRepo},
+    ports::{CameraRepo, EventRepo, JobQueue, PlaybackRepo, UserRepo},
     Error,
 };
 
@@ -67,6 +67,10 @@ impl Database {
 
     pub fn playbacks(&self) -> Arc<dyn PlaybackRepo> {
         Arc::new(SqlPlaybackRepo::new(self.conn.clone()))
+    }
+
+    pub fn jobs(&self) -> Arc<dyn JobQueue> {
+        Arc::new(SqlJobQueue::new(self.conn.clone()))
     }
 
     pub async fn close(self) {

@@ -9,7 +9,15 @@
 
 use std::{path::Path, time::Instant};
 use vigil_domain::ports::ObjectStore;
-use vigil_storage::{S3Settings, S3Store};
+use vigil_storage::{S3Settings, S3Store, Transfer, PARTS_IN_FLIGHT, PART_SIZE};
+
+/// Overrides for trying other transfer shapes.
+fn env_or(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -41,6 +49,10 @@ async fn main() {
         public_url: None,
         retry_deadline: std::time::Duration::from_secs(120),
         request_timeout: std::time::Duration::from_secs(120),
+        transfer: Transfer {
+            part_size: env_or("VIGIL_BENCH_PART_MIB", PART_SIZE >> 20) << 20,
+            parts_in_flight: env_or("VIGIL_BENCH_PARTS_IN_FLIGHT", PARTS_IN_FLIGHT as u64) as usize,
+        },
     })
     .expect("store");
     let t = Instant::now();

@@ -13,7 +13,9 @@ mod signer;
 
 pub use key::{validate_key, KeyError};
 pub use local::LocalStore;
-pub use s3::{S3Settings, S3Store, CACHE_CONTROL, PARTS_IN_FLIGHT, PART_SIZE};
+pub use s3::{
+    S3Settings, S3Store, Transfer, CACHE_CONTROL, MIN_PART_SIZE, PARTS_IN_FLIGHT, PART_SIZE,
+};
 pub use signer::UrlSigner;
 
 /// Content type by key extension.

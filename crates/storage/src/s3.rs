@@ -26,10 +26,30 @@ use vigil_domain::{
     Error, ErrorKind,
 };
 
-/// Multipart part size: above S3's and R2's 5 MiB minimum.
+/// Default multipart part size: above S3's and R2's 5 MiB minimum.
 pub const PART_SIZE: u64 = 8 * 1024 * 1024;
-/// Parts uploaded at once per file.
+/// Default number of parts uploaded at once per file.
 pub const PARTS_IN_FLIGHT: usize = 4;
+/// S3's and R2's smallest allowed non-trailing part.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+/// How files are cut and sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    /// Files of this size or more go as multipart uploads of such parts.
+    pub part_size: u64,
+    /// Parts sent at once per file; memory is at most this × `part_size`.
+    pub parts_in_flight: usize,
+}
+
+impl Default for Transfer {
+    fn default() -> Self {
+        Self {
+            part_size: PART_SIZE,
+            parts_in_flight: PARTS_IN_FLIGHT,
+        }
+    }
+}
 
 /// How to reach the bucket.
 #[derive(Clone)]
@@ -45,6 +65,7 @@ pub struct S3Settings {
     pub retry_deadline: Duration,
     /// Timeout of one request (a whole part).
     pub request_timeout: Duration,
+    pub transfer: Transfer,
 }
 
 impl fmt::Debug for S3Settings {
@@ -54,6 +75,7 @@ impl fmt::Debug for S3Settings {
             .field("region", &self.region)
             .field("bucket", &self.bucket)
             .field("public_url", &self.public_url)
+            .field("transfer", &self.transfer)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +146,11 @@ fn to_error(what: &str, e: S3Error) -> Error {
 
 impl S3Store {
     pub fn new(settings: S3Settings) -> Result<Self> {
+        if settings.transfer.part_size < MIN_PART_SIZE || settings.transfer.parts_in_flight == 0 {
+            return Err(Error::invalid(format!(
+                "object store: parts must be at least {MIN_PART_SIZE} bytes, and at least one in flight"
+            )));
+        }
         let region = Region::Custom {
             region: settings.region.clone(),
             endpoint: settings.endpoint.clone(),
@@ -254,11 +281,15 @@ impl S3Store {
         upload_id: &str,
     ) -> std::result::Result<Vec<Part>, S3Error> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
-        let count = size.div_ceil(PART_SIZE);
+        let Transfer {
+            part_size,
+            parts_in_flight,
+        } = self.settings.transfer;
+        let count = size.div_ceil(part_size);
         let mut parts: Vec<Part> = stream::iter(0..count)
             .map(|i| async move {
-                let offset = i * PART_SIZE;
-                let len = PART_SIZE.min(size - offset) as usize;
+                let offset = i * part_size;
+                let len = part_size.min(size - offset) as usize;
                 let number = (i + 1) as u32;
                 // Each attempt reads its part from disk again, so no second
                 // copy of the part is held for retries.
@@ -270,7 +301,7 @@ impl S3Store {
                 })
                 .await
             })
-            .buffer_unordered(PARTS_IN_FLIGHT)
+            .buffer_unordered(parts_in_flight)
             .try_collect()
             .await?;
         parts.sort_by_key(|p| p.part_number);
@@ -294,7 +325,7 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| Error::internal(format!("reading {}: {e}", path.display())))?
             .len();
-        let res = if size < PART_SIZE {
+        let res = if size < self.settings.transfer.part_size {
             self.put_single(key, path, content_type).await
         } else {
             self.put_multipart(key, path, size, content_type).await

@@ -36,6 +36,7 @@ fn settings(endpoint: &str, bucket: &str) -> S3Settings {
         public_url: None,
         retry_deadline: Duration::from_secs(20),
         request_timeout: Duration::from_secs(10),
+        transfer: Default::default(),
     }
 }
 

@@ -126,6 +126,7 @@ async fn open_storage(
                     public_url: r2.public_url.clone(),
                     retry_deadline: Duration::from_secs(120),
                     request_timeout: Duration::from_secs(120),
+                    transfer: Default::default(),
                 })
                 .map_err(|e| ConfigError {
                     var: "R2_ENDPOINT",

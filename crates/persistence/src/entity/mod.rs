@@ -3,5 +3,6 @@
 
 pub mod cameras;
 pub mod events;
+pub mod jobs;
 pub mod playbacks;
 pub mod users;

@@ -3,11 +3,13 @@
 
 mod cameras;
 mod events;
+mod jobs;
 mod playbacks;
 mod users;
 
 pub use cameras::SqlCameraRepo;
 pub use events::SqlEventRepo;
+pub use jobs::SqlJobQueue;
 pub use playbacks::SqlPlaybackRepo;
 pub use users::SqlUserRepo;
 
