@@ -28,10 +28,12 @@
 pub mod args;
 mod config;
 mod error;
+mod jobs;
 pub mod manifest;
 mod parts;
 pub mod probe;
 mod progress;
+mod recovery;
 mod service;
 mod session;
 mod stderr_tail;
@@ -40,6 +42,7 @@ pub use args::AudioMode;
 pub use config::RecorderConfig;
 pub use error::RecordError;
 pub use parts::Clip;
+pub use recovery::RecoveryReport;
 pub use service::{RecordingService, ServiceLimits};
 pub use session::RecorderEvent;
 

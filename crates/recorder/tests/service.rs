@@ -8,11 +8,12 @@ mod support;
 use std::{sync::Arc, time::Duration};
 use support::{
     decode_errors,
-    fakes::{DirStore, MemPlaybacks},
+    fakes::{DirStore, MemJobs, MemPlaybacks},
     is_faststart, TestCamera,
 };
 use vigil_domain::{
-    ports::Recorder, Camera, CameraId, CameraName, PlaybackId, RecordingStatus, RtspUrl,
+    ports::{JobQueue, Recorder},
+    Camera, CameraId, CameraName, JobKind, NewJob, PlaybackId, RecordingStatus, RtspUrl,
 };
 use vigil_recorder::{
     args, manifest::Manifest, FfmpegRecorder, RecorderConfig, RecordingService, ServiceLimits,
@@ -24,6 +25,7 @@ struct Fixture {
     objects: std::path::PathBuf,
     playbacks: Arc<MemPlaybacks>,
     store: Arc<DirStore>,
+    jobs: Arc<MemJobs>,
     service: RecordingService,
     cfg: RecorderConfig,
 }
@@ -37,24 +39,41 @@ fn fixture(max_concurrent: usize) -> Fixture {
     let cfg = RecorderConfig::new(ffmpeg, ffprobe, record_dir.clone());
     let playbacks = Arc::new(MemPlaybacks::default());
     let store = Arc::new(DirStore::new(objects.clone()));
-    let service = RecordingService::new(
-        FfmpegRecorder::new(cfg.clone()),
-        playbacks.clone(),
-        store.clone(),
-        ServiceLimits {
-            upload_retry: Duration::from_millis(100),
-            ..ServiceLimits::new(max_concurrent, 0)
-        },
-    );
+    let jobs = Arc::new(MemJobs::default());
+    let service = service_on(&cfg, &playbacks, &store, &jobs, max_concurrent);
+    service.start_jobs();
     Fixture {
         _dir: dir,
         record_dir,
         objects,
         playbacks,
         store,
+        jobs,
         service,
         cfg,
     }
+}
+
+/// A service on the given ports, its upload workers not yet started (so
+/// recovery can run first, as the server does).
+fn service_on(
+    cfg: &RecorderConfig,
+    playbacks: &Arc<MemPlaybacks>,
+    store: &Arc<DirStore>,
+    jobs: &Arc<MemJobs>,
+    max_concurrent: usize,
+) -> RecordingService {
+    RecordingService::new(
+        FfmpegRecorder::new(cfg.clone()),
+        playbacks.clone(),
+        store.clone(),
+        jobs.clone(),
+        ServiceLimits {
+            upload_retry: Duration::from_millis(100),
+            job_lease: Duration::from_secs(2),
+            ..ServiceLimits::new(max_concurrent, 0)
+        },
+    )
 }
 
 fn camera(url: &str) -> Camera {
@@ -115,6 +134,7 @@ async fn a_playback_goes_recording_processing_completed_and_leaves_no_files() {
         !f.record_dir.join(id.to_string()).exists(),
         "temp files removed"
     );
+    assert_eq!(f.jobs.len(), 0, "its job is done");
     assert_eq!(
         f.service.stop(id).await.unwrap(),
         None,
@@ -190,7 +210,7 @@ async fn an_orphan_left_by_a_killed_server_is_found_stopped_and_stored() {
 
     let report = f.service.recover().await.unwrap();
     assert_eq!(report.orphans_stopped, 1, "{report:?}");
-    assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(report.queued, 1, "{report:?}");
     assert!(
         orphan.try_wait().unwrap().is_some(),
         "the orphan was stopped"
@@ -202,6 +222,8 @@ async fn an_orphan_left_by_a_killed_server_is_found_stopped_and_stored() {
     bystander.kill().unwrap();
     bystander.wait().unwrap();
 
+    f.service.start_jobs();
+    wait_status(&f, id, RecordingStatus::Completed).await;
     let p = f.playbacks.get_now(id);
     assert_eq!(p.status, RecordingStatus::Completed);
     assert!(p.error.unwrap().contains("restart"));
@@ -252,4 +274,97 @@ async fn a_clip_waits_on_disk_while_the_store_is_down_then_is_stored() {
         0,
         "a clip being stored does not hold a recording slot"
     );
+}
+
+/// Parts as a recording leaves them: 2 s MPEG-TS segments of H.264.
+fn write_parts(dir: &std::path::Path, seconds: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (ffmpeg, _) = support::tools();
+    let out = std::process::Command::new(ffmpeg)
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=duration={seconds}:size=320x240:rate=25"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-f",
+            "segment",
+            "-segment_time",
+            "2",
+        ])
+        .arg(dir.join(format!("{}%05d.ts", args::PART_PREFIX)))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[tokio::test]
+async fn an_upload_a_crash_interrupted_is_resumed_once_its_lease_runs_out() {
+    let f = fixture(4);
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Processing);
+    let dir = f.record_dir.join(id.to_string());
+    write_parts(&dir, 5);
+    // The crashed server had queued the job and was holding it.
+    f.jobs
+        .enqueue(NewJob {
+            playback_id: id,
+            kind: JobKind::Finalize,
+            dir: dir.to_string_lossy().into_owned(),
+            note: None,
+        })
+        .await
+        .unwrap();
+    f.jobs
+        .claim("crashed-server", Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The next server, on the same queue.
+    let next = service_on(&f.cfg, &f.playbacks, &f.store, &f.jobs, 4);
+    let report = next.recover().await.unwrap();
+    assert_eq!(
+        (report.resumed, report.folders_removed),
+        (1, 0),
+        "{report:?}"
+    );
+    assert!(dir.exists(), "the job's folder is kept for it");
+    next.start_jobs();
+    wait_status(&f, id, RecordingStatus::Completed).await;
+    let p = f.playbacks.get_now(id);
+    assert!((p.media.duration_sec.unwrap() - 5.0).abs() < 0.5, "{p:?}");
+    assert_eq!(
+        decode_errors(&f.objects.join(format!("playbacks/{id}/video.mp4"))),
+        ""
+    );
+    assert!(!dir.exists());
+    assert_eq!(f.jobs.len(), 0);
+}
+
+#[tokio::test]
+async fn a_job_whose_playback_was_deleted_removes_its_folder_and_objects() {
+    let f = fixture(4);
+    let id = PlaybackId::new();
+    let dir = f.record_dir.join(id.to_string());
+    write_parts(&dir, 2);
+    let stale = f.objects.join(format!("playbacks/{id}/video.mp4"));
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    std::fs::write(&stale, b"half an upload").unwrap();
+    f.jobs
+        .enqueue(NewJob {
+            playback_id: id,
+            kind: JobKind::Upload,
+            dir: dir.to_string_lossy().into_owned(),
+            note: None,
+        })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while f.jobs.len() > 0 {
+        assert!(std::time::Instant::now() < deadline, "job never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!dir.exists() && !stale.exists());
 }

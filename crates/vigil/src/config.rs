@@ -100,6 +100,11 @@ pub struct Config {
     pub recording_types: RecordingTypes,
     pub token_ttl: Duration,
     pub media_url_ttl: Duration,
+    /// How long an upload job is held without renewal; after a crash
+    /// another server (or the next start) takes it up after this.
+    pub job_lease: Duration,
+    /// First delay before retrying an upload while the store is down.
+    pub upload_retry: Duration,
 }
 
 /// The variables read, for `--help`-like listings and tests.
@@ -330,6 +335,8 @@ impl Config {
                 60,
                 7 * 24 * 3600,
             )?),
+            job_lease: Duration::from_secs(parse_u64(env, "JOB_LEASE_SECONDS", 60, 2, 3600)?),
+            upload_retry: Duration::from_secs(parse_u64(env, "UPLOAD_RETRY_SECONDS", 30, 1, 3600)?),
             data_dir,
         })
     }

@@ -190,12 +190,19 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         db.playbacks(),
         playback_events.clone(),
     ));
-    let recording =
-        crate::recording::build(&cfg, ffmpeg, ffprobe, playbacks.clone(), store.clone());
+    let recording = crate::recording::build(
+        &cfg,
+        ffmpeg,
+        ffprobe,
+        playbacks.clone(),
+        store.clone(),
+        db.jobs(),
+    );
     let report = recording.recover().await?;
     if report != Default::default() {
-        tracing::warn!(?report, "finished recordings left by the previous run");
+        tracing::warn!(?report, "took up what the previous run left");
     }
+    recording.start_jobs();
     let recorder: Arc<dyn Recorder> = Arc::new(recording.clone());
 
     let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
@@ -228,13 +235,13 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     });
     app.run_until_stopped().await?;
     // Requests are done; now end the recordings so each one is finalized
-    // and stored rather than cut (what is not done in time is finished by
-    // the next start's recovery).
+    // and queued rather than cut, and give running uploads a grace period;
+    // what is not done stays in the durable queue for the next start.
     let active = recording.active_count();
     if active > 0 {
         tracing::info!(active, "stopping recordings");
-        recording.shutdown(Duration::from_secs(60)).await;
     }
+    recording.shutdown(Duration::from_secs(60)).await;
     tokio::time::timeout(Duration::from_secs(5), db.close())
         .await
         .ok();

@@ -3,9 +3,9 @@
 
 use std::{collections::HashMap, path::Path, sync::Mutex, time::Duration};
 use vigil_domain::{
-    ports::{Listed, ObjectMeta, ObjectStore, PlaybackRepo, Result},
-    CameraId, Error, EventId, MediaInfo, Page, Playback, PlaybackFilter, PlaybackId,
-    PlaybackUpdate, RecordingStatus,
+    ports::{JobQueue, Listed, ObjectMeta, ObjectStore, PlaybackRepo, Result},
+    CameraId, Error, EventId, Job, JobId, MediaInfo, NewJob, Page, Playback, PlaybackFilter,
+    PlaybackId, PlaybackUpdate, RecordingStatus,
 };
 
 #[derive(Debug, Default)]
@@ -165,5 +165,112 @@ impl ObjectStore for DirStore {
     }
     async fn health_check(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// The job queue in memory, with the SQL queue's semantics (leases that
+/// expire, delays, one job per playback).
+#[derive(Debug, Default)]
+pub struct MemJobs(pub Mutex<HashMap<PlaybackId, MemJob>>);
+
+#[derive(Debug, Clone)]
+pub struct MemJob {
+    pub job: Job,
+    pub run_after: std::time::Instant,
+    pub lease: Option<(String, std::time::Instant)>,
+}
+
+impl MemJobs {
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+#[async_trait::async_trait]
+impl JobQueue for MemJobs {
+    async fn enqueue(&self, new: NewJob) -> Result<JobId> {
+        let mut map = self.0.lock().unwrap();
+        let now = std::time::Instant::now();
+        let entry = map.entry(new.playback_id).or_insert_with(|| MemJob {
+            job: Job {
+                id: JobId::new(),
+                playback_id: new.playback_id,
+                kind: new.kind,
+                dir: new.dir.clone(),
+                note: None,
+                attempts: 0,
+                last_error: None,
+                created_at: time::OffsetDateTime::now_utc(),
+            },
+            run_after: now,
+            lease: None,
+        });
+        entry.job.kind = new.kind;
+        entry.job.dir = new.dir;
+        entry.job.note = new.note;
+        entry.run_after = now;
+        Ok(entry.job.id)
+    }
+    async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Job>> {
+        let mut map = self.0.lock().unwrap();
+        let now = std::time::Instant::now();
+        let due = map
+            .values_mut()
+            .filter(|j| {
+                j.run_after <= now && j.lease.as_ref().is_none_or(|(_, until)| *until < now)
+            })
+            .min_by_key(|j| j.run_after);
+        Ok(due.map(|j| {
+            j.job.attempts += 1;
+            j.lease = Some((owner.to_owned(), now + lease));
+            j.job.clone()
+        }))
+    }
+    async fn renew(&self, id: JobId, owner: &str, lease: Duration) -> Result<bool> {
+        let mut map = self.0.lock().unwrap();
+        let held = map
+            .values_mut()
+            .find(|j| j.job.id == id && j.lease.as_ref().is_some_and(|(o, _)| o == owner));
+        Ok(held
+            .map(|j| j.lease = Some((owner.to_owned(), std::time::Instant::now() + lease)))
+            .is_some())
+    }
+    async fn finish(&self, id: JobId) -> Result<()> {
+        self.0.lock().unwrap().retain(|_, j| j.job.id != id);
+        Ok(())
+    }
+    async fn retry_later(
+        &self,
+        id: JobId,
+        owner: &str,
+        after: Duration,
+        error: &str,
+    ) -> Result<()> {
+        let mut map = self.0.lock().unwrap();
+        if let Some(j) = map
+            .values_mut()
+            .find(|j| j.job.id == id && j.lease.as_ref().is_some_and(|(o, _)| o == owner))
+        {
+            j.lease = None;
+            j.run_after = std::time::Instant::now() + after;
+            j.job.last_error = Some(error.to_owned());
+        }
+        Ok(())
+    }
+    async fn release_all(&self, owner: &str) -> Result<u64> {
+        let mut n = 0;
+        for j in self.0.lock().unwrap().values_mut() {
+            if j.lease.as_ref().is_some_and(|(o, _)| o == owner) {
+                j.lease = None;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+    async fn has_job(&self, playback: PlaybackId) -> Result<bool> {
+        Ok(self.0.lock().unwrap().contains_key(&playback))
+    }
+    async fn depth(&self) -> Result<u64> {
+        Ok(self.len() as u64)
     }
 }

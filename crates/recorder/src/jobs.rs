@@ -1,0 +1,370 @@
+//! The upload workers: they take jobs from the durable queue, join the parts
+//! when a crash left them unjoined, upload the clip and its thumbnail, and
+//! complete the playback. A job whose store is down goes back to the queue
+//! with a growing delay; after `upload_give_up` the playback is FAILED with
+//! the clip kept on disk. While a worker holds a job it renews the lease,
+//! so only a crashed (or stopped) server's jobs are taken up by others.
+
+use crate::{parts, probe, service::RecordingService};
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+use time::OffsetDateTime;
+use tokio::{sync::Notify, task::JoinHandle};
+use vigil_domain::{
+    ports::Result, ErrorKind, Job, JobKind, MediaInfo, Playback, PlaybackId, PlaybackUpdate,
+    RecordingStatus,
+};
+
+/// How often idle workers look for jobs that became due (delays, expired
+/// leases of other servers) without being woken.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The workers' shared state.
+#[derive(Debug, Clone)]
+pub(crate) struct Workers {
+    /// Names this process as a lease holder.
+    owner: Arc<str>,
+    wake: Arc<Notify>,
+    /// Jobs being worked on now.
+    running: Arc<AtomicUsize>,
+    /// Set at shutdown: claim nothing more.
+    stopping: Arc<AtomicBool>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Self {
+            owner: format!("vigil-{}-{}", std::process::id(), uuid_suffix()).into(),
+            wake: Arc::default(),
+            running: Arc::default(),
+            stopping: Arc::default(),
+            tasks: Arc::default(),
+        }
+    }
+}
+
+fn uuid_suffix() -> String {
+    PlaybackId::new().to_string()[..8].to_owned()
+}
+
+impl Workers {
+    pub(crate) fn wake(&self) {
+        self.wake.notify_waiters();
+        self.wake.notify_one();
+    }
+}
+
+/// What became of one job.
+enum Outcome {
+    Done,
+    /// Try again after this delay.
+    Later(Duration, String),
+}
+
+impl RecordingService {
+    /// Starts the upload workers. Call after [`RecordingService::recover`].
+    pub fn start_jobs(&self) {
+        let mut tasks = crate::service::lock(&self.workers.tasks);
+        if !tasks.is_empty() {
+            return;
+        }
+        for _ in 0..self.limits.upload_workers.max(1) {
+            tasks.push(tokio::spawn(self.clone().work()));
+        }
+    }
+
+    /// Jobs in the queue (held or waiting), for metrics.
+    pub async fn queued_jobs(&self) -> Result<u64> {
+        self.jobs.depth().await
+    }
+
+    /// Lets running jobs finish until `deadline`, then stops the workers and
+    /// releases this process's leases.
+    pub(crate) async fn stop_jobs(&self, deadline: tokio::time::Instant) {
+        let tasks: Vec<_> = crate::service::lock(&self.workers.tasks)
+            .drain(..)
+            .collect();
+        self.workers.stopping.store(true, Ordering::SeqCst);
+        self.workers.wake();
+        while self.workers.running.load(Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for t in tasks {
+            t.abort();
+            let _ = t.await;
+        }
+        match self.jobs.release_all(&self.workers.owner).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "uploads left in the queue for the next start"),
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "cannot release job leases; they expire on their own")
+            }
+        }
+    }
+
+    async fn work(self) {
+        while !self.workers.stopping.load(Ordering::SeqCst) {
+            // Registered before claiming, so a wake between an empty claim
+            // and the wait is not lost.
+            let notified = self.workers.wake.notified();
+            let job = match self
+                .jobs
+                .claim(&self.workers.owner, self.limits.job_lease)
+                .await
+            {
+                Ok(job) => job,
+                Err(e) => {
+                    tracing::warn!(error = %e.chain(), "cannot read the job queue");
+                    None
+                }
+            };
+            let Some(job) = job else {
+                let _ = tokio::time::timeout(POLL, notified).await;
+                continue;
+            };
+            self.workers.running.fetch_add(1, Ordering::SeqCst);
+            let span = tracing::info_span!("job", playback_id = %job.playback_id, kind = %job.kind, attempt = job.attempts);
+            let _ = tracing::Instrument::instrument(self.run_held(job), span).await;
+            self.workers.running.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Runs a claimed job, renewing its lease meanwhile.
+    async fn run_held(&self, job: Job) {
+        let renew = {
+            let (jobs, owner, lease, id) = (
+                self.jobs.clone(),
+                self.workers.owner.clone(),
+                self.limits.job_lease,
+                job.id,
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    match jobs.renew(id, &owner, lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!("lost the lease of a running job");
+                            return;
+                        }
+                        Err(e) => tracing::warn!(error = %e.chain(), "cannot renew a job lease"),
+                    }
+                }
+            })
+        };
+        let outcome = self.run(&job).await;
+        renew.abort();
+        let res = match outcome {
+            Outcome::Done => self.jobs.finish(job.id).await,
+            Outcome::Later(after, why) => {
+                tracing::warn!(retry_in = ?after, error = %why, "object store unavailable; the clip waits on disk");
+                self.jobs
+                    .retry_later(job.id, &self.workers.owner, after, &why)
+                    .await
+            }
+        };
+        if let Err(e) = res {
+            // The lease runs out and the job is tried again: storing twice
+            // is harmless (same keys, the row is COMPLETED once).
+            tracing::warn!(error = %e.chain(), "cannot update the job queue");
+        }
+    }
+
+    async fn run(&self, job: &Job) -> Outcome {
+        let id = job.playback_id;
+        let dir = PathBuf::from(&job.dir);
+        let playback = match self.playbacks.get(id).await {
+            Ok(p) => p,
+            Err(e) => return Outcome::Later(self.limits.upload_retry, e.message().to_owned()),
+        };
+        let Some(playback) = playback else {
+            // Deleted meanwhile: what was uploaded goes too.
+            self.forget(id, &dir).await;
+            return Outcome::Done;
+        };
+        match playback.status {
+            RecordingStatus::Completed => {
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                return Outcome::Done;
+            }
+            RecordingStatus::Failed => return Outcome::Done,
+            RecordingStatus::Pending | RecordingStatus::Recording => {
+                let u = PlaybackUpdate {
+                    ended_at: Some(OffsetDateTime::now_utc()),
+                    ..Default::default()
+                };
+                let _ = self.advance(id, RecordingStatus::Processing, u).await;
+            }
+            RecordingStatus::Processing => {}
+        }
+        let clip = match self.clip(job, &dir).await {
+            Ok(clip) => clip,
+            Err(reason) => {
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                self.fail(id, reason, None).await;
+                return Outcome::Done;
+            }
+        };
+        let (path, media) = clip;
+        match self.store_clip(id, &path, media, job.note.clone()).await {
+            Ok(()) => Outcome::Done,
+            Err(e) => {
+                let waited = OffsetDateTime::now_utc() - job.created_at;
+                let delay = backoff(self.limits.upload_retry, job.attempts);
+                let give_up = waited + delay > self.limits.upload_give_up;
+                if e.kind() != ErrorKind::Unavailable || give_up {
+                    tracing::error!(error = %e.chain(), "upload failed for good");
+                    self.fail(
+                        id,
+                        format!("upload failed: {}; the clip is kept", e.message()),
+                        Some(path.to_string_lossy().into_owned()),
+                    )
+                    .await;
+                    Outcome::Done
+                } else {
+                    Outcome::Later(delay, e.message().to_owned())
+                }
+            }
+        }
+    }
+
+    /// The joined, probed clip: joined now if the job says the parts were
+    /// never joined (or the clip went missing).
+    async fn clip(
+        &self,
+        job: &Job,
+        dir: &Path,
+    ) -> std::result::Result<(PathBuf, MediaInfo), String> {
+        let cfg = self.recorder.config();
+        let joined = dir.join(parts::CLIP_NAME);
+        let path = if job.kind == JobKind::Finalize || !joined.exists() {
+            parts::join(cfg, dir)
+                .await
+                .map_err(|e| format!("the recording could not be finalized: {e}"))?
+        } else {
+            joined
+        };
+        let info = probe::probe(&cfg.ffprobe, &path)
+            .await
+            .map_err(|e| format!("the clip could not be read: {e}"))?;
+        Ok((path, info.media))
+    }
+
+    /// Removes the objects and folder of a playback deleted meanwhile.
+    async fn forget(&self, id: PlaybackId, dir: &Path) {
+        let _ = self.store.delete(&Playback::video_key_for(id)).await;
+        let _ = self.store.delete(&Playback::thumbnail_key_for(id)).await;
+        let _ = tokio::fs::remove_dir_all(dir).await;
+    }
+
+    /// Uploads the clip and its thumbnail, completes the playback and
+    /// removes the folder.
+    async fn store_clip(
+        &self,
+        id: PlaybackId,
+        clip: &Path,
+        media: MediaInfo,
+        note: Option<String>,
+    ) -> Result<()> {
+        let dir = clip.parent().map(Path::to_path_buf).unwrap_or_default();
+        let video_key = Playback::video_key_for(id);
+        let size = self.store.put_file(&video_key, clip, "video/mp4").await?;
+        let thumbnail_key = self
+            .thumbnail(id, clip, &dir, media.duration_sec.unwrap_or(0.0))
+            .await;
+        let u = PlaybackUpdate {
+            video_key: Some(video_key.clone()),
+            thumbnail_key,
+            media: Some(MediaInfo {
+                file_size_bytes: Some(size as i64),
+                ..media
+            }),
+            local_path: Some(None),
+            error: note,
+            ..Default::default()
+        };
+        match self
+            .playbacks
+            .transition(id, RecordingStatus::Completed, u)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(bytes = size, "recording completed");
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.forget(id, &dir).await;
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                // Finished some other way (deleted and recreated cannot
+                // happen; FAILED by a stop of a stale row can).
+                tracing::warn!(error = %e.chain(), "playback left PROCESSING before its upload ended");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn thumbnail(
+        &self,
+        id: PlaybackId,
+        clip: &Path,
+        dir: &Path,
+        duration: f64,
+    ) -> Option<String> {
+        let out = dir.join("thumbnail.jpg");
+        let at = (duration / 2.0).min(1.0);
+        let cfg = self.recorder.config();
+        let ok = tokio::process::Command::new(&cfg.ffmpeg)
+            .args(crate::args::thumbnail(clip, at, &out))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !ok {
+            tracing::warn!("no thumbnail could be made");
+            return None;
+        }
+        let key = Playback::thumbnail_key_for(id);
+        match self.store.put_file(&key, &out, "image/jpeg").await {
+            Ok(_) => Some(key),
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "thumbnail upload failed");
+                None
+            }
+        }
+    }
+}
+
+/// `first`, doubled per attempt already made, at most 10 minutes.
+fn backoff(first: Duration, attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    (first * 2u32.pow(doublings)).min(Duration::from_secs(600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_ten_minutes() {
+        let s = Duration::from_secs;
+        assert_eq!(backoff(s(30), 1), s(30));
+        assert_eq!(backoff(s(30), 2), s(60));
+        assert_eq!(backoff(s(30), 3), s(120));
+        assert_eq!(backoff(s(30), 40), s(600));
+    }
+}
