@@ -1,14 +1,18 @@
 //! The `vigil` binary end to end: real RTSP camera, real ffmpeg, SQLite with
-//! local storage, and PostgreSQL with an S3 server (moto, from `tools/test`).
-//! The second test kills the server with SIGKILL mid-recording and checks
-//! that the restarted one finishes the recording.
+//! local storage, and both databases with an S3 server (moto, from
+//! `tools/test`). Faults: the server killed with SIGKILL mid-recording and
+//! mid-upload, and the S3 server unreachable for a while (a proxy in front
+//! of it refuses or stalls connections); in each case the restarted or
+//! still-running server ends the playback COMPLETED with what was recorded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../recorder/tests/support/camera.rs"]
 mod camera;
+mod fault_proxy;
 
 use camera::{free_port, TestCamera};
+use fault_proxy::{FaultProxy, Mode};
 use serde_json::{json, Value};
 use std::{
     path::Path,
@@ -191,6 +195,61 @@ impl Api {
     }
 }
 
+/// The test S3 server's endpoint, with a fresh bucket for this process.
+async fn s3_endpoint() -> String {
+    let s3 = std::env::var("VIGIL_TEST_S3_ENDPOINT")
+        .expect("VIGIL_TEST_S3_ENDPOINT is not set: run tools/test");
+    reqwest::Client::new()
+        .put(format!("{s3}/{}", bucket()))
+        .send()
+        .await
+        .unwrap();
+    s3
+}
+
+fn bucket() -> String {
+    format!("e2e-{}", std::process::id())
+}
+
+/// A server's environment: `database_url`, objects in S3 at `endpoint`.
+fn r2_env(
+    data: &Path,
+    database_url: String,
+    endpoint: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    [
+        ("DATA_DIR", data.display().to_string()),
+        ("DATABASE_URL", database_url),
+        ("STORAGE_MODE", "r2".into()),
+        ("R2_ENDPOINT", endpoint.to_owned()),
+        ("R2_ACCESS_KEY_ID", "e2e".into()),
+        ("R2_SECRET_ACCESS_KEY", "e2e-secret".into()),
+        ("R2_BUCKET_NAME", bucket()),
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|(k, v)| (*k, (*v).to_owned())))
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn sqlite_url(data: &Path) -> String {
+    format!("sqlite://{}/vigil.db?mode=rwc", data.display())
+}
+
+/// Waits until `cond` holds (a proxy counter, a file), failing after 30 s.
+async fn until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn recordings_left(data: &Path) -> usize {
+    std::fs::read_dir(data.join("recordings")).unwrap().count()
+}
+
 fn probe_duration(bytes: &[u8], dir: &Path) -> f64 {
     let f = dir.join("downloaded.mp4");
     std::fs::write(&f, bytes).unwrap();
@@ -240,29 +299,10 @@ async fn seed_flow_on_the_embedded_default() {
 
 #[tokio::test]
 async fn a_server_killed_mid_recording_finishes_it_after_restart_on_postgres_and_s3() {
-    let s3 = std::env::var("VIGIL_TEST_S3_ENDPOINT")
-        .expect("VIGIL_TEST_S3_ENDPOINT is not set: run tools/test");
-    let bucket = format!("e2e-{}", std::process::id());
-    reqwest::Client::new()
-        .put(format!("{s3}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
     let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
     let cam = TestCamera::start();
     let data = tempfile::tempdir().unwrap();
-    let env: Vec<(String, String)> = [
-        ("DATA_DIR", data.path().display().to_string()),
-        ("DATABASE_URL", db_url),
-        ("STORAGE_MODE", "r2".into()),
-        ("R2_ENDPOINT", s3.clone()),
-        ("R2_ACCESS_KEY_ID", "e2e".into()),
-        ("R2_SECRET_ACCESS_KEY", "e2e-secret".into()),
-        ("R2_BUCKET_NAME", bucket),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let env = r2_env(data.path(), db_url, &s3_endpoint().await, &[]);
     let server = Server::start(env);
     let api = Api::login(&server.base).await;
     let (_, pb) = api.record_for_3s(&cam).await;
@@ -280,8 +320,100 @@ async fn a_server_killed_mid_recording_finishes_it_after_restart_on_postgres_and
     assert_eq!(r.status(), 200);
     let d = probe_duration(&r.bytes().await.unwrap(), data.path());
     assert!(d >= 2.5, "what was recorded before the kill is kept: {d}");
-    let left = std::fs::read_dir(data.path().join("recordings"))
-        .unwrap()
-        .count();
-    assert_eq!(left, 0, "no temp files or orphan folders left");
+    assert_eq!(
+        recordings_left(data.path()),
+        0,
+        "no temp files or orphan folders left"
+    );
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_upload_resumes_it_after_restart_on_sqlite_and_s3() {
+    let proxy = FaultProxy::start(&s3_endpoint().await);
+    let cam = TestCamera::start();
+    let data = tempfile::tempdir().unwrap();
+    let env = r2_env(
+        data.path(),
+        sqlite_url(data.path()),
+        &proxy.url,
+        &[("JOB_LEASE_SECONDS", "3")],
+    );
+    let server = Server::start(env);
+    let api = Api::login(&server.base).await;
+    let (ev, pb) = api.record_for_3s(&cam).await;
+
+    // The store hangs: the upload starts and never ends.
+    proxy.set(Mode::Stall);
+    let end = api
+        .post(
+            &format!("/events/{}/end", ev["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(end["recordingStatus"], "PROCESSING");
+    until("the upload reached the store", || proxy.stalled() > 0).await;
+
+    let mut server = server;
+    let env = std::mem::take(&mut server.env);
+    server.kill_hard();
+    drop(server);
+    proxy.set(Mode::Forward);
+    let server = Server::start(env);
+    let api = Api::login(&server.base).await;
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    assert!(
+        done["error"].is_null(),
+        "a finished recording, not an interrupted one: {done}"
+    );
+    let r = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let d = probe_duration(&r.bytes().await.unwrap(), data.path());
+    assert!(
+        (d - done["durationSec"].as_f64().unwrap()).abs() < 0.1,
+        "{d} {done}"
+    );
+    assert!(d >= 2.5, "{d}");
+    assert_eq!(recordings_left(data.path()), 0, "no temp files left");
+}
+
+#[tokio::test]
+async fn an_upload_waits_while_s3_is_down_and_completes_when_it_is_back_on_postgres() {
+    let proxy = FaultProxy::start(&s3_endpoint().await);
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let cam = TestCamera::start();
+    let data = tempfile::tempdir().unwrap();
+    let env = r2_env(
+        data.path(),
+        db_url,
+        &proxy.url,
+        &[("UPLOAD_RETRY_SECONDS", "1")],
+    );
+    let server = Server::start(env);
+    let api = Api::login(&server.base).await;
+    let (ev, pb) = api.record_for_3s(&cam).await;
+
+    proxy.set(Mode::Refuse);
+    api.post(
+        &format!("/events/{}/end", ev["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    until("several upload attempts failed", || proxy.refused() >= 3).await;
+    let waiting = api.get(&format!("/playbacks/{pb}")).await;
+    assert_eq!(waiting["recordingStatus"], "PROCESSING", "{waiting}");
+    assert_eq!(recordings_left(data.path()), 1, "the clip waits on disk");
+
+    proxy.set(Mode::Forward);
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    let r = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.bytes().await.unwrap().len() as i64,
+        done["fileSizeBytes"].as_i64().unwrap()
+    );
+    assert_eq!(recordings_left(data.path()), 0);
 }
