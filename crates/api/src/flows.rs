@@ -2,12 +2,15 @@
 //! ports only: create an event and start its recording, end it, stop or
 //! delete a playback. Handlers parse, call one of these, and render.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 use time::OffsetDateTime;
 use vigil_domain::{
     ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Recorder},
-    Error, ErrorKind, Event, EventId, NewEvent, Playback, PlaybackId, PlaybackUpdate,
-    RecordingStatus, RecordingTypes,
+    CameraId, Error, ErrorKind, Event, EventId, NewEvent, Page, Playback, PlaybackFilter,
+    PlaybackId, PlaybackUpdate, RecordingStatus, RecordingTypes,
 };
 
 /// The ports the recording use cases need, each a shared handle.
@@ -19,6 +22,24 @@ pub struct RecordingFlow {
     pub recorder: Arc<dyn Recorder>,
     pub store: Arc<dyn ObjectStore>,
     pub recording_types: RecordingTypes,
+    /// One lock per camera, so two events arriving together on one camera
+    /// can't both start a recording.
+    pub camera_locks: CameraLocks,
+}
+
+/// Per-camera async locks (one entry per camera ever seen; cameras are few).
+#[derive(Debug, Clone, Default)]
+pub struct CameraLocks(Arc<Mutex<HashMap<CameraId, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl CameraLocks {
+    fn of(&self, camera: CameraId) -> Arc<tokio::sync::Mutex<()>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(camera)
+            .or_default()
+            .clone()
+    }
 }
 
 impl RecordingFlow {
@@ -26,16 +47,34 @@ impl RecordingFlow {
     /// playback whose recording is started without waiting for the camera.
     /// A recording that can't start leaves the playback FAILED with the
     /// reason; the event is still created (graceful degradation).
+    ///
+    /// When the camera is already recording for an event still open, the
+    /// new event joins that recording instead of starting a second one: it
+    /// gets the same `playbackId`, and the recording stops when the last of
+    /// its events ends.
     pub async fn create_event(&self, new: NewEvent) -> Result<Event, Error> {
         let camera = self
             .cameras
             .get(new.camera_id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::Unprocessable, "cameraId: no such camera"))?;
-        let pid = self
-            .recording_types
-            .records(new.event_type)
-            .then(PlaybackId::new);
+        if !self.recording_types.records(new.event_type) {
+            return self.events.create(new, None).await;
+        }
+        let lock = self.camera_locks.of(camera.id);
+        let _held = lock.lock().await;
+        if let Some(running) = self.running_recording(camera.id).await? {
+            match self.events.create_joining(new.clone(), running).await {
+                Ok(event) => {
+                    tracing::info!(playback_id = %running, event_id = %event.id, camera_id = %camera.id, "event joins the camera's running recording");
+                    return Ok(event);
+                }
+                // It finished in between: start a new one.
+                Err(e) if e.kind() == ErrorKind::Conflict => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let pid = Some(PlaybackId::new());
         let event = self.events.create(new, pid).await?;
         if let Some(pid) = pid {
             let span = tracing::info_span!("recording", playback_id = %pid, camera_id = %camera.id);
@@ -49,14 +88,40 @@ impl RecordingFlow {
         Ok(event)
     }
 
-    /// Ends an event (the first end time is kept) and stops its recording.
+    /// A recording this server runs on `camera` for an event still open.
+    async fn running_recording(&self, camera: CameraId) -> Result<Option<PlaybackId>, Error> {
+        for status in [RecordingStatus::Recording, RecordingStatus::Pending] {
+            let filter = PlaybackFilter {
+                camera_id: Some(camera),
+                status: Some(status),
+                ..Default::default()
+            };
+            for p in self.playbacks.list(filter, Page::default()).await?.rows {
+                if self.recorder.is_active(p.id) && self.events.open_events_of(p.id).await? > 0 {
+                    return Ok(Some(p.id));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Ends an event (the first end time is kept) and stops its recording,
+    /// unless another event sharing the recording is still open.
     pub async fn end_event(&self, id: EventId) -> Result<(Event, Option<Playback>), Error> {
         let event = self
             .events
             .mark_ended(id, OffsetDateTime::now_utc())
             .await?;
         let playback = match event.playback_id {
-            Some(pid) => self.stop_playback(pid).await?,
+            Some(pid) => {
+                let lock = self.camera_locks.of(event.camera_id);
+                let _held = lock.lock().await;
+                if self.events.open_events_of(pid).await? > 0 {
+                    self.playbacks.get(pid).await?
+                } else {
+                    self.stop_playback(pid).await?
+                }
+            }
             None => None,
         };
         Ok((event, playback))

@@ -107,6 +107,7 @@ impl Application {
             recorder: ports.recorder.clone(),
             store: ports.store.clone(),
             recording_types: settings.recording_types.clone(),
+            camera_locks: Default::default(),
         });
         let users: web::Data<dyn UserRepo> = web::Data::from(ports.users.clone());
         let cameras: web::Data<dyn CameraRepo> = web::Data::from(ports.cameras.clone());

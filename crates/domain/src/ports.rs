@@ -57,6 +57,12 @@ pub trait EventRepo: Send + Sync + Debug {
     async fn list(&self, filter: EventFilter, page: Page) -> Result<Listed<Event>>;
     /// Sets `ended_at` once; later calls keep the first time. Returns the event.
     async fn mark_ended(&self, id: EventId, at: OffsetDateTime) -> Result<Event>;
+    /// Stores an event that joins `playback`, a recording already running
+    /// on the same camera, in one transaction with the check. Conflict when
+    /// that playback is gone, finished, or of another camera.
+    async fn create_joining(&self, new: NewEvent, playback: PlaybackId) -> Result<Event>;
+    /// Events pointing at `playback` that have not ended.
+    async fn open_events_of(&self, playback: PlaybackId) -> Result<u64>;
 }
 
 #[async_trait]

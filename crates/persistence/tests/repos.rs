@@ -406,3 +406,48 @@ both!(
 both!(ping_answers, |t: TestDatabase| async move {
     t.db.ping().await.unwrap();
 });
+
+both!(
+    events_join_only_a_running_recording_of_their_camera,
+    |t: TestDatabase| async move {
+        let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
+        let other = t.db.cameras().create(new_camera("Yard")).await.unwrap();
+        let pid = PlaybackId::new();
+        let first =
+            t.db.events()
+                .create(motion(cam.id), Some(pid))
+                .await
+                .unwrap();
+        let joined =
+            t.db.events()
+                .create_joining(motion(cam.id), pid)
+                .await
+                .unwrap();
+        assert_eq!(joined.playback_id, Some(pid));
+        assert_eq!(t.db.events().open_events_of(pid).await.unwrap(), 2);
+
+        let e =
+            t.db.events()
+                .create_joining(motion(other.id), pid)
+                .await
+                .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conflict, "another camera's recording");
+
+        t.db.events()
+            .mark_ended(first.id, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        assert_eq!(t.db.events().open_events_of(pid).await.unwrap(), 1);
+
+        t.db.playbacks()
+            .transition(pid, RecordingStatus::Failed, PlaybackUpdate::default())
+            .await
+            .unwrap();
+        let e =
+            t.db.events()
+                .create_joining(motion(cam.id), pid)
+                .await
+                .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conflict, "a finished recording");
+    }
+);

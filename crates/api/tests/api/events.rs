@@ -213,3 +213,91 @@ async fn events_list_filters_and_paginates() {
         (Some(4), 1)
     );
 }
+
+/// A second MOTION on a camera already recording for an open event joins
+/// that recording; it stops when the last of its events ends.
+async fn overlapping_events_share_one_recording(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend,
+        ..Options::default()
+    })
+    .await;
+    let cam = app.create_camera("Gate").await;
+    let other = app.create_camera("Yard").await;
+    let (_, op) = app.user_with_role("OPERATOR").await;
+    let cam_id = cam["id"].as_str().unwrap();
+
+    let first: Value = app
+        .post_event(&op, cam_id, "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second: Value = app
+        .post_event(&op, cam_id, "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let elsewhere: Value = app
+        .post_event(&op, other["id"].as_str().unwrap(), "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pb = first["playbackId"].as_str().unwrap();
+    assert_eq!(second["playbackId"], pb, "the second event joins");
+    assert_ne!(
+        elsewhere["playbackId"], pb,
+        "another camera records on its own"
+    );
+    assert_ne!(second["id"], first["id"]);
+
+    let r: Value = app
+        .post_empty(
+            &op,
+            &format!("/events/{}/end", first["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        r["recordingStatus"], "RECORDING",
+        "still recording for the open second event"
+    );
+    let listed: Value = app.get_json(&op, &format!("/playbacks/{pb}")).await;
+    assert_eq!(listed["recordingStatus"], "RECORDING");
+
+    let r: Value = app
+        .post_empty(
+            &op,
+            &format!("/events/{}/end", second["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["recordingStatus"], "PROCESSING");
+    app.wait_playback(&op, pb, |v| v["recordingStatus"] == "COMPLETED")
+        .await;
+
+    // With both ended, a new MOTION starts a new recording.
+    let third: Value = app
+        .post_event(&op, cam_id, "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(third["playbackId"], pb);
+}
+
+#[tokio::test]
+async fn overlapping_events_share_one_recording_on_sqlite() {
+    overlapping_events_share_one_recording(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn overlapping_events_share_one_recording_on_postgres() {
+    overlapping_events_share_one_recording(Backend::Postgres).await
+}

@@ -5,8 +5,8 @@ use crate::{
 };
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 use vigil_domain::{
@@ -43,6 +43,31 @@ fn to_domain(m: events::Model, camera: Option<cameras::Model>) -> Result<Event> 
     })
 }
 
+/// Inserts the event row, checking its camera; returns it and the camera.
+async fn insert_event(
+    txn: &DatabaseTransaction,
+    new: NewEvent,
+    playback: Option<PlaybackId>,
+) -> Result<(events::Model, cameras::Model)> {
+    let camera = cameras::Entity::find_by_id(new.camera_id.as_uuid())
+        .one(txn)
+        .await
+        .map_err(db_err("event"))?
+        .ok_or_else(|| Error::new(ErrorKind::Unprocessable, "cameraId: no such camera"))?;
+    let row = events::ActiveModel {
+        id: Set(EventId::new().as_uuid()),
+        camera_id: Set(camera.id),
+        event_type: Set(new.event_type.as_str().to_owned()),
+        description: Set(new.description),
+        n_channel_id: Set(new.n_channel_id.or(camera.n_channel_id)),
+        playback_id: Set(playback.map(|p| p.as_uuid())),
+        created_at: Set(now()),
+        ended_at: Set(None),
+    };
+    let m = row.insert(txn).await.map_err(db_err("event"))?;
+    Ok((m, camera))
+}
+
 impl SqlEventRepo {
     async fn load(&self, id: EventId) -> Result<Option<Event>> {
         events::Entity::find_by_id(id.as_uuid())
@@ -59,28 +84,12 @@ impl SqlEventRepo {
 impl EventRepo for SqlEventRepo {
     async fn create(&self, new: NewEvent, with_playback: Option<PlaybackId>) -> Result<Event> {
         let txn = begin_write(&self.conn).await.map_err(db_err("event"))?;
-        let camera = cameras::Entity::find_by_id(new.camera_id.as_uuid())
-            .one(&txn)
-            .await
-            .map_err(db_err("event"))?
-            .ok_or_else(|| Error::new(ErrorKind::Unprocessable, "cameraId: no such camera"))?;
-        let t = now();
-        let id = EventId::new();
-        let row = events::ActiveModel {
-            id: Set(id.as_uuid()),
-            camera_id: Set(camera.id),
-            event_type: Set(new.event_type.as_str().to_owned()),
-            description: Set(new.description),
-            n_channel_id: Set(new.n_channel_id.or(camera.n_channel_id)),
-            playback_id: Set(with_playback.map(|p| p.as_uuid())),
-            created_at: Set(t),
-            ended_at: Set(None),
-        };
-        let m = row.insert(&txn).await.map_err(db_err("event"))?;
+        let (m, camera) = insert_event(&txn, new, with_playback).await?;
+        let (t, id) = (m.created_at, m.id);
         if let Some(pid) = with_playback {
             playbacks::ActiveModel {
                 id: Set(pid.as_uuid()),
-                event_id: Set(id.as_uuid()),
+                event_id: Set(id),
                 camera_id: Set(camera.id),
                 recording_status: Set(RecordingStatus::Pending.as_str().to_owned()),
                 video_key: Set(None),
@@ -157,5 +166,35 @@ impl EventRepo for SqlEventRepo {
         self.load(id)
             .await?
             .ok_or_else(|| Error::not_found("event"))
+    }
+
+    async fn create_joining(&self, new: NewEvent, playback: PlaybackId) -> Result<Event> {
+        let txn = begin_write(&self.conn).await.map_err(db_err("event"))?;
+        let running = playbacks::Entity::find_by_id(playback.as_uuid())
+            .filter(playbacks::Column::CameraId.eq(new.camera_id.as_uuid()))
+            .filter(playbacks::Column::RecordingStatus.is_in([
+                RecordingStatus::Pending.as_str(),
+                RecordingStatus::Recording.as_str(),
+            ]))
+            .count(&txn)
+            .await
+            .map_err(db_err("playback"))?;
+        if running == 0 {
+            return Err(Error::conflict(
+                "the recording to join is no longer running on this camera",
+            ));
+        }
+        let (m, camera) = insert_event(&txn, new, Some(playback)).await?;
+        txn.commit().await.map_err(db_err("event"))?;
+        to_domain(m, Some(camera))
+    }
+
+    async fn open_events_of(&self, playback: PlaybackId) -> Result<u64> {
+        events::Entity::find()
+            .filter(events::Column::PlaybackId.eq(playback.as_uuid()))
+            .filter(events::Column::EndedAt.is_null())
+            .count(&self.conn)
+            .await
+            .map_err(db_err("events"))
     }
 }
