@@ -388,4 +388,12 @@ async fn uploads_carry_content_type_and_cdn_cache_headers() {
         init.contains("content-type: video/mp4") && init.contains("cache-control:"),
         "{init}"
     );
+    let parts: Vec<_> = heads
+        .iter()
+        .filter(|h| h.starts_with("put /") && h.contains("partnumber="))
+        .collect();
+    assert_eq!(parts.len(), 2, "{heads:?}");
+    for part in parts {
+        assert!(part.contains("content-md5:"), "{part}");
+    }
 }
