@@ -70,6 +70,10 @@ pub struct Ports {
     pub playback_events: crate::notify::PlaybackEvents,
     /// Objects served at `/media/{key}`; only in local storage mode.
     pub local_media: Option<Arc<dyn LocalMedia>>,
+    /// Renders the process's counters and histograms for `/metrics` (the
+    /// bin installs a Prometheus recorder); none: only the gauges `/metrics`
+    /// reads itself.
+    pub metrics: Option<crate::routes::metrics::MetricsText>,
 }
 
 /// A bound, not yet running, HTTP server.
@@ -120,6 +124,7 @@ impl Application {
         let playback_events = web::Data::new(ports.playback_events.clone());
         let media: Option<web::Data<dyn LocalMedia>> =
             ports.local_media.clone().map(web::Data::from);
+        let metrics = web::Data::new(ports.metrics.clone());
 
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
@@ -143,6 +148,7 @@ impl Application {
                 .app_data(probes.clone())
                 .app_data(ttl.clone())
                 .app_data(playback_events.clone())
+                .app_data(metrics.clone())
                 .configure(routes::configure)
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())

@@ -24,6 +24,8 @@ use vigil_domain::{
 /// How often idle workers look for jobs that became due (delays, expired
 /// leases of other servers) without being woken.
 const POLL: Duration = Duration::from_secs(1);
+/// How often the gauges are sampled.
+const GAUGE_EVERY: Duration = Duration::from_secs(5);
 
 /// The workers' shared state.
 #[derive(Debug, Clone)]
@@ -77,6 +79,17 @@ impl RecordingService {
         }
         for _ in 0..self.limits.upload_workers.max(1) {
             tasks.push(tokio::spawn(self.clone().work()));
+        }
+        tasks.push(tokio::spawn(self.clone().sample_gauges()));
+    }
+
+    /// Keeps the queue-depth and free-space gauges current.
+    async fn sample_gauges(self) {
+        loop {
+            let depth = self.jobs.depth().await.ok();
+            let free = crate::service::free_bytes(&self.recorder.config().record_dir);
+            crate::telemetry::gauges(depth, free);
+            tokio::time::sleep(GAUGE_EVERY).await;
         }
     }
 
@@ -166,6 +179,7 @@ impl RecordingService {
         let res = match outcome {
             Outcome::Done => self.jobs.finish(job.id).await,
             Outcome::Later(after, why) => {
+                crate::telemetry::upload_retry();
                 tracing::warn!(retry_in = ?after, error = %why, "object store unavailable; the clip waits on disk");
                 self.jobs
                     .retry_later(job.id, &self.workers.owner, after, &why)
@@ -210,7 +224,7 @@ impl RecordingService {
             Ok(clip) => clip,
             Err(reason) => {
                 let _ = tokio::fs::remove_dir_all(&dir).await;
-                self.fail(id, reason, None).await;
+                self.fail(id, "finalize", reason, None).await;
                 return Outcome::Done;
             }
         };
@@ -225,6 +239,7 @@ impl RecordingService {
                     tracing::error!(error = %e.chain(), "upload failed for good");
                     self.fail(
                         id,
+                        "upload",
                         format!("upload failed: {}; the clip is kept", e.message()),
                         Some(path.to_string_lossy().into_owned()),
                     )
@@ -277,6 +292,7 @@ impl RecordingService {
     ) -> Result<()> {
         let dir = clip.parent().map(Path::to_path_buf).unwrap_or_default();
         let video_key = Playback::video_key_for(id);
+        let began = std::time::Instant::now();
         let size = self.store.put_file(&video_key, clip, "video/mp4").await?;
         let thumbnail_key = self
             .thumbnail(id, clip, &dir, media.duration_sec.unwrap_or(0.0))
@@ -298,6 +314,8 @@ impl RecordingService {
             .await
         {
             Ok(_) => {
+                crate::telemetry::uploaded(began.elapsed(), size);
+                crate::telemetry::completed();
                 tracing::info!(bytes = size, "recording completed");
                 let _ = tokio::fs::remove_dir_all(&dir).await;
                 Ok(())

@@ -37,6 +37,7 @@ mod recovery;
 mod service;
 mod session;
 mod stderr_tail;
+pub mod telemetry;
 
 pub use args::AudioMode;
 pub use config::RecorderConfig;

@@ -82,6 +82,7 @@ impl RecordingService {
                     None => {
                         self.fail(
                             p.id,
+                            "restart",
                             "server restarted before anything was recorded".into(),
                             None,
                         )

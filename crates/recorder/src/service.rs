@@ -67,7 +67,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Free bytes on the filesystem holding `dir`.
-fn free_bytes(dir: &Path) -> Option<u64> {
+pub(crate) fn free_bytes(dir: &Path) -> Option<u64> {
     let s = nix::sys::statvfs::statvfs(dir).ok()?;
     Some(s.blocks_available() as u64 * s.fragment_size() as u64)
 }
@@ -165,20 +165,29 @@ impl RecordingService {
         }
     }
 
-    pub(crate) async fn fail(&self, id: PlaybackId, reason: String, local_path: Option<String>) {
+    pub(crate) async fn fail(
+        &self,
+        id: PlaybackId,
+        label: &'static str,
+        reason: String,
+        local_path: Option<String>,
+    ) {
         let u = PlaybackUpdate {
             error: Some(reason),
             ended_at: Some(OffsetDateTime::now_utc()),
             local_path: Some(local_path),
             ..Default::default()
         };
-        if let Err(e) = self
+        match self
             .playbacks
             .transition(id, RecordingStatus::Failed, u)
             .await
         {
-            if e.kind() != ErrorKind::Conflict && e.kind() != ErrorKind::NotFound {
-                tracing::error!(playback_id = %id, error = %e.chain(), "cannot mark playback FAILED");
+            Ok(_) => crate::telemetry::failed(label),
+            Err(e) => {
+                if e.kind() != ErrorKind::Conflict && e.kind() != ErrorKind::NotFound {
+                    tracing::error!(playback_id = %id, error = %e.chain(), "cannot mark playback FAILED");
+                }
             }
         }
     }
@@ -186,9 +195,14 @@ impl RecordingService {
     /// Follows one recording to its end.
     async fn drive(self, id: PlaybackId, mut rec: crate::Recording) {
         let dir = rec.dir().to_owned();
+        let started = std::time::Instant::now();
+        let mut first_media = true;
         while let Some(ev) = rec.next_event().await {
             match ev {
                 RecorderEvent::MediaWritten => {
+                    if std::mem::take(&mut first_media) {
+                        crate::telemetry::time_to_recording(started.elapsed());
+                    }
                     let u = PlaybackUpdate {
                         started_at: Some(OffsetDateTime::now_utc()),
                         local_path: Some(Some(dir.to_string_lossy().into_owned())),
@@ -203,6 +217,7 @@ impl RecordingService {
                     }
                 }
                 RecorderEvent::Reconnecting { attempt, reason } => {
+                    crate::telemetry::ffmpeg_restart();
                     tracing::warn!(playback_id = %id, attempt, %reason, "camera dropped; reconnecting");
                 }
                 RecorderEvent::Finished(result) => {
@@ -256,13 +271,19 @@ impl RecordingService {
                 | RecordError::Spawn(_)),
             ) => {
                 let _ = tokio::fs::remove_dir_all(dir).await;
-                self.fail(id, e.to_string(), None).await;
+                self.fail(id, crate::telemetry::reason_of(&e), e.to_string(), None)
+                    .await;
                 lock(&self.active).remove(&id);
             }
             Err(e) => {
                 // The parts stay on disk for inspection; the row says where.
-                self.fail(id, e.to_string(), Some(dir.to_string_lossy().into_owned()))
-                    .await;
+                self.fail(
+                    id,
+                    crate::telemetry::reason_of(&e),
+                    e.to_string(),
+                    Some(dir.to_string_lossy().into_owned()),
+                )
+                .await;
                 lock(&self.active).remove(&id);
             }
         }
@@ -275,6 +296,7 @@ impl Recorder for RecordingService {
         {
             let active = lock(&self.active);
             if active.len() >= self.limits.max_concurrent {
+                crate::telemetry::refused("capacity");
                 return Err(Error::unavailable(format!(
                     "at capacity: {} recordings are running (MAX_CONCURRENT_RECORDINGS)",
                     active.len()
@@ -284,6 +306,7 @@ impl Recorder for RecordingService {
         let record_dir = &self.recorder.config().record_dir;
         if let Some(free) = free_bytes(record_dir) {
             if free < self.limits.min_free_bytes {
+                crate::telemetry::refused("disk_space");
                 return Err(Error::unavailable(format!(
                     "not enough free space in RECORD_DIR ({} MiB left, {} MiB needed)",
                     free >> 20,
@@ -294,7 +317,11 @@ impl Recorder for RecordingService {
         let rec = self
             .recorder
             .start(&playback.to_string(), camera.rtsp_url.clone())
-            .map_err(|e| Error::unavailable(e.to_string()))?;
+            .map_err(|e| {
+                crate::telemetry::refused("spawn");
+                Error::unavailable(e.to_string())
+            })?;
+        crate::telemetry::started();
         lock(&self.active).insert(playback, rec.stop_handle());
         tokio::spawn(self.clone().drive(playback, rec));
         Ok(())

@@ -223,6 +223,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         recorder,
         probes: vec![db_probe, store_probe],
         local_media,
+        metrics: crate::telemetry::install_metrics(),
     };
     let app = Application::build(listener, settings, ports)?;
     tracing::info!(addr = %addr, public_url = %public_url, "vigil listening on http://{addr}");

@@ -17,3 +17,37 @@ pub fn init(format: LogFormat) {
             .try_init(),
     };
 }
+
+/// Installs the Prometheus recorder behind the `metrics` facade (the
+/// recorder crate's counters and histograms) and returns how `/metrics`
+/// renders it. Histograms get buckets (not summaries), so they can be
+/// aggregated across servers.
+pub fn install_metrics() -> Option<vigil_api::routes::metrics::MetricsText> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    use vigil_recorder::telemetry as t;
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(t::TIME_TO_RECORDING.into()),
+            t::TIME_TO_RECORDING_BUCKETS,
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full(t::UPLOAD_SECONDS.into()), t::UPLOAD_BUCKETS)
+        })
+        .map(|b| b.build_recorder());
+    let recorder = match recorder {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics recorder not installed");
+            return None;
+        }
+    };
+    let handle = recorder.handle();
+    if metrics::set_global_recorder(recorder).is_err() {
+        // Already installed (several servers in one test process).
+        return None;
+    }
+    t::describe();
+    Some(vigil_api::routes::metrics::MetricsText(
+        std::sync::Arc::new(move || handle.render()),
+    ))
+}

@@ -291,10 +291,31 @@ async fn seed_flow_on_the_embedded_default() {
     let d = probe_duration(&r.bytes().await.unwrap(), data.path());
     assert!((2.0..5.0).contains(&d), "{d}");
     assert!((d - done["durationSec"].as_f64().unwrap()).abs() < 0.1);
-    let left = std::fs::read_dir(data.path().join("recordings"))
+    assert_eq!(recordings_left(data.path()), 0, "temp files removed");
+
+    let metrics = reqwest::get(format!("{}/metrics", _server.base))
+        .await
         .unwrap()
-        .count();
-    assert_eq!(left, 0, "temp files removed");
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "vigil_recordings_started_total 1",
+        "vigil_recordings_completed_total 1",
+        "vigil_upload_duration_seconds_count 1",
+        "vigil_event_to_recording_seconds_count 1",
+        "vigil_event_to_recording_seconds_bucket{le=\"+Inf\"} 1",
+        "vigil_playbacks{status=\"COMPLETED\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+    for name in [
+        "vigil_jobs_queued",
+        "vigil_record_dir_free_bytes",
+        "vigil_uploaded_bytes_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
 }
 
 #[tokio::test]

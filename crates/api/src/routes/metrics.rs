@@ -1,10 +1,22 @@
 //! `GET /metrics`: Prometheus text exposition. Gauges are read when
 //! scraped (playbacks per status from the database, recordings running in
-//! this process), so nothing has to be kept in step.
+//! this process), so nothing has to be kept in step; counters and
+//! histograms (recordings started/failed, latencies, uploads) come from the
+//! `metrics` recorder the bin installed, rendered by [`MetricsText`].
 
 use crate::error::ApiResult;
 use actix_web::{web, HttpResponse};
-use std::fmt::Write;
+use std::{fmt::Write, sync::Arc};
+
+/// Renders the installed metrics recorder's text.
+#[derive(Clone)]
+pub struct MetricsText(pub Arc<dyn Fn() -> String + Send + Sync>);
+
+impl std::fmt::Debug for MetricsText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsText")
+    }
+}
 use vigil_domain::{
     ports::{PlaybackRepo, Recorder},
     Page, PlaybackFilter, RecordingStatus,
@@ -15,6 +27,7 @@ use vigil_domain::{
 pub async fn metrics(
     playbacks: web::Data<dyn PlaybackRepo>,
     recorder: web::Data<dyn Recorder>,
+    rendered: web::Data<Option<MetricsText>>,
 ) -> ApiResult<HttpResponse> {
     let mut out = String::new();
     let _ = writeln!(
@@ -43,6 +56,9 @@ pub async fn metrics(
         };
         let n = playbacks.list(filter, one).await?.total;
         let _ = writeln!(out, "vigil_playbacks{{status=\"{status}\"}} {n}");
+    }
+    if let Some(render) = rendered.get_ref() {
+        out.push_str(&(render.0)());
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

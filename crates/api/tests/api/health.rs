@@ -104,4 +104,8 @@ async fn metrics_are_prometheus_text_with_live_counts() {
         "{text}"
     );
     assert!(text.contains("vigil_recordings_active 1"), "{text}");
+    assert!(
+        text.contains("vigil_from_recorder_total 7"),
+        "the installed recorder's metrics follow: {text}"
+    );
 }

@@ -216,6 +216,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         recorder: recorder.clone(),
         probes: vec![Arc::new(db.db.clone()), local.clone()],
         local_media: Some(local.clone()),
+        metrics: Some(vigil_api::routes::metrics::MetricsText(Arc::new(|| {
+            "# TYPE vigil_from_recorder_total counter\nvigil_from_recorder_total 7\n".into()
+        }))),
     };
     let app = Application::build(listener, settings, ports).unwrap();
     let handle = app.handle();
