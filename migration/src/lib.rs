@@ -14,6 +14,7 @@ mod m20261125_000002_create_cameras;
 mod m20261125_000003_create_events;
 mod m20261125_000004_create_playbacks;
 mod m20261125_000005_create_jobs;
+mod m20261125_000006_add_camera_retention;
 
 pub use connect::{connect, redact_url};
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_events::Migration),
             Box::new(m20261125_000004_create_playbacks::Migration),
             Box::new(m20261125_000005_create_jobs::Migration),
+            Box::new(m20261125_000006_add_camera_retention::Migration),
         ]
     }
 }

@@ -43,6 +43,18 @@ impl CameraLocks {
 }
 
 impl RecordingFlow {
+    pub fn from_ports(ports: &crate::startup::Ports, recording_types: RecordingTypes) -> Self {
+        Self {
+            cameras: ports.cameras.clone(),
+            events: ports.events.clone(),
+            playbacks: ports.playbacks.clone(),
+            recorder: ports.recorder.clone(),
+            store: ports.store.clone(),
+            recording_types,
+            camera_locks: Default::default(),
+        }
+    }
+
     /// Stores the event (always) and, for a recording type, a PENDING
     /// playback whose recording is started without waiting for the camera.
     /// A recording that can't start leaves the playback FAILED with the

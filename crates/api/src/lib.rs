@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod flows;
 pub mod notify;
+pub mod retention;
 pub mod routes;
 pub mod startup;
 pub mod views;

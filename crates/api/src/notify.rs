@@ -75,6 +75,15 @@ impl PlaybackRepo for NotifyingPlaybacks {
         self.inner.in_status(status).await
     }
 
+    async fn finished_before(
+        &self,
+        camera: vigil_domain::CameraId,
+        cutoff: time::OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<Playback>> {
+        self.inner.finished_before(camera, cutoff, limit).await
+    }
+
     async fn delete(&self, id: PlaybackId) -> Result<bool> {
         self.inner.delete(id).await
     }

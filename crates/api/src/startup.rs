@@ -104,15 +104,10 @@ impl Application {
         let keys = web::Data::new(JwtKeys::new(&settings.jwt_secret, settings.token_ttl));
         let hasher = web::Data::new(PasswordHasher::new(settings.password_params)?);
         let throttle = web::Data::new(LoginThrottle::new(settings.login_quota));
-        let flow = web::Data::new(RecordingFlow {
-            cameras: ports.cameras.clone(),
-            events: ports.events.clone(),
-            playbacks: ports.playbacks.clone(),
-            recorder: ports.recorder.clone(),
-            store: ports.store.clone(),
-            recording_types: settings.recording_types.clone(),
-            camera_locks: Default::default(),
-        });
+        let flow = web::Data::new(RecordingFlow::from_ports(
+            &ports,
+            settings.recording_types.clone(),
+        ));
         let users: web::Data<dyn UserRepo> = web::Data::from(ports.users.clone());
         let cameras: web::Data<dyn CameraRepo> = web::Data::from(ports.cameras.clone());
         let events: web::Data<dyn EventRepo> = web::Data::from(ports.events.clone());

@@ -64,6 +64,8 @@ pub struct CameraView {
     pub n_channel_id: Option<i32>,
     pub pre_roll_seconds: u32,
     pub post_roll_seconds: u32,
+    /// Days its playbacks are kept; null: the server's `RETENTION_DAYS`.
+    pub retention_days: Option<u32>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -79,6 +81,7 @@ impl From<Camera> for CameraView {
             n_channel_id: c.n_channel_id,
             pre_roll_seconds: c.pre_roll.get(),
             post_roll_seconds: c.post_roll.get(),
+            retention_days: c.retention.map(|d| d.get()),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

@@ -44,6 +44,33 @@ impl RollSeconds {
 
 /// A channel number on a multi-channel device (NVR/DVR), as the seed's
 /// `nChannelID`.
+/// How long a camera's playbacks are kept, in days (1 to 100 years).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionDays(u32);
+
+impl RetentionDays {
+    pub const MAX: i64 = 36_500;
+
+    pub fn parse(v: i64) -> Result<Self, String> {
+        if (1..=Self::MAX).contains(&v) {
+            Ok(Self(v as u32))
+        } else {
+            Err(format!(
+                "retentionDays must be between 1 and {}, or null",
+                Self::MAX
+            ))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    pub fn as_duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.0) * 86_400)
+    }
+}
+
 pub fn parse_channel(v: i64) -> Result<i32, String> {
     i32::try_from(v)
         .ok()
@@ -59,6 +86,8 @@ pub struct Camera {
     pub n_channel_id: Option<i32>,
     pub pre_roll: RollSeconds,
     pub post_roll: RollSeconds,
+    /// None: the server-wide `RETENTION_DAYS` applies (if set).
+    pub retention: Option<RetentionDays>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -70,6 +99,7 @@ pub struct NewCamera {
     pub n_channel_id: Option<i32>,
     pub pre_roll: RollSeconds,
     pub post_roll: RollSeconds,
+    pub retention: Option<RetentionDays>,
 }
 
 /// Fields to change; `None` leaves a field as it is. `n_channel_id:
@@ -81,6 +111,7 @@ pub struct CameraPatch {
     pub n_channel_id: Option<Option<i32>>,
     pub pre_roll: Option<RollSeconds>,
     pub post_roll: Option<RollSeconds>,
+    pub retention: Option<Option<RetentionDays>>,
 }
 
 #[cfg(test)]
@@ -102,5 +133,8 @@ mod tests {
         assert_eq!(parse_channel(3), Ok(3));
         assert!(parse_channel(-1).is_err());
         assert!(parse_channel(1 << 40).is_err());
+        assert_eq!(RetentionDays::parse(30).unwrap().get(), 30);
+        assert!(RetentionDays::parse(0).is_err());
+        assert!(RetentionDays::parse(36_501).is_err());
     }
 }

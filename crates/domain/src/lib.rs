@@ -18,7 +18,7 @@ pub mod role;
 pub mod rtsp_url;
 pub mod user;
 
-pub use camera::{Camera, CameraName, CameraPatch, NewCamera, RollSeconds};
+pub use camera::{Camera, CameraName, CameraPatch, NewCamera, RetentionDays, RollSeconds};
 pub use error::{Error, ErrorKind};
 pub use event::{Event, EventFilter, NewEvent};
 pub use event_type::{EventType, RecordingTypes};

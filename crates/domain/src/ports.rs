@@ -81,6 +81,14 @@ pub trait PlaybackRepo: Send + Sync + Debug {
     ) -> Result<Playback>;
     /// Playbacks in a given status, oldest first (start-up recovery).
     async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>>;
+    /// Up to `limit` finished (COMPLETED or FAILED) playbacks of `camera`
+    /// created before `cutoff`, oldest first (retention).
+    async fn finished_before(
+        &self,
+        camera: CameraId,
+        cutoff: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<Playback>>;
     async fn delete(&self, id: PlaybackId) -> Result<bool>;
 }
 

@@ -42,6 +42,7 @@ fn new_camera(name: &str) -> NewCamera {
         n_channel_id: Some(2),
         pre_roll: RollSeconds::parse("preRollSeconds", 5).unwrap(),
         post_roll: RollSeconds::default(),
+        retention: None,
     }
 }
 

@@ -84,6 +84,7 @@ fn camera(url: &str) -> Camera {
         n_channel_id: None,
         pre_roll: Default::default(),
         post_roll: Default::default(),
+        retention: None,
         created_at: time::OffsetDateTime::now_utc(),
         updated_at: time::OffsetDateTime::now_utc(),
     }

@@ -105,6 +105,9 @@ pub struct Config {
     pub job_lease: Duration,
     /// First delay before retrying an upload while the store is down.
     pub upload_retry: Duration,
+    /// Finished playbacks older than this are deleted, unless their camera
+    /// sets its own `retentionDays`. None: kept.
+    pub retention: Option<vigil_domain::RetentionDays>,
 }
 
 /// The variables read, for `--help`-like listings and tests.
@@ -337,6 +340,15 @@ impl Config {
             )?),
             job_lease: Duration::from_secs(parse_u64(env, "JOB_LEASE_SECONDS", 60, 2, 3600)?),
             upload_retry: Duration::from_secs(parse_u64(env, "UPLOAD_RETRY_SECONDS", 30, 1, 3600)?),
+            retention: match get(env, "RETENTION_DAYS") {
+                None | Some("") => None,
+                Some(v) => Some(
+                    v.parse::<i64>()
+                        .map_err(|_| format!("expected a number of days, got {v:?}"))
+                        .and_then(vigil_domain::RetentionDays::parse)
+                        .map_err(|e| err("RETENTION_DAYS", e))?,
+                ),
+            },
             data_dir,
         })
     }

@@ -225,6 +225,12 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         local_media,
         metrics: crate::telemetry::install_metrics(),
     };
+    // Every hour; per-camera retention applies even without RETENTION_DAYS.
+    let retention_task = vigil_api::retention::Retention {
+        flow: vigil_api::flows::RecordingFlow::from_ports(&ports, cfg.recording_types.clone()),
+        global: cfg.retention,
+    }
+    .spawn(Duration::from_secs(3600));
     let app = Application::build(listener, settings, ports)?;
     tracing::info!(addr = %addr, public_url = %public_url, "vigil listening on http://{addr}");
 
@@ -235,6 +241,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;
+    retention_task.abort();
     // Requests are done; now end the recordings so each one is finalized
     // and queued rather than cut, and give running uploads a grace period;
     // what is not done stays in the durable queue for the next start.

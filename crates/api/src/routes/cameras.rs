@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use vigil_domain::{
     camera::{parse_channel, RollSeconds},
     ports::CameraRepo,
-    CameraId, CameraName, CameraPatch, NewCamera, RtspUrl,
+    CameraId, CameraName, CameraPatch, NewCamera, RetentionDays, RtspUrl,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -27,6 +27,9 @@ pub struct CreateCamera {
     pub n_channel_id: Option<i64>,
     pub pre_roll_seconds: Option<i64>,
     pub post_roll_seconds: Option<i64>,
+    /// Days its playbacks are kept (1–36500); absent or null: the
+    /// server's `RETENTION_DAYS`.
+    pub retention_days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -40,6 +43,10 @@ pub struct UpdateCamera {
     pub n_channel_id: Option<Option<i64>>,
     pub pre_roll_seconds: Option<i64>,
     pub post_roll_seconds: Option<i64>,
+    /// `null` falls back to the server's `RETENTION_DAYS`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub retention_days: Option<Option<i64>>,
 }
 
 fn name(raw: &str) -> ApiResult<CameraName> {
@@ -52,6 +59,10 @@ fn url(raw: &str) -> ApiResult<RtspUrl> {
 
 fn channel(v: i64) -> ApiResult<i32> {
     parse_channel(v).map_err(|e| ApiError::field("nChannelID", e))
+}
+
+fn retention(v: i64) -> ApiResult<RetentionDays> {
+    RetentionDays::parse(v).map_err(|e| ApiError::field("retentionDays", e))
 }
 
 fn roll(field: &str, v: i64) -> ApiResult<RollSeconds> {
@@ -90,6 +101,7 @@ pub async fn create(
         n_channel_id: b.n_channel_id.map(channel).transpose()?,
         pre_roll: roll("preRollSeconds", b.pre_roll_seconds.unwrap_or(0))?,
         post_roll: roll("postRollSeconds", b.post_roll_seconds.unwrap_or(0))?,
+        retention: b.retention_days.map(retention).transpose()?,
     };
     let cam = cameras.create(new).await?;
     tracing::Span::current().record("camera_id", tracing::field::display(cam.id));
@@ -140,6 +152,10 @@ pub async fn update(
         post_roll: b
             .post_roll_seconds
             .map(|v| roll("postRollSeconds", v))
+            .transpose()?,
+        retention: b
+            .retention_days
+            .map(|r| r.map(retention).transpose())
             .transpose()?,
     };
     let cam = cameras.update(id, patch).await?;

@@ -122,6 +122,8 @@ pub struct TestApp {
     pub db: TestDatabase,
     pub recorder: Arc<ScriptedRecorder>,
     pub objects: std::path::PathBuf,
+    /// The adapters the app runs on, for use cases outside HTTP.
+    pub ports: Ports,
     _dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
 }
@@ -220,7 +222,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
             "# TYPE vigil_from_recorder_total counter\nvigil_from_recorder_total 7\n".into()
         }))),
     };
-    let app = Application::build(listener, settings, ports).unwrap();
+    let app = Application::build(listener, settings, ports.clone()).unwrap();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -232,6 +234,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         db,
         recorder,
         objects,
+        ports,
         _dir: dir,
         handle,
     }

@@ -8,4 +8,5 @@ mod events;
 mod health;
 mod helpers;
 mod playbacks;
+mod retention;
 mod users;

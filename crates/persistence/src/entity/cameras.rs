@@ -10,6 +10,7 @@ pub struct Model {
     pub n_channel_id: Option<i32>,
     pub pre_roll_seconds: i32,
     pub post_roll_seconds: i32,
+    pub retention_days: Option<i32>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -9,7 +9,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use vigil_domain::{
-    camera::RollSeconds,
+    camera::{RetentionDays, RollSeconds},
     ports::{CameraRepo, Listed, Result},
     Camera, CameraId, CameraName, CameraPatch, Error, NewCamera, Page, RtspUrl,
 };
@@ -35,6 +35,10 @@ pub(crate) fn to_domain(m: cameras::Model) -> Result<Camera> {
             .map_err(|e| corrupt("pre-roll", e))?,
         post_roll: RollSeconds::parse("postRollSeconds", m.post_roll_seconds.into())
             .map_err(|e| corrupt("post-roll", e))?,
+        retention: m
+            .retention_days
+            .map(|d| RetentionDays::parse(d.into()).map_err(|e| corrupt("retention", e)))
+            .transpose()?,
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
@@ -51,6 +55,7 @@ impl CameraRepo for SqlCameraRepo {
             n_channel_id: Set(new.n_channel_id),
             pre_roll_seconds: Set(new.pre_roll.get() as i32),
             post_roll_seconds: Set(new.post_roll.get() as i32),
+            retention_days: Set(new.retention.map(|d| d.get() as i32)),
             created_at: Set(t),
             updated_at: Set(t),
         };
@@ -110,6 +115,9 @@ impl CameraRepo for SqlCameraRepo {
         }
         if let Some(p) = patch.post_roll {
             row.post_roll_seconds = Set(p.get() as i32);
+        }
+        if let Some(r) = patch.retention {
+            row.retention_days = Set(r.map(|d| d.get() as i32));
         }
         row.updated_at = Set(now());
         to_domain(row.update(&self.conn).await.map_err(db_err("camera"))?)

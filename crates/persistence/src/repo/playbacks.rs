@@ -8,6 +8,7 @@ use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use time::OffsetDateTime;
 use vigil_domain::{
     playback::EventSummary,
     ports::{Listed, PlaybackRepo, Result},
@@ -191,6 +192,30 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .filter(playbacks::Column::RecordingStatus.eq(status.as_str()))
             .find_also_related(events::Entity)
             .order_by_asc(playbacks::Column::CreatedAt)
+            .all(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?
+            .into_iter()
+            .map(|(p, e)| to_domain(p, e))
+            .collect()
+    }
+
+    async fn finished_before(
+        &self,
+        camera: CameraId,
+        cutoff: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<Playback>> {
+        playbacks::Entity::find()
+            .filter(playbacks::Column::CameraId.eq(camera.as_uuid()))
+            .filter(playbacks::Column::RecordingStatus.is_in([
+                RecordingStatus::Completed.as_str(),
+                RecordingStatus::Failed.as_str(),
+            ]))
+            .filter(playbacks::Column::CreatedAt.lt(micros(cutoff)))
+            .find_also_related(events::Entity)
+            .order_by_asc(playbacks::Column::CreatedAt)
+            .limit(limit)
             .all(&self.conn)
             .await
             .map_err(db_err("playbacks"))?

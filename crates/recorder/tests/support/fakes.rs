@@ -110,6 +110,24 @@ impl PlaybackRepo for MemPlaybacks {
             .cloned()
             .collect())
     }
+    async fn finished_before(
+        &self,
+        camera: CameraId,
+        cutoff: time::OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<Playback>> {
+        let mut rows: Vec<_> = self
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|p| p.camera_id == camera && p.status.is_final() && p.created_at < cutoff)
+            .cloned()
+            .collect();
+        rows.sort_by_key(|p| p.created_at);
+        rows.truncate(limit as usize);
+        Ok(rows)
+    }
     async fn delete(&self, id: PlaybackId) -> Result<bool> {
         Ok(self.0.lock().unwrap().remove(&id).is_some())
     }

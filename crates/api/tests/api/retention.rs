@@ -1,0 +1,143 @@
+use crate::helpers::{spawn_app, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use vigil_api::{flows::RecordingFlow, retention::Retention};
+use vigil_domain::{RecordingTypes, RetentionDays};
+
+/// A COMPLETED playback on `camera`; returns its id.
+async fn completed_playback(app: &TestApp, token: &str, camera: &str) -> String {
+    let ev: Value = app
+        .post_event(token, camera, "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    app.post_empty(token, &format!("/playbacks/{pb}/stop"))
+        .await;
+    app.wait_playback(token, &pb, |v| v["recordingStatus"] == "COMPLETED")
+        .await;
+    pb
+}
+
+fn sweeper(app: &TestApp, global: Option<i64>) -> Retention {
+    Retention {
+        flow: RecordingFlow::from_ports(&app.ports, RecordingTypes::default()),
+        global: global.map(|d| RetentionDays::parse(d).unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn retention_deletes_old_playbacks_per_camera_then_globally() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let short = app.create_camera("Gate").await;
+    let r = app
+        .patch(
+            &t,
+            &format!("/cameras/{}", short["id"].as_str().unwrap()),
+            json!({"retentionDays": 1}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["retentionDays"], 1);
+    let kept = app.create_camera("Yard").await;
+    let old = completed_playback(&app, &t, short["id"].as_str().unwrap()).await;
+    let other = completed_playback(&app, &t, kept["id"].as_str().unwrap()).await;
+    let video = app.objects.join(format!("playbacks/{old}/video.mp4"));
+    assert!(video.exists());
+
+    let in_two_days = time::OffsetDateTime::now_utc() + time::Duration::days(2);
+    // Now: nothing is a day old yet.
+    let r = sweeper(&app, None)
+        .sweep(time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.deleted, 0);
+    // Two days on: the 1-day camera's playback goes, the other camera has
+    // no retention of its own and none is set globally.
+    let r = sweeper(&app, None).sweep(in_two_days).await.unwrap();
+    assert_eq!((r.deleted, r.failed), (1, 0));
+    let gone = app
+        .client
+        .get(app.url(&format!("/playbacks/{old}")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert!(!video.exists(), "its object is deleted too");
+    let still = app
+        .client
+        .get(app.url(&format!("/playbacks/{other}")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), StatusCode::OK);
+
+    // A global retention of 30 days keeps it; one of 1 day deletes it.
+    assert_eq!(
+        sweeper(&app, Some(30))
+            .sweep(in_two_days)
+            .await
+            .unwrap()
+            .deleted,
+        0
+    );
+    assert_eq!(
+        sweeper(&app, Some(1))
+            .sweep(in_two_days)
+            .await
+            .unwrap()
+            .deleted,
+        1
+    );
+}
+
+#[tokio::test]
+async fn recordings_in_flight_are_never_swept() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let cam = app.create_camera("Gate").await;
+    let ev: Value = app
+        .post_event(&t, cam["id"].as_str().unwrap(), "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let far = time::OffsetDateTime::now_utc() + time::Duration::days(365);
+    assert_eq!(sweeper(&app, Some(1)).sweep(far).await.unwrap().deleted, 0);
+    let pb: Value = app
+        .get_json(
+            &t,
+            &format!("/playbacks/{}", ev["playbackId"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(pb["recordingStatus"], "RECORDING");
+}
+
+#[tokio::test]
+async fn retention_days_are_validated() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let cam = app.create_camera("Gate").await;
+    let path = format!("/cameras/{}", cam["id"].as_str().unwrap());
+    for bad in [json!(0), json!(-3), json!(36_501), json!("7")] {
+        let r = app.patch(&t, &path, json!({ "retentionDays": bad })).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("retentionDays"),
+            "{body}"
+        );
+    }
+    let r = app.patch(&t, &path, json!({ "retentionDays": null })).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["retentionDays"],
+        Value::Null
+    );
+}
