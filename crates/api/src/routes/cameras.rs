@@ -71,7 +71,7 @@ fn roll(field: &str, v: i64) -> ApiResult<RollSeconds> {
 
 /// List cameras.
 #[utoipa::path(get, path = "/cameras", tag = "cameras", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<CameraView>), (status = 401)))]
+    responses((status = 200, body = ListView<CameraView>), (status = 400), (status = 401)))]
 pub async fn list(
     _me: AuthUser,
     q: web::Query<PageQuery>,
@@ -110,7 +110,7 @@ pub async fn create(
 }
 
 /// Get a camera.
-#[utoipa::path(get, path = "/cameras/{id}", tag = "cameras", security(("bearer" = [])),
+#[utoipa::path(get, path = "/cameras/{id}", tag = "cameras", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
     responses((status = 200, body = CameraView), (status = 404)))]
 pub async fn get(
     _me: AuthUser,
@@ -126,7 +126,7 @@ pub async fn get(
 }
 
 /// Change a camera.
-#[utoipa::path(patch, path = "/cameras/{id}", tag = "cameras", request_body = UpdateCamera, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/cameras/{id}", tag = "cameras", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), request_body = UpdateCamera, security(("bearer" = [])),
     responses((status = 200, body = CameraView), (status = 400), (status = 403), (status = 404)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, camera_id = %id))]
 pub async fn update(
@@ -163,7 +163,7 @@ pub async fn update(
 }
 
 /// Delete a camera that has no events (409 otherwise).
-#[utoipa::path(delete, path = "/cameras/{id}", tag = "cameras", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/cameras/{id}", tag = "cameras", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
     responses((status = 204), (status = 403), (status = 404), (status = 409)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, camera_id = %id))]
 pub async fn delete(

@@ -96,7 +96,7 @@ pub async fn create(
 
 /// List events, newest first.
 #[utoipa::path(get, path = "/events", tag = "events", params(EventQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<EventView>), (status = 400)))]
+    responses((status = 200, body = ListView<EventView>), (status = 400), (status = 401)))]
 pub async fn list(
     _me: AuthUser,
     q: web::Query<EventQuery>,
@@ -119,7 +119,7 @@ pub async fn list(
 }
 
 /// Get an event.
-#[utoipa::path(get, path = "/events/{id}", tag = "events", security(("bearer" = [])),
+#[utoipa::path(get, path = "/events/{id}", tag = "events", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
     responses((status = 200, body = EventView), (status = 404)))]
 pub async fn get(
     _me: AuthUser,
@@ -136,7 +136,7 @@ pub async fn get(
 
 /// End an event: stop its recording, which is then probed and uploaded.
 /// Calling it again answers with the current status.
-#[utoipa::path(post, path = "/events/{id}/end", tag = "events", security(("bearer" = [])),
+#[utoipa::path(post, path = "/events/{id}/end", tag = "events", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
     responses((status = 200, body = EndView), (status = 403), (status = 404)))]
 #[tracing::instrument(skip_all, fields(event_id = %id))]
 pub async fn end(

@@ -42,7 +42,7 @@ fn parse_role(raw: &str) -> ApiResult<Role> {
 
 /// List users.
 #[utoipa::path(get, path = "/users", tag = "users", params(PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = ListView<UserView>), (status = 401), (status = 403)))]
+    responses((status = 200, body = ListView<UserView>), (status = 400), (status = 401), (status = 403)))]
 pub async fn list(
     me: AuthUser,
     q: web::Query<PageQuery>,
@@ -84,7 +84,7 @@ pub async fn create(
 }
 
 /// Get a user.
-#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 404)))]
 pub async fn get(
     me: AuthUser,
@@ -98,7 +98,7 @@ pub async fn get(
 }
 
 /// Change a user's name, password or role.
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UpdateUser, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), request_body = UpdateUser, security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 400), (status = 404), (status = 409)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, user_id = %id))]
 pub async fn update(
@@ -132,7 +132,7 @@ pub async fn update(
 }
 
 /// Delete a user; their tokens stop working at once.
-#[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
     responses((status = 204), (status = 404), (status = 409)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, user_id = %id))]
 pub async fn delete(
