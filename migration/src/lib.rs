@@ -15,6 +15,7 @@ mod m20261125_000003_create_events;
 mod m20261125_000004_create_playbacks;
 mod m20261125_000005_create_jobs;
 mod m20261125_000006_add_camera_retention;
+mod m20261125_000007_add_list_order_indexes;
 
 pub use connect::{connect, redact_url};
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_playbacks::Migration),
             Box::new(m20261125_000005_create_jobs::Migration),
             Box::new(m20261125_000006_add_camera_retention::Migration),
+            Box::new(m20261125_000007_add_list_order_indexes::Migration),
         ]
     }
 }

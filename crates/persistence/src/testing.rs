@@ -165,3 +165,61 @@ fn drop_cleanup(c: Cleanup) {
         .join();
     }
 }
+
+/// Inserts `n` events on `camera`, each with a COMPLETED playback, in
+/// batches (for load benchmarks: a year of events in seconds, not the hours
+/// one transaction per row would take).
+pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::CameraId, n: usize) {
+    use crate::entity::{events, playbacks};
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let start = time::OffsetDateTime::now_utc() - time::Duration::days(365);
+    let mut done = 0;
+    while done < n {
+        let batch = (n - done).min(500);
+        let mut evs = Vec::with_capacity(batch);
+        let mut pbs = Vec::with_capacity(batch);
+        for i in 0..batch {
+            let at = crate::repo::micros(start + time::Duration::seconds((done + i) as i64 * 300));
+            let (event, playback) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+            evs.push(events::ActiveModel {
+                id: Set(event),
+                camera_id: Set(camera.as_uuid()),
+                event_type: Set("MOTION".into()),
+                description: Set(Some("Motion detected".into())),
+                n_channel_id: Set(None),
+                playback_id: Set(Some(playback)),
+                created_at: Set(at),
+                ended_at: Set(Some(at + time::Duration::seconds(30))),
+            });
+            pbs.push(playbacks::ActiveModel {
+                id: Set(playback),
+                event_id: Set(event),
+                camera_id: Set(camera.as_uuid()),
+                recording_status: Set("COMPLETED".into()),
+                video_key: Set(Some(format!("playbacks/{playback}/video.mp4"))),
+                thumbnail_key: Set(Some(format!("playbacks/{playback}/thumbnail.jpg"))),
+                file_size_bytes: Set(Some(15_000_000)),
+                duration_sec: Set(Some(30.0)),
+                codec: Set(Some("H.264".into())),
+                resolution: Set(Some("1080p".into())),
+                width: Set(Some(1920)),
+                height: Set(Some(1080)),
+                local_path: Set(None),
+                error: Set(None),
+                started_at: Set(Some(at)),
+                ended_at: Set(Some(at + time::Duration::seconds(30))),
+                created_at: Set(at),
+                updated_at: Set(at),
+            });
+        }
+        events::Entity::insert_many(evs)
+            .exec_without_returning(&db.conn)
+            .await
+            .expect("seed events");
+        playbacks::Entity::insert_many(pbs)
+            .exec_without_returning(&db.conn)
+            .await
+            .expect("seed playbacks");
+        done += batch;
+    }
+}

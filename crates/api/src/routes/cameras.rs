@@ -86,7 +86,7 @@ pub async fn list(
 
 /// Add a camera.
 #[utoipa::path(post, path = "/cameras", tag = "cameras", request_body = CreateCamera, security(("bearer" = [])),
-    responses((status = 201, body = CameraView), (status = 400), (status = 403)))]
+    responses((status = 201, body = CameraView), (status = 400), (status = 403), (status = 401)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, camera_id = tracing::field::Empty))]
 pub async fn create(
     me: AuthUser,
@@ -111,7 +111,7 @@ pub async fn create(
 
 /// Get a camera.
 #[utoipa::path(get, path = "/cameras/{id}", tag = "cameras", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 200, body = CameraView), (status = 404)))]
+    responses((status = 200, body = CameraView), (status = 404), (status = 401)))]
 pub async fn get(
     _me: AuthUser,
     id: web::Path<String>,
@@ -127,7 +127,7 @@ pub async fn get(
 
 /// Change a camera.
 #[utoipa::path(patch, path = "/cameras/{id}", tag = "cameras", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), request_body = UpdateCamera, security(("bearer" = [])),
-    responses((status = 200, body = CameraView), (status = 400), (status = 403), (status = 404)))]
+    responses((status = 200, body = CameraView), (status = 400), (status = 403), (status = 404), (status = 401)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, camera_id = %id))]
 pub async fn update(
     me: AuthUser,
@@ -164,7 +164,7 @@ pub async fn update(
 
 /// Delete a camera that has no events (409 otherwise).
 #[utoipa::path(delete, path = "/cameras/{id}", tag = "cameras", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 204), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 401)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, camera_id = %id))]
 pub async fn delete(
     me: AuthUser,

@@ -65,7 +65,7 @@ fn parse_type(raw: &str) -> ApiResult<EventType> {
 
 /// Post an event; a recording type starts recording its camera.
 #[utoipa::path(post, path = "/events", tag = "events", request_body = CreateEvent, security(("bearer" = [])),
-    responses((status = 201, body = EventView), (status = 400), (status = 403), (status = 422)))]
+    responses((status = 201, body = EventView), (status = 400), (status = 403), (status = 422), (status = 401)))]
 #[tracing::instrument(skip_all, fields(event_id = tracing::field::Empty, camera_id = %body.0.camera_id, event_type = %body.0.event_type))]
 pub async fn create(
     me: AuthUser,
@@ -120,7 +120,7 @@ pub async fn list(
 
 /// Get an event.
 #[utoipa::path(get, path = "/events/{id}", tag = "events", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 200, body = EventView), (status = 404)))]
+    responses((status = 200, body = EventView), (status = 404), (status = 401)))]
 pub async fn get(
     _me: AuthUser,
     id: web::Path<String>,
@@ -137,7 +137,7 @@ pub async fn get(
 /// End an event: stop its recording, which is then probed and uploaded.
 /// Calling it again answers with the current status.
 #[utoipa::path(post, path = "/events/{id}/end", tag = "events", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 200, body = EndView), (status = 403), (status = 404)))]
+    responses((status = 200, body = EndView), (status = 403), (status = 404), (status = 401)))]
 #[tracing::instrument(skip_all, fields(event_id = %id))]
 pub async fn end(
     me: AuthUser,

@@ -24,7 +24,7 @@ pub struct Signature {
     params(("key" = String, Path, description = "object key, e.g. playbacks/{id}/video.mp4"),
            ("exp" = Option<i64>, Query, description = "signed URL expiry (unix seconds)"),
            ("sig" = Option<String>, Query, description = "signed URL signature")),
-    responses((status = 200, content_type = "video/mp4"), (status = 206), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, content_type = "video/mp4"), (status = 206), (status = 304), (status = 400), (status = 401), (status = 403), (status = 404), (status = 416)))]
 #[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn get(
     req: HttpRequest,

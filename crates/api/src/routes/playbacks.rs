@@ -70,7 +70,7 @@ pub async fn list(
 
 /// Get a playback, with a playable `videoUrl` once COMPLETED.
 #[utoipa::path(get, path = "/playbacks/{id}", tag = "playbacks", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 200, body = PlaybackView), (status = 404)))]
+    responses((status = 200, body = PlaybackView), (status = 404), (status = 401)))]
 pub async fn get(
     _me: AuthUser,
     id: web::Path<String>,
@@ -88,7 +88,7 @@ pub async fn get(
 
 /// Stop a recording: the same effect and answer as ending its event.
 #[utoipa::path(post, path = "/playbacks/{id}/stop", tag = "playbacks", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 200, body = EndView), (status = 403), (status = 404)))]
+    responses((status = 200, body = EndView), (status = 403), (status = 404), (status = 401)))]
 #[tracing::instrument(skip_all, fields(playback_id = %id))]
 pub async fn stop(
     me: AuthUser,
@@ -113,7 +113,7 @@ pub async fn stop(
 
 /// Delete a playback: stops it if running, removes the clip and the row.
 #[utoipa::path(delete, path = "/playbacks/{id}", tag = "playbacks", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 204), (status = 403), (status = 404)))]
+    responses((status = 204), (status = 403), (status = 404), (status = 401)))]
 #[tracing::instrument(skip_all, fields(playback_id = %id))]
 pub async fn delete(
     me: AuthUser,

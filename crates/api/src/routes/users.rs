@@ -58,7 +58,7 @@ pub async fn list(
 
 /// Create a user.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser, security(("bearer" = [])),
-    responses((status = 201, body = UserView), (status = 400), (status = 403), (status = 409)))]
+    responses((status = 201, body = UserView), (status = 400), (status = 403), (status = 409), (status = 401)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username))]
 pub async fn create(
     me: AuthUser,
@@ -85,7 +85,7 @@ pub async fn create(
 
 /// Get a user.
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 404)))]
+    responses((status = 200, body = UserView), (status = 404), (status = 401)))]
 pub async fn get(
     me: AuthUser,
     id: web::Path<String>,
@@ -99,7 +99,7 @@ pub async fn get(
 
 /// Change a user's name, password or role.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), request_body = UpdateUser, security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 400), (status = 404), (status = 409)))]
+    responses((status = 200, body = UserView), (status = 400), (status = 404), (status = 409), (status = 401)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, user_id = %id))]
 pub async fn update(
     me: AuthUser,
@@ -133,7 +133,7 @@ pub async fn update(
 
 /// Delete a user; their tokens stop working at once.
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 204), (status = 404), (status = 409)))]
+    responses((status = 204), (status = 404), (status = 409), (status = 401)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, user_id = %id))]
 pub async fn delete(
     me: AuthUser,
