@@ -15,5 +15,8 @@ USER vigil
 WORKDIR /var/lib/vigil
 ENV DATA_DIR=/var/lib/vigil HTTP_ADDR=0.0.0.0:8080 LOG_FORMAT=json
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+# /ready (database and object store answer), with bash's /dev/tcp: the slim
+# image has no curl, and dash (/bin/sh) has no /dev/tcp.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s \
+  CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 CMD ["vigil"]
