@@ -22,6 +22,8 @@ use vigil_domain::{
 #[derive(Debug, Clone)]
 pub struct Database {
     conn: DatabaseConnection,
+    /// Shared by the event and playback repositories of this process.
+    playback_counts: Arc<repo::count_cache::CountCache>,
 }
 
 impl Database {
@@ -33,7 +35,10 @@ impl Database {
                 migration::redact_url(url)
             ))
         })?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            playback_counts: Arc::default(),
+        })
     }
 
     /// Applies pending migrations.
@@ -62,11 +67,17 @@ impl Database {
     }
 
     pub fn events(&self) -> Arc<dyn EventRepo> {
-        Arc::new(SqlEventRepo::new(self.conn.clone()))
+        Arc::new(SqlEventRepo::new(
+            self.conn.clone(),
+            self.playback_counts.clone(),
+        ))
     }
 
     pub fn playbacks(&self) -> Arc<dyn PlaybackRepo> {
-        Arc::new(SqlPlaybackRepo::new(self.conn.clone()))
+        Arc::new(SqlPlaybackRepo::new(
+            self.conn.clone(),
+            self.playback_counts.clone(),
+        ))
     }
 
     pub fn jobs(&self) -> Arc<dyn JobQueue> {

@@ -1,4 +1,4 @@
-use super::{begin_write, micros, now};
+use super::{begin_write, count_cache::CountCache, micros, now};
 use crate::{
     entity::{cameras, events, playbacks},
     errors::{corrupt, db_err},
@@ -8,6 +8,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use std::sync::Arc;
 use time::OffsetDateTime;
 use vigil_domain::{
     ports::{EventRepo, Listed, Result},
@@ -18,11 +19,16 @@ use vigil_domain::{
 #[derive(Debug, Clone)]
 pub struct SqlEventRepo {
     conn: DatabaseConnection,
+    /// Playback totals, stale once an event brings a new playback.
+    playback_counts: Arc<CountCache>,
 }
 
 impl SqlEventRepo {
-    pub fn new(conn: DatabaseConnection) -> Self {
-        Self { conn }
+    pub(crate) fn new(conn: DatabaseConnection, playback_counts: Arc<CountCache>) -> Self {
+        Self {
+            conn,
+            playback_counts,
+        }
     }
 }
 
@@ -112,6 +118,9 @@ impl EventRepo for SqlEventRepo {
             .map_err(db_err("playback"))?;
         }
         txn.commit().await.map_err(db_err("event"))?;
+        if with_playback.is_some() {
+            self.playback_counts.invalidate();
+        }
         to_domain(m, Some(camera))
     }
 

@@ -2,6 +2,7 @@
 //! converting rows to domain types at this edge.
 
 mod cameras;
+pub(crate) mod count_cache;
 mod events;
 mod jobs;
 mod playbacks;

@@ -1,4 +1,4 @@
-use super::{begin_write, micros, now};
+use super::{begin_write, count_cache::CountCache, micros, now};
 use crate::{
     entity::{events, playbacks},
     errors::{corrupt, db_err},
@@ -8,6 +8,7 @@ use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use std::sync::Arc;
 use time::OffsetDateTime;
 use vigil_domain::{
     playback::EventSummary,
@@ -19,11 +20,12 @@ use vigil_domain::{
 #[derive(Debug, Clone)]
 pub struct SqlPlaybackRepo {
     conn: DatabaseConnection,
+    counts: Arc<CountCache>,
 }
 
 impl SqlPlaybackRepo {
-    pub fn new(conn: DatabaseConnection) -> Self {
-        Self { conn }
+    pub(crate) fn new(conn: DatabaseConnection, counts: Arc<CountCache>) -> Self {
+        Self { conn, counts }
     }
 }
 
@@ -97,10 +99,19 @@ impl PlaybackRepo for SqlPlaybackRepo {
     }
 
     async fn list(&self, filter: PlaybackFilter, page: Page) -> Result<Listed<Playback>> {
-        let n = filtered(&filter)
-            .count(&self.conn)
-            .await
-            .map_err(db_err("playbacks"))?;
+        let key = format!("{filter:?}");
+        let n = match self.counts.get(&key) {
+            Some(n) => n,
+            None => {
+                let generation = self.counts.generation();
+                let n = filtered(&filter)
+                    .count(&self.conn)
+                    .await
+                    .map_err(db_err("playbacks"))?;
+                self.counts.put(key, generation, n);
+                n
+            }
+        };
         let rows = filtered(&filter)
             .find_also_related(events::Entity)
             .order_by_desc(playbacks::Column::CreatedAt)
@@ -182,6 +193,7 @@ impl PlaybackRepo for SqlPlaybackRepo {
             )));
         }
         txn.commit().await.map_err(db_err("playback"))?;
+        self.counts.invalidate();
         self.get(id)
             .await?
             .ok_or_else(|| Error::not_found("playback"))
@@ -241,6 +253,7 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .await
             .map_err(db_err("playback"))?;
         txn.commit().await.map_err(db_err("playback"))?;
+        self.counts.invalidate();
         Ok(r.rows_affected > 0)
     }
 }
