@@ -9,6 +9,29 @@
 use crate::Database;
 use sea_orm::ConnectionTrait;
 
+/// Makes one `#[tokio::test]` per backend of an async test body taking a
+/// [`TestDatabase`]: `both!(name, |t: TestDatabase| async move { … });`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                ($body)($crate::testing::TestDatabase::new($crate::testing::Backend::Sqlite).await)
+                    .await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                ($body)(
+                    $crate::testing::TestDatabase::new($crate::testing::Backend::Postgres).await,
+                )
+                .await
+            }
+        }
+    };
+}
+
 /// The two backends every persistence test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -5,23 +5,7 @@
 
 use std::{collections::HashSet, time::Duration};
 use vigil_domain::{JobKind, NewJob, PlaybackId};
-use vigil_persistence::testing::{Backend, TestDatabase};
-
-macro_rules! both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                ($body)(TestDatabase::new(Backend::Sqlite).await).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                ($body)(TestDatabase::new(Backend::Postgres).await).await
-            }
-        }
-    };
-}
+use vigil_persistence::{both, testing::TestDatabase};
 
 fn job(kind: JobKind) -> NewJob {
     NewJob {

@@ -9,23 +9,10 @@ use vigil_domain::{
     NewUser, Page, PasswordHash, PlaybackFilter, PlaybackId, PlaybackUpdate, RecordingStatus, Role,
     RtspUrl, UserPatch, Username,
 };
-use vigil_persistence::testing::{Backend, TestDatabase};
-
-macro_rules! both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                ($body)(TestDatabase::new(Backend::Sqlite).await).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                ($body)(TestDatabase::new(Backend::Postgres).await).await
-            }
-        }
-    };
-}
+use vigil_persistence::{
+    both,
+    testing::{Backend, TestDatabase},
+};
 
 fn new_user(name: &str, role: Role) -> NewUser {
     NewUser {
