@@ -17,7 +17,7 @@ use std::{
 use time::OffsetDateTime;
 use tokio::{sync::Notify, task::JoinHandle};
 use vigil_domain::{
-    ports::Result, ErrorKind, Job, JobKind, MediaInfo, Playback, PlaybackId, PlaybackUpdate,
+    ports::Result, ErrorKind, Job, JobId, JobKind, MediaInfo, Playback, PlaybackId, PlaybackUpdate,
     RecordingStatus,
 };
 
@@ -43,17 +43,13 @@ pub(crate) struct Workers {
 impl Default for Workers {
     fn default() -> Self {
         Self {
-            owner: format!("vigil-{}-{}", std::process::id(), uuid_suffix()).into(),
+            owner: format!("vigil-{}-{}", std::process::id(), JobId::new()).into(),
             wake: Arc::default(),
             running: Arc::default(),
             stopping: Arc::default(),
             tasks: Arc::default(),
         }
     }
-}
-
-fn uuid_suffix() -> String {
-    PlaybackId::new().to_string()[..8].to_owned()
 }
 
 impl Workers {
@@ -91,11 +87,6 @@ impl RecordingService {
             crate::telemetry::gauges(depth, free);
             tokio::time::sleep(GAUGE_EVERY).await;
         }
-    }
-
-    /// Jobs in the queue (held or waiting), for metrics.
-    pub async fn queued_jobs(&self) -> Result<u64> {
-        self.jobs.depth().await
     }
 
     /// Lets running jobs finish until `deadline`, then stops the workers and
@@ -151,7 +142,8 @@ impl RecordingService {
         }
     }
 
-    /// Runs a claimed job, renewing its lease meanwhile.
+    /// Runs a claimed job, renewing its lease meanwhile (until this future
+    /// ends or is dropped, as when shutdown aborts the worker).
     async fn run_held(&self, job: Job) {
         let renew = {
             let (jobs, owner, lease, id) = (
@@ -160,7 +152,7 @@ impl RecordingService {
                 self.limits.job_lease,
                 job.id,
             );
-            tokio::spawn(async move {
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(lease / 3).await;
                     match jobs.renew(id, &owner, lease).await {
@@ -172,10 +164,10 @@ impl RecordingService {
                         Err(e) => tracing::warn!(error = %e.chain(), "cannot renew a job lease"),
                     }
                 }
-            })
+            }))
         };
         let outcome = self.run(&job).await;
-        renew.abort();
+        drop(renew);
         let res = match outcome {
             Outcome::Done => self.jobs.finish(job.id).await,
             Outcome::Later(after, why) => {

@@ -327,11 +327,11 @@ impl S3Store {
                         })
                         .await
                 });
+                // Dropping the stream (another part failed) must not leave
+                // this part uploading behind the abort.
+                let task = tokio_util::task::AbortOnDropHandle::new(task);
                 async move {
-                    // Dropping the stream (another part failed) must not
-                    // leave this part uploading behind the abort.
-                    let mut guard = AbortOnDrop(task);
-                    match (&mut guard.0).await {
+                    match task.await {
                         Ok(r) => r,
                         Err(e) => Err(S3Error::Io(std::io::Error::other(e))),
                     }
@@ -419,15 +419,6 @@ async fn read_part(path: &Path, offset: u64, len: usize) -> std::io::Result<(Vec
     })
     .await
     .map_err(std::io::Error::other)?
-}
-
-/// Aborts a spawned part upload when its future is dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 #[async_trait]
