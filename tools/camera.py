@@ -3,10 +3,12 @@
 and a tone (AAC), for Vigil's recorder tests.
 
     /usr/bin/python3 tools/camera.py --port 8554 [--path /test] [--bitrate 500]
-        [--width 640 --height 360] [--fps 25] [--no-audio]
+        [--width 640 --height 360] [--fps 25] [--no-audio] [--pattern smpte]
 
 Prints "ready rtsp://127.0.0.1:PORT/PATH" once it listens, and runs until
-SIGTERM/SIGINT. The GOP is one second (key-int-max = fps), so recordings can
+SIGTERM/SIGINT. SIGUSR1 turns the picture white and SIGUSR2 black, at
+once: a visible marker of wall-clock time, so a test can tell which frames
+of a clip were filmed before a moment it chose. The GOP is one second (key-int-max = fps), so recordings can
 start and be cut on whole seconds.
 """
 import argparse
@@ -29,13 +31,14 @@ def main() -> int:
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--fps", type=int, default=25)
     p.add_argument("--no-audio", action="store_true")
+    p.add_argument("--pattern", default="smpte", help="videotestsrc pattern at start (smpte, black, white)")
     p.add_argument("--cbr", action="store_true", help="pad to a constant bitrate, like a real camera")
     a = p.parse_args()
 
     Gst.init(None)
     cbr = " pass=cbr vbv-buf-capacity=1000 option-string=nal-hrd=cbr" if a.cbr else ""
     video = (
-        f"videotestsrc is-live=true pattern=smpte ! video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 "
+        f"videotestsrc name=src is-live=true pattern={a.pattern} ! video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 "
         f"! videoconvert "
         f"! x264enc tune=zerolatency sliced-threads=false speed-preset=ultrafast key-int-max={a.fps} bitrate={a.bitrate}{cbr} "
         f"! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96"
@@ -52,6 +55,24 @@ def main() -> int:
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
     factory.set_shared(True)
+    # The media is rebuilt when its last client leaves; a new one shows the
+    # last paint, as a real camera would.
+    sources = []
+    painted = [a.pattern]
+
+    def configure(_factory, media) -> None:
+        src = media.get_element().get_by_name("src")
+        src.set_property("pattern", painted[0])
+        sources.append(src)
+
+    factory.connect("media-configure", configure)
+
+    def paint(pattern: str) -> bool:
+        painted[0] = pattern
+        for src in sources:
+            src.set_property("pattern", pattern)
+        return GLib.SOURCE_CONTINUE
+
     server.get_mount_points().add_factory(a.path, factory)
     if server.attach(None) == 0:
         print(f"cannot listen on port {a.port}", file=sys.stderr)
@@ -60,6 +81,8 @@ def main() -> int:
     loop = GLib.MainLoop()
     for s in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, s, loop.quit)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR1, paint, "white")
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR2, paint, "black")
     print(f"ready rtsp://127.0.0.1:{a.port}{a.path}", flush=True)
     loop.run()
     return 0

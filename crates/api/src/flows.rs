@@ -60,10 +60,11 @@ impl RecordingFlow {
     /// A recording that can't start leaves the playback FAILED with the
     /// reason; the event is still created (graceful degradation).
     ///
-    /// When the camera is already recording for an event still open, the
-    /// new event joins that recording instead of starting a second one: it
-    /// gets the same `playbackId`, and the recording stops when the last of
-    /// its events ends.
+    /// When the camera (one without pre-roll) is already recording for an
+    /// event still open, the new event joins that recording instead of
+    /// starting a second one: it gets the same `playbackId`, and the
+    /// recording stops when the last of its events ends. With a pre-roll
+    /// every event gets its own playback from the camera's ring.
     pub async fn create_event(&self, new: NewEvent) -> Result<Event, Error> {
         let camera = self
             .cameras
@@ -75,7 +76,14 @@ impl RecordingFlow {
         }
         let lock = self.camera_locks.of(camera.id);
         let _held = lock.lock().await;
-        if let Some(running) = self.running_recording(camera.id).await? {
+        // A camera with a pre-roll gives each event its own clip, cut from
+        // the shared ring; joining is for cameras recorded per event.
+        let joinable = camera.pre_roll.get() == 0;
+        let running = match joinable {
+            true => self.running_recording(camera.id).await?,
+            false => None,
+        };
+        if let Some(running) = running {
             match self.events.create_joining(new.clone(), running).await {
                 Ok(event) => {
                     tracing::info!(playback_id = %running, event_id = %event.id, camera_id = %camera.id, "event joins the camera's running recording");

@@ -160,6 +160,15 @@ pub trait Recorder: Send + Sync + Debug {
     fn active_count(&self) -> usize {
         0
     }
+    /// Keeps `camera` connected when it has a pre-roll (its recent video
+    /// held in a ring, so a recording starts before its event), and stops
+    /// doing so when it has none. Called when a camera is created or
+    /// changed. Unavailable when the ring cannot start.
+    async fn watch(&self, _camera: &Camera) -> Result<()> {
+        Ok(())
+    }
+    /// Stops keeping a deleted camera warm.
+    async fn forget(&self, _camera: CameraId) {}
 }
 
 /// Something `/ready` checks: the database or the object store.

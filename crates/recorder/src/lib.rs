@@ -34,6 +34,7 @@ mod parts;
 pub mod probe;
 mod progress;
 mod recovery;
+mod ring;
 mod service;
 mod session;
 mod stderr_tail;
@@ -44,6 +45,7 @@ pub use config::RecorderConfig;
 pub use error::RecordError;
 pub use parts::Clip;
 pub use recovery::RecoveryReport;
+pub use ring::{Ring, RING_DIR};
 pub use service::{RecordingService, ServiceLimits};
 pub use session::RecorderEvent;
 
@@ -89,22 +91,7 @@ impl FfmpegRecorder {
     /// the camera is contacted in the background. `id` must be a plain name
     /// (letters, digits, `-`, `_`).
     pub fn start(&self, id: &str, url: RtspUrl) -> Result<Recording, RecordError> {
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(RecordError::Io(format!("invalid recording id {id:?}")));
-        }
-        let dir = self.cfg.record_dir.join(id);
-        std::fs::create_dir_all(&dir)?;
-        // Parts left in the folder would be joined into this clip.
-        if !parts::list(&dir)?.is_empty() {
-            return Err(RecordError::Io(format!(
-                "{} already holds a recording",
-                dir.display()
-            )));
-        }
+        let dir = prepare_dir(&self.cfg, id)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let session = session::Session {
@@ -122,6 +109,42 @@ impl FfmpegRecorder {
             stop: StopHandle(Arc::new(stop_tx)),
             events: ev_rx,
         })
+    }
+}
+
+/// Creates `record_dir/<id>/` for a new recording; `id` must be a plain
+/// name, and the folder must hold no parts (they would be joined into this
+/// clip).
+pub(crate) fn prepare_dir(cfg: &RecorderConfig, id: &str) -> Result<PathBuf, RecordError> {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(RecordError::Io(format!("invalid recording id {id:?}")));
+    }
+    let dir = cfg.record_dir.join(id);
+    std::fs::create_dir_all(&dir)?;
+    if !parts::list(&dir)?.is_empty() {
+        return Err(RecordError::Io(format!(
+            "{} already holds a recording",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+impl FfmpegRecorder {
+    /// Keeps `url` connected and its last `keep` of video in
+    /// `record_dir/ring/<name>/`, so [`Ring::record`] can start a clip
+    /// before the moment it is asked for, without connecting.
+    pub fn ring(
+        &self,
+        name: &str,
+        url: RtspUrl,
+        keep: std::time::Duration,
+    ) -> Result<Ring, RecordError> {
+        Ring::start(self.cfg.clone(), name, url, keep)
     }
 }
 

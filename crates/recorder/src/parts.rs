@@ -84,6 +84,23 @@ pub async fn join(cfg: &RecorderConfig, dir: &Path) -> Result<PathBuf, RecordErr
     Ok(out)
 }
 
+/// Joins the parts in `dir` and probes the clip.
+pub async fn finish(
+    cfg: &RecorderConfig,
+    dir: &Path,
+    reconnects: u32,
+) -> Result<Clip, RecordError> {
+    let path = join(cfg, dir).await?;
+    let info = probe::probe(&cfg.ffprobe, &path).await?;
+    tracing::info!(duration = ?info.media.duration_sec, size = ?info.media.file_size_bytes, reconnects, "clip ready");
+    Ok(Clip {
+        dir: dir.to_owned(),
+        path,
+        info,
+        reconnects,
+    })
+}
+
 /// A finished recording: one faststart MP4 and what ffprobe says of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clip {

@@ -36,6 +36,8 @@ impl RecordingService {
     pub async fn recover(&self) -> Result<RecoveryReport> {
         let cfg = self.recorder.config().clone();
         let mut report = RecoveryReport::default();
+        report.orphans_stopped +=
+            crate::ring::stop_orphans(&cfg.record_dir, cfg.stop_timeout).await;
         let mut dirs: HashMap<PlaybackId, PathBuf> = HashMap::new();
         if let Ok(mut rd) = tokio::fs::read_dir(&cfg.record_dir).await {
             while let Ok(Some(entry)) = rd.next_entry().await {
@@ -107,7 +109,7 @@ impl RecordingService {
 
 /// One SIGINT (ffmpeg then finalizes its open part), SIGKILL only after the
 /// timeout.
-async fn stop_orphan(pid: u32, dir: &Path, timeout: Duration) {
+pub(crate) async fn stop_orphan(pid: u32, dir: &Path, timeout: Duration) {
     use nix::{
         sys::signal::{kill, Signal},
         unistd::Pid,

@@ -7,7 +7,7 @@
 //! It uses only the domain's ports (`PlaybackRepo`, `ObjectStore`,
 //! `JobQueue`), never a database or HTTP crate.
 
-use crate::{FfmpegRecorder, RecordError, RecorderEvent, StopHandle};
+use crate::{FfmpegRecorder, RecordError, RecorderEvent, Ring, StopHandle};
 use std::{
     collections::HashMap,
     path::Path,
@@ -17,7 +17,8 @@ use std::{
 use time::OffsetDateTime;
 use vigil_domain::{
     ports::{JobQueue, ObjectStore, PlaybackRepo, Recorder, Result},
-    Camera, Error, ErrorKind, JobKind, NewJob, PlaybackId, PlaybackUpdate, RecordingStatus,
+    Camera, CameraId, Error, ErrorKind, JobKind, NewJob, PlaybackId, PlaybackUpdate,
+    RecordingStatus,
 };
 
 /// Refusals before a recording starts.
@@ -58,9 +59,25 @@ pub struct RecordingService {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) jobs: Arc<dyn JobQueue>,
     pub(crate) limits: ServiceLimits,
-    pub(crate) active: Arc<Mutex<HashMap<PlaybackId, StopHandle>>>,
+    pub(crate) active: Arc<Mutex<HashMap<PlaybackId, Active>>>,
+    /// Warm cameras (those with a pre-roll), by camera.
+    pub(crate) rings: Arc<tokio::sync::Mutex<HashMap<CameraId, Ring>>>,
     pub(crate) workers: crate::jobs::Workers,
 }
+
+/// A recording running here.
+#[derive(Debug, Clone)]
+pub(crate) struct Active {
+    stop: StopHandle,
+    /// Waited after a stop before stopping ffmpeg; zero for recordings
+    /// taken from a ring, which keep their post-roll themselves.
+    post_roll: Duration,
+}
+
+/// Segments a ring keeps beyond the pre-roll: the clip starts at the
+/// keyframe before `trigger − pre-roll`, and a slow tick must not evict
+/// what a tap is about to link.
+const RING_MARGIN: Duration = Duration::from_secs(3);
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -87,6 +104,7 @@ impl RecordingService {
             jobs,
             limits,
             active: Arc::default(),
+            rings: Arc::default(),
             workers: crate::jobs::Workers::default(),
         }
     }
@@ -102,7 +120,13 @@ impl RecordingService {
     pub async fn shutdown(&self, grace: Duration) {
         let handles: Vec<_> = lock(&self.active).values().cloned().collect();
         for h in &handles {
-            h.stop();
+            h.stop.stop();
+        }
+        // Taps end with the segments they have (no post-roll) once their
+        // ring stops.
+        let rings: Vec<_> = self.rings.lock().await.drain().map(|(_, r)| r).collect();
+        for r in &rings {
+            r.stop_and_wait().await;
         }
         let deadline = tokio::time::Instant::now() + grace;
         while self.active_count() > 0 && tokio::time::Instant::now() < deadline {
@@ -193,27 +217,15 @@ impl RecordingService {
     }
 
     /// Follows one recording to its end.
-    async fn drive(self, id: PlaybackId, mut rec: crate::Recording) {
+    async fn drive(self, id: PlaybackId, mut rec: crate::Recording, mut first_media: bool) {
         let dir = rec.dir().to_owned();
         let started = std::time::Instant::now();
-        let mut first_media = true;
         while let Some(ev) = rec.next_event().await {
             match ev {
                 RecorderEvent::MediaWritten => {
                     if std::mem::take(&mut first_media) {
                         crate::telemetry::time_to_recording(started.elapsed());
-                    }
-                    let u = PlaybackUpdate {
-                        started_at: Some(OffsetDateTime::now_utc()),
-                        local_path: Some(Some(dir.to_string_lossy().into_owned())),
-                        ..Default::default()
-                    };
-                    if let Err(e) = self
-                        .playbacks
-                        .transition(id, RecordingStatus::Recording, u)
-                        .await
-                    {
-                        tracing::warn!(playback_id = %id, error = %e.chain(), "cannot mark playback RECORDING");
+                        self.mark_recording(id, &dir).await;
                     }
                 }
                 RecorderEvent::Reconnecting { attempt, reason } => {
@@ -230,6 +242,69 @@ impl RecordingService {
             }
         }
         lock(&self.active).remove(&id);
+    }
+
+    async fn mark_recording(&self, id: PlaybackId, dir: &Path) {
+        let u = PlaybackUpdate {
+            started_at: Some(OffsetDateTime::now_utc()),
+            local_path: Some(Some(dir.to_string_lossy().into_owned())),
+            ..Default::default()
+        };
+        if let Err(e) = self
+            .playbacks
+            .transition(id, RecordingStatus::Recording, u)
+            .await
+        {
+            tracing::warn!(playback_id = %id, error = %e.chain(), "cannot mark playback RECORDING");
+        }
+    }
+
+    /// The camera's ring, started (or restarted for a new URL) as needed.
+    async fn ring_of(&self, camera: &Camera) -> std::result::Result<Ring, RecordError> {
+        let keep = Duration::from_secs(camera.pre_roll.get().into()) + RING_MARGIN;
+        let mut rings = self.rings.lock().await;
+        if let Some(ring) = rings.get(&camera.id) {
+            if ring.url() == &camera.rtsp_url {
+                ring.set_keep(keep);
+                return Ok(ring.clone());
+            }
+            // A new URL: the old ffmpeg stops (its taps end with what they
+            // have) before a new ring takes over the folder.
+            tracing::info!(camera_id = %camera.id, "camera URL changed; reconnecting its ring");
+            ring.stop_and_wait().await;
+        }
+        let ring = self
+            .recorder
+            .ring(&camera.id.to_string(), camera.rtsp_url.clone(), keep)?;
+        tracing::info!(camera_id = %camera.id, keep_s = keep.as_secs(), "camera kept warm for pre-roll");
+        rings.insert(camera.id, ring.clone());
+        Ok(ring)
+    }
+
+    /// Keeps warm exactly the cameras of `cameras` that have a pre-roll,
+    /// and removes ring folders of cameras that are gone. Run at start.
+    pub async fn watch_all(&self, cameras: &[Camera]) {
+        for camera in cameras {
+            if let Err(e) = Recorder::watch(self, camera).await {
+                tracing::warn!(camera_id = %camera.id, error = %e.chain(), "cannot keep the camera warm");
+            }
+        }
+        let ring_root = self.recorder.config().record_dir.join(crate::RING_DIR);
+        let known: Vec<String> = self
+            .rings
+            .lock()
+            .await
+            .keys()
+            .map(|c| c.to_string())
+            .collect();
+        if let Ok(rd) = std::fs::read_dir(&ring_root) {
+            for entry in rd.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !known.contains(&name) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
     }
 
     async fn complete(
@@ -314,21 +389,43 @@ impl Recorder for RecordingService {
                 )));
             }
         }
-        let rec = self
-            .recorder
-            .start(&playback.to_string(), camera.rtsp_url.clone())
-            .map_err(|e| {
-                crate::telemetry::refused("spawn");
-                Error::unavailable(e.to_string())
-            })?;
+        let pre_roll = Duration::from_secs(camera.pre_roll.get().into());
+        let post_roll = Duration::from_secs(camera.post_roll.get().into());
+        let id = playback.to_string();
+        let started = if pre_roll.is_zero() {
+            self.recorder
+                .start(&id, camera.rtsp_url.clone())
+                .map(|rec| (rec, post_roll))
+        } else {
+            self.ring_of(camera)
+                .await
+                .and_then(|ring| ring.record(&id, pre_roll, post_roll))
+                .map(|rec| (rec, Duration::ZERO))
+        };
+        let (mut rec, post_roll) = started.map_err(|e| {
+            crate::telemetry::refused("spawn");
+            Error::unavailable(e.to_string())
+        })?;
         crate::telemetry::started();
-        lock(&self.active).insert(playback, rec.stop_handle());
-        tokio::spawn(self.clone().drive(playback, rec));
+        let active = Active {
+            stop: rec.stop_handle(),
+            post_roll,
+        };
+        lock(&self.active).insert(playback, active);
+        // A warm ring already has media: the playback is RECORDING before
+        // the event's response is sent.
+        let mut first_media = true;
+        if let Ok(RecorderEvent::MediaWritten) = rec.events.try_recv() {
+            first_media = false;
+            crate::telemetry::time_to_recording(Duration::ZERO);
+            self.mark_recording(playback, rec.dir()).await;
+        }
+        tokio::spawn(self.clone().drive(playback, rec, first_media));
         Ok(())
     }
 
     async fn stop(&self, playback: PlaybackId) -> Result<Option<RecordingStatus>> {
-        let Some(handle) = lock(&self.active).get(&playback).cloned() else {
+        let Some(active) = lock(&self.active).get(&playback).cloned() else {
             return Ok(None);
         };
         let current = self.playbacks.get(playback).await?.map(|p| p.status);
@@ -349,7 +446,15 @@ impl Recorder for RecordingService {
             }
             other => other,
         };
-        handle.stop();
+        if active.post_roll.is_zero() {
+            active.stop.stop();
+        } else {
+            let stop = active.stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(active.post_roll).await;
+                stop.stop();
+            });
+        }
         Ok(left_in)
     }
 
@@ -359,5 +464,24 @@ impl Recorder for RecordingService {
 
     fn active_count(&self) -> usize {
         RecordingService::active_count(self)
+    }
+
+    async fn watch(&self, camera: &Camera) -> Result<()> {
+        if camera.pre_roll.get() == 0 {
+            self.forget(camera.id).await;
+            return Ok(());
+        }
+        self.ring_of(camera)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::unavailable(e.to_string()))
+    }
+
+    async fn forget(&self, camera: CameraId) {
+        let ring = self.rings.lock().await.remove(&camera);
+        if let Some(ring) = ring {
+            tracing::info!(camera_id = %camera, "camera no longer kept warm");
+            ring.remove().await;
+        }
     }
 }

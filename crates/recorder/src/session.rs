@@ -10,7 +10,6 @@ use crate::{
     args::{self, AudioMode},
     manifest::Manifest,
     parts::{self, Clip},
-    probe,
     progress::ProgressParser,
     stderr_tail::StderrTail,
     RecordError, RecorderConfig,
@@ -268,20 +267,13 @@ impl Session {
     }
 
     async fn finalize(&self, reconnects: u32) -> Result<Clip, RecordError> {
-        let path = parts::join(&self.cfg, &self.dir).await?;
-        let info = probe::probe(&self.cfg.ffprobe, &path).await?;
+        let clip = parts::finish(&self.cfg, &self.dir, reconnects).await?;
         Manifest::remove(&self.dir);
-        tracing::info!(duration = ?info.media.duration_sec, size = ?info.media.file_size_bytes, reconnects, "clip ready");
-        Ok(Clip {
-            dir: self.dir.clone(),
-            path,
-            info,
-            reconnects,
-        })
+        Ok(clip)
     }
 }
 
-async fn next_line<R>(lines: &mut Option<tokio::io::Lines<R>>) -> Option<String>
+pub(crate) async fn next_line<R>(lines: &mut Option<tokio::io::Lines<R>>) -> Option<String>
 where
     R: tokio::io::AsyncBufRead + Unpin,
 {

@@ -203,6 +203,9 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         tracing::warn!(?report, "took up what the previous run left");
     }
     recording.start_jobs();
+    recording
+        .watch_all(&all_cameras(db.cameras().as_ref()).await?)
+        .await;
     let recorder: Arc<dyn Recorder> = Arc::new(recording.clone());
 
     let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
@@ -270,6 +273,24 @@ async fn wait_for_signal() {
         }
         _ => {
             let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Every camera, page by page: those with a pre-roll are kept warm.
+async fn all_cameras(
+    cameras: &dyn vigil_domain::ports::CameraRepo,
+) -> Result<Vec<vigil_domain::Camera>, vigil_domain::Error> {
+    let mut all = Vec::new();
+    loop {
+        let offset = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let page = vigil_domain::Page::parse(Some(500), Some(offset))
+            .map_err(vigil_domain::Error::invalid)?;
+        let rows = cameras.list(page).await?.rows;
+        let last = rows.len() < 500;
+        all.extend(rows);
+        if last {
+            return Ok(all);
         }
     }
 }

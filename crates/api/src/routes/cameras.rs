@@ -13,7 +13,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use vigil_domain::{
     camera::{parse_channel, RollSeconds},
-    ports::CameraRepo,
+    ports::{CameraRepo, Recorder},
     CameraId, CameraName, CameraPatch, NewCamera, RetentionDays, RtspUrl,
 };
 
@@ -92,6 +92,7 @@ pub async fn create(
     me: AuthUser,
     body: JsonBody<CreateCamera>,
     cameras: web::Data<dyn CameraRepo>,
+    recorder: web::Data<dyn Recorder>,
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
     let b = body.0;
@@ -106,6 +107,7 @@ pub async fn create(
     let cam = cameras.create(new).await?;
     tracing::Span::current().record("camera_id", tracing::field::display(cam.id));
     tracing::info!(rtsp_url = %cam.rtsp_url, "camera created");
+    keep_warm(recorder.get_ref(), &cam).await;
     Ok(HttpResponse::Created().json(CameraView::from(cam)))
 }
 
@@ -134,6 +136,7 @@ pub async fn update(
     id: web::Path<String>,
     body: JsonBody<UpdateCamera>,
     cameras: web::Data<dyn CameraRepo>,
+    recorder: web::Data<dyn Recorder>,
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
     let id: CameraId = path_id(&id, "camera")?;
@@ -159,6 +162,7 @@ pub async fn update(
             .transpose()?,
     };
     let cam = cameras.update(id, patch).await?;
+    keep_warm(recorder.get_ref(), &cam).await;
     Ok(HttpResponse::Ok().json(CameraView::from(cam)))
 }
 
@@ -170,12 +174,22 @@ pub async fn delete(
     me: AuthUser,
     id: web::Path<String>,
     cameras: web::Data<dyn CameraRepo>,
+    recorder: web::Data<dyn Recorder>,
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
     let id: CameraId = path_id(&id, "camera")?;
     if cameras.delete(id).await? {
+        recorder.forget(id).await;
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("camera"))
+    }
+}
+
+/// Starts (or stops) the camera's pre-roll ring. The camera is stored
+/// either way: a ring that cannot start now is started by the next event.
+async fn keep_warm(recorder: &dyn Recorder, camera: &vigil_domain::Camera) {
+    if let Err(e) = recorder.watch(camera).await {
+        tracing::warn!(camera_id = %camera.id, error = %e.chain(), "cannot keep the camera warm for its pre-roll");
     }
 }

@@ -33,9 +33,20 @@ impl TestCamera {
     }
 
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// A camera showing a black picture until [`TestCamera::paint`]: a
+    /// visible marker of when frames were filmed.
+    pub fn start_black() -> Self {
+        Self::start_with(free_port(), &["--pattern", "black"])
+    }
+
+    pub fn start_with(port: u16, args: &[&str]) -> Self {
         let mut child = Command::new("/usr/bin/python3")
             .arg(script())
             .args(["--port", &port.to_string()])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -50,6 +61,17 @@ impl TestCamera {
 
     pub fn url(&self) -> String {
         format!("rtsp://127.0.0.1:{}/test", self.port)
+    }
+
+    /// Turns the picture white (`true`) or black, at once.
+    pub fn paint(&self, white: bool) {
+        let sig = if white { "-USR1" } else { "-USR2" };
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot signal the camera");
     }
 
     pub fn kill(&mut self) {
