@@ -438,3 +438,127 @@ async fn an_upload_waits_while_s3_is_down_and_completes_when_it_is_back_on_postg
     );
     assert_eq!(recordings_left(data.path()), 0);
 }
+
+/// The mean brightness (0–255) of each video frame of an MP4.
+fn frame_lumas(bytes: &[u8], dir: &Path) -> Vec<u8> {
+    let f = dir.join("lumas.mp4");
+    std::fs::write(&f, bytes).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&f)
+        .args([
+            "-vf",
+            "scale=1:1",
+            "-pix_fmt",
+            "gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// ffmpeg processes whose command line writes into `dir`.
+fn ffmpegs_writing_into(dir: &Path) -> usize {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).into_owned())
+        .filter(|c| {
+            c.split('\0').next().is_some_and(|a| a.ends_with("ffmpeg")) && c.contains(&needle)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn pre_roll_clips_start_before_their_events_and_the_ring_survives_a_kill() {
+    let cam = TestCamera::start_black();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![("DATA_DIR".into(), data.path().display().to_string())]);
+    let api = Api::login(&server.base).await;
+    let camera = api
+        .post(
+            "/cameras",
+            json!({"name": "Gate", "rtspUrl": cam.url(), "preRollSeconds": 5, "postRollSeconds": 1}),
+        )
+        .await;
+    assert_eq!(camera["preRollSeconds"], 5);
+    let ring = data
+        .path()
+        .join("recordings/ring")
+        .join(camera["id"].as_str().unwrap());
+    let segments = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".ts"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    until("6 s in the ring", || segments(&ring) >= 7).await;
+
+    cam.paint(true);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let motion = json!({"cameraId": camera["id"], "type": "MOTION"});
+    let first = api.post("/events", motion.clone()).await;
+    let pb1 = first["playbackId"].as_str().unwrap().to_owned();
+    let now = api.get(&format!("/playbacks/{pb1}")).await;
+    assert_eq!(now["recordingStatus"], "RECORDING", "at once: {now}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = api.post("/events", motion.clone()).await;
+    let pb2 = second["playbackId"].as_str().unwrap().to_owned();
+    assert_ne!(
+        pb1, pb2,
+        "each event on a pre-roll camera gets its own clip"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for ev in [&first, &second] {
+        let end = api
+            .post(
+                &format!("/events/{}/end", ev["id"].as_str().unwrap()),
+                json!({}),
+            )
+            .await;
+        assert_eq!(end["recordingStatus"], "PROCESSING");
+    }
+    let done = api.wait_status(&pb1, "COMPLETED").await;
+    api.wait_status(&pb2, "COMPLETED").await;
+    let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let d = probe_duration(&bytes, data.path());
+    assert!((9.5..=12.5).contains(&d), "5 s + 4 s + 1 s, got {d}");
+    let lumas = frame_lumas(&bytes, data.path());
+    assert!(
+        lumas[0] < 64,
+        "the clip opens before the paint, 2 s before the event"
+    );
+    assert!(*lumas.last().unwrap() > 192);
+
+    // A kill -9: the restarted server stops the old ring ffmpeg, rebuilds
+    // the ring from its recent segments and records from it at once.
+    let server = server.restart();
+    let api = Api::login(&server.base).await;
+    assert!(ffmpegs_writing_into(&ring) <= 1, "the orphan was stopped");
+    until("the ring's new ffmpeg", || ffmpegs_writing_into(&ring) == 1).await;
+    let third = api.post("/events", motion).await;
+    let pb3 = third["playbackId"].as_str().unwrap().to_owned();
+    let now = api.get(&format!("/playbacks/{pb3}")).await;
+    assert_eq!(
+        now["recordingStatus"], "RECORDING",
+        "at once after a restart: {now}"
+    );
+    api.post(&format!("/playbacks/{pb3}/stop"), json!({})).await;
+    api.wait_status(&pb3, "COMPLETED").await;
+    // Bounded: 5 s of pre-roll + margin, in 1 s segments.
+    assert!(segments(&ring) <= 10, "{} segments", segments(&ring));
+}
