@@ -1,6 +1,7 @@
 use crate::helpers::{error_code, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use vigil_domain::CameraId;
 
 #[tokio::test]
 async fn camera_passwords_are_masked_everywhere() {
@@ -186,4 +187,47 @@ async fn patch_changes_only_what_is_given_and_delete_guards_events() {
         StatusCode::NOT_FOUND,
     )
     .await;
+}
+
+/// A camera with a pre-roll is kept warm from its creation; setting the
+/// pre-roll to 0 or deleting the camera lets it go.
+#[tokio::test]
+async fn pre_roll_cameras_are_kept_warm_while_they_have_one() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let warm = |id: &str| {
+        let id: CameraId = id.parse().unwrap();
+        app.recorder.warm.lock().unwrap().contains(&id)
+    };
+    let r = app
+        .post(
+            &admin,
+            "/cameras",
+            json!({"name": "Gate", "rtspUrl": "rtsp://cam/live", "preRollSeconds": 5, "postRollSeconds": 2}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let cam: Value = r.json().await.unwrap();
+    let id = cam["id"].as_str().unwrap();
+    assert_eq!(
+        (
+            cam["preRollSeconds"].as_u64(),
+            cam["postRollSeconds"].as_u64()
+        ),
+        (Some(5), Some(2))
+    );
+    assert!(warm(id));
+    let plain = app.create_camera("Yard").await;
+    assert!(!warm(plain["id"].as_str().unwrap()), "no pre-roll, no ring");
+
+    let path = format!("/cameras/{id}");
+    app.patch(&admin, &path, json!({"preRollSeconds": 0})).await;
+    assert!(!warm(id));
+    app.patch(&admin, &path, json!({"preRollSeconds": 3})).await;
+    assert!(warm(id));
+    assert_eq!(
+        app.delete(&admin, &path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(!warm(id), "a deleted camera is let go");
 }

@@ -301,3 +301,50 @@ async fn overlapping_events_share_one_recording_on_sqlite() {
 async fn overlapping_events_share_one_recording_on_postgres() {
     overlapping_events_share_one_recording(Backend::Postgres).await
 }
+
+/// On a camera with a pre-roll, overlapping events each get their own
+/// playback (cut from the camera's shared ring), ended one by one.
+#[tokio::test]
+async fn overlapping_events_on_a_pre_roll_camera_get_their_own_clips() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let cam: Value = app
+        .post(
+            &admin,
+            "/cameras",
+            json!({"name": "Gate", "rtspUrl": "rtsp://cam/live", "preRollSeconds": 5}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cam_id = cam["id"].as_str().unwrap();
+    let mut events = Vec::new();
+    for _ in 0..2 {
+        let e: Value = app
+            .post_event(&admin, cam_id, "MOTION")
+            .await
+            .json()
+            .await
+            .unwrap();
+        events.push(e);
+    }
+    assert_ne!(events[0]["playbackId"], events[1]["playbackId"]);
+    let r: Value = app
+        .post_empty(
+            &admin,
+            &format!("/events/{}/end", events[0]["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["recordingStatus"], "PROCESSING", "its own clip ends");
+    let other: Value = app
+        .get_json(
+            &admin,
+            &format!("/playbacks/{}", events[1]["playbackId"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(other["recordingStatus"], "RECORDING", "the other goes on");
+}

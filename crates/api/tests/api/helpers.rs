@@ -17,7 +17,7 @@ use vigil_api::{
 };
 use vigil_domain::{
     ports::{ObjectStore, PlaybackRepo, Recorder, Result as PortResult},
-    Camera, Error, MediaInfo, NewUser, Password, Playback, PlaybackId, PlaybackUpdate,
+    Camera, CameraId, Error, MediaInfo, NewUser, Password, Playback, PlaybackId, PlaybackUpdate,
     RecordingStatus, Role, Username,
 };
 use vigil_persistence::testing::{Backend, TestDatabase};
@@ -34,6 +34,8 @@ pub struct ScriptedRecorder {
     playbacks: Arc<dyn PlaybackRepo>,
     store: Arc<dyn ObjectStore>,
     active: Mutex<HashSet<PlaybackId>>,
+    /// Cameras kept warm for their pre-roll.
+    pub warm: Mutex<HashSet<CameraId>>,
     pub refuse_with: Mutex<Option<String>>,
     pub clip: Vec<u8>,
 }
@@ -113,6 +115,20 @@ impl Recorder for ScriptedRecorder {
 
     fn active_count(&self) -> usize {
         self.active.lock().unwrap().len()
+    }
+
+    async fn watch(&self, camera: &Camera) -> PortResult<()> {
+        let mut warm = self.warm.lock().unwrap();
+        if camera.pre_roll.get() > 0 {
+            warm.insert(camera.id);
+        } else {
+            warm.remove(&camera.id);
+        }
+        Ok(())
+    }
+
+    async fn forget(&self, camera: CameraId) {
+        self.warm.lock().unwrap().remove(&camera);
     }
 }
 
@@ -197,6 +213,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         playbacks: playbacks.clone(),
         store: local.clone(),
         active: Mutex::new(HashSet::new()),
+        warm: Mutex::new(HashSet::new()),
         refuse_with: Mutex::new(None),
         clip: (0..200_000u32).map(|i| (i % 251) as u8).collect(),
     });
