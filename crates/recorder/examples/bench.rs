@@ -11,6 +11,15 @@
 //! (first `-progress` block with frames), alternating, same camera, same run.
 //! `concurrent`: N recordings at once for SECONDS; CPU and RSS of the
 //! ffmpeg processes from /proc.
+//! `preroll`: from a recording asked of a warm ring (5 s pre-roll) to its
+//! first media, against bare ffmpeg's spawn → first frame, alternating.
+//! `warm`: N warm cameras for SECONDS: CPU, RSS and disk writes of their
+//! ffmpegs, this process's CPU (the ring scans), and the rings' size.
+//!
+//! ```sh
+//! cargo run --release -p vigil-recorder --example bench -- preroll RTSP_URL RUNS
+//! cargo run --release -p vigil-recorder --example bench -- warm RTSP_URL N SECONDS
+//! ```
 
 #![allow(clippy::expect_used)] // a benchmark tool: fail loudly
 
@@ -21,7 +30,7 @@ use std::{
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 use vigil_domain::RtspUrl;
-use vigil_recorder::{FfmpegRecorder, RecorderConfig, RecorderEvent};
+use vigil_recorder::{FfmpegRecorder, RecorderConfig, RecorderEvent, Ring};
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -90,6 +99,70 @@ async fn vigil(rec: &FfmpegRecorder, url: &RtspUrl) -> f64 {
         }
     }
     elapsed
+}
+
+/// From asking a warm ring for a recording to its first media.
+async fn from_ring(ring: &Ring) -> f64 {
+    let t0 = Instant::now();
+    let mut r = ring
+        .record(&rand_id(), Duration::from_secs(5), Duration::ZERO)
+        .expect("record");
+    let mut elapsed = f64::NAN;
+    while let Some(ev) = r.next_event().await {
+        match ev {
+            RecorderEvent::MediaWritten => {
+                elapsed = t0.elapsed().as_secs_f64();
+                r.stop();
+            }
+            RecorderEvent::Finished(res) => {
+                if let Ok(clip) = res {
+                    let _ = clip.remove_files().await;
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+    elapsed
+}
+
+async fn until_warm(ring: &Ring) {
+    let t = Instant::now();
+    while !(ring.is_warm() && ring.disk_usage().0 > 6) {
+        assert!(t.elapsed() < Duration::from_secs(60), "the ring never got warm");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Bytes written to storage by every ffmpeg (`/proc/PID/io`).
+fn ffmpeg_write_bytes() -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) else {
+            continue;
+        };
+        if comm.trim() != "ffmpeg" {
+            continue;
+        }
+        let io = std::fs::read_to_string(e.path().join("io")).unwrap_or_default();
+        total += io
+            .lines()
+            .find_map(|l| l.strip_prefix("wchar: "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    total
+}
+
+/// utime + stime of this process, in clock ticks.
+fn own_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let Some(close) = stat.rfind(')') else {
+        return 0;
+    };
+    let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
 fn rand_id() -> String {
@@ -209,7 +282,85 @@ async fn main() {
                 (rss as f64 / n as f64) / 1048576.0
             );
         }
-        _ => eprintln!("usage: bench start URL RUNS | bench concurrent URL N SECONDS"),
+        Some("bare") => {
+            // One bare measurement, for scripts alternating it with theirs.
+            println!("{:.4}", bare_ffmpeg(&a[1], &dir).await);
+        }
+        Some("preroll") => {
+            let url = &a[1];
+            let runs: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
+            let ring = rec
+                .ring("bench", RtspUrl::parse(url).expect("url"), Duration::from_secs(8))
+                .expect("ring");
+            until_warm(&ring).await;
+            let (mut bare, mut ours) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                bare.push(bare_ffmpeg(url, &dir).await);
+                ours.push(from_ring(&ring).await);
+            }
+            let (mb, mo) = (median(&mut bare), median(&mut ours));
+            println!(
+                "| recording from a warm ring (5 s pre-roll) → first media, median of {runs} | {:.2} ms | {mb:.3} s (bare ffmpeg spawn → first frame) | {:.4} |",
+                mo * 1000.0,
+                mo / mb
+            );
+            println!(
+                "| (min / max, from the ring) | {:.2} / {:.2} ms | | |",
+                ours[0] * 1000.0,
+                ours[runs - 1] * 1000.0
+            );
+            ring.remove().await;
+        }
+        Some("warm") => {
+            let url = RtspUrl::parse(&a[1]).expect("url");
+            let n: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
+            let secs: u64 = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(30);
+            let keep = Duration::from_secs(8);
+            let mut rings = Vec::new();
+            for i in 0..n {
+                rings.push(rec.ring(&format!("w{i}"), url.clone(), keep).expect("ring"));
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            for r in &rings {
+                until_warm(r).await;
+            }
+            let tick = 100.0; // USER_HZ
+            let (t0, _, _) = ffmpeg_usage();
+            let (w0, o0) = (ffmpeg_write_bytes(), own_ticks());
+            let start = Instant::now();
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let wall = start.elapsed().as_secs_f64();
+            let (t1, rss, alive) = ffmpeg_usage();
+            let (w1, o1) = (ffmpeg_write_bytes(), own_ticks());
+            let cpu = (t1 - t0) as f64 / tick / wall;
+            let own = (o1 - o0) as f64 / tick / wall;
+            let disk: u64 = rings.iter().map(|r| r.disk_usage().1).sum();
+            let n_f = n as f64;
+            println!("| warm cameras (1 s segments, 8 s kept) alive after {secs} s | {alive} of {n} | | |");
+            println!(
+                "| CPU per warm camera: its ffmpeg + the ring's scans | {:.2} % + {:.2} % of a core | | |",
+                cpu * 100.0 / n_f,
+                own * 100.0 / n_f
+            );
+            println!(
+                "| RSS per warm camera (ffmpeg) | {:.1} MB | | |",
+                rss as f64 / n_f / 1048576.0
+            );
+            println!(
+                "| disk writes per warm camera | {:.0} KB/s | | |",
+                (w1 - w0) as f64 / n_f / wall / 1024.0
+            );
+            println!(
+                "| ring size per warm camera (8 s kept) | {:.1} MB | | |",
+                disk as f64 / n_f / 1048576.0
+            );
+            for r in &rings {
+                r.remove().await;
+            }
+        }
+        _ => eprintln!(
+            "usage: bench start URL RUNS | bench concurrent URL N SECONDS | bench preroll URL RUNS | bench warm URL N SECONDS"
+        ),
     }
     let _ = std::fs::remove_dir_all(dir);
 }
