@@ -129,7 +129,10 @@ async fn from_ring(ring: &Ring) -> f64 {
 async fn until_warm(ring: &Ring) {
     let t = Instant::now();
     while !(ring.is_warm() && ring.disk_usage().0 > 6) {
-        assert!(t.elapsed() < Duration::from_secs(60), "the ring never got warm");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the ring never got warm"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

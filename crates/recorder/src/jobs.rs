@@ -79,12 +79,18 @@ impl RecordingService {
         tasks.push(tokio::spawn(self.clone().sample_gauges()));
     }
 
-    /// Keeps the queue-depth and free-space gauges current.
+    /// Keeps the queue-depth, free-space and ring gauges current.
     async fn sample_gauges(self) {
         loop {
             let depth = self.jobs.depth().await.ok();
             let free = crate::service::free_bytes(&self.recorder.config().record_dir);
             crate::telemetry::gauges(depth, free);
+            let rings: Vec<_> = self.rings.lock().await.values().cloned().collect();
+            crate::telemetry::rings(
+                rings.iter().filter(|r| r.is_warm()).count(),
+                rings.len(),
+                rings.iter().map(|r| r.disk_usage().1).sum(),
+            );
             tokio::time::sleep(GAUGE_EVERY).await;
         }
     }

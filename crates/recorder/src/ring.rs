@@ -233,6 +233,9 @@ impl Ring {
         pre_roll: Duration,
         post_roll: Duration,
     ) -> Result<Recording, RecordError> {
+        if lock(&self.shared.state).stopped {
+            return Err(RecordError::Io("the camera's ring has stopped".into()));
+        }
         let dir = crate::prepare_dir(&self.shared.cfg, id)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -240,9 +243,6 @@ impl Ring {
         let now = SystemTime::now();
         {
             let mut st = lock(&self.shared.state);
-            if st.stopped {
-                return Err(RecordError::Io("the camera's ring has stopped".into()));
-            }
             self.shared.scan(&mut st, now);
             st.taps.push(Tap {
                 id: id.to_owned(),
@@ -516,13 +516,22 @@ impl Shared {
                 break;
             }
             if started.elapsed() > Duration::from_secs(30) {
+                if attempt > 3 {
+                    tracing::info!("ring camera back");
+                }
                 attempt = 0;
             }
             attempt += 1;
             crate::telemetry::ffmpeg_restart();
             let backoff =
                 Duration::from_millis(500 * 2u64.pow(attempt.min(4))).min(Duration::from_secs(5));
-            tracing::warn!(attempt, %reason, ?backoff, "ring camera dropped; reconnecting");
+            // A camera away for days must not flood the log: the first
+            // attempts, then one line a minute or so.
+            if attempt <= 3 || attempt.is_multiple_of(12) {
+                tracing::warn!(attempt, %reason, ?backoff, "ring camera dropped; reconnecting");
+            } else {
+                tracing::debug!(attempt, %reason, "ring camera still away");
+            }
             let deadline = Instant::now() + backoff;
             // Keep evicting and ending taps while the camera is away.
             loop {

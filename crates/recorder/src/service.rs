@@ -368,6 +368,7 @@ impl RecordingService {
 #[async_trait::async_trait]
 impl Recorder for RecordingService {
     async fn start(&self, playback: PlaybackId, camera: &Camera) -> Result<()> {
+        let asked = std::time::Instant::now();
         {
             let active = lock(&self.active);
             if active.len() >= self.limits.max_concurrent {
@@ -417,8 +418,8 @@ impl Recorder for RecordingService {
         let mut first_media = true;
         if let Ok(RecorderEvent::MediaWritten) = rec.events.try_recv() {
             first_media = false;
-            crate::telemetry::time_to_recording(Duration::ZERO);
             self.mark_recording(playback, rec.dir()).await;
+            crate::telemetry::time_to_recording(asked.elapsed());
         }
         tokio::spawn(self.clone().drive(playback, rec, first_media));
         Ok(())

@@ -15,6 +15,8 @@ pub const UPLOAD_RETRIES: &str = "vigil_upload_retries_total";
 pub const FFMPEG_RESTARTS: &str = "vigil_ffmpeg_restarts_total";
 pub const JOBS_QUEUED: &str = "vigil_jobs_queued";
 pub const RECORD_DIR_FREE: &str = "vigil_record_dir_free_bytes";
+pub const RINGS: &str = "vigil_pre_roll_cameras";
+pub const RING_BYTES: &str = "vigil_pre_roll_ring_bytes";
 
 /// Bucket bounds (seconds) of the two histograms: start latency is
 /// sub-second to a few seconds; uploads seconds to minutes.
@@ -53,6 +55,11 @@ pub fn describe() {
         "Upload jobs in the durable queue, held or waiting."
     );
     describe_gauge!(RECORD_DIR_FREE, Unit::Bytes, "Free space on RECORD_DIR.");
+    describe_gauge!(
+        RINGS,
+        "Cameras with a pre-roll, by state: warm (video arriving) or cold (connecting, camera away)."
+    );
+    describe_gauge!(RING_BYTES, Unit::Bytes, "Disk held by the pre-roll rings.");
 }
 
 pub(crate) fn started() {
@@ -95,6 +102,12 @@ pub(crate) fn gauges(jobs_queued: Option<u64>, record_dir_free: Option<u64>) {
     if let Some(b) = record_dir_free {
         metrics::gauge!(RECORD_DIR_FREE).set(b as f64);
     }
+}
+
+pub(crate) fn rings(warm: usize, all: usize, bytes: u64) {
+    metrics::gauge!(RINGS, "state" => "warm").set(warm as f64);
+    metrics::gauge!(RINGS, "state" => "cold").set(all.saturating_sub(warm) as f64);
+    metrics::gauge!(RING_BYTES).set(bytes as f64);
 }
 
 /// The `reason` label of a failed recording.

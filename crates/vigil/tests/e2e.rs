@@ -544,6 +544,24 @@ async fn pre_roll_clips_start_before_their_events_and_the_ring_survives_a_kill()
     );
     assert!(*lumas.last().unwrap() > 192);
 
+    let t = Instant::now();
+    loop {
+        let m = reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if m.contains("vigil_pre_roll_cameras{state=\"warm\"} 1") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "no warm camera in:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
     // A kill -9: the restarted server stops the old ring ffmpeg, rebuilds
     // the ring from its recent segments and records from it at once.
     let server = server.restart();
