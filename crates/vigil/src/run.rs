@@ -198,6 +198,9 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         store.clone(),
         db.jobs(),
     );
+    // Before anything reports: a gauge set before the recorder is
+    // installed is lost until its next sample.
+    let metrics = crate::telemetry::install_metrics();
     let report = recording.recover().await?;
     if report != Default::default() {
         tracing::warn!(?report, "took up what the previous run left");
@@ -226,7 +229,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         recorder,
         probes: vec![db_probe, store_probe],
         local_media,
-        metrics: crate::telemetry::install_metrics(),
+        metrics,
     };
     // Every hour; per-camera retention applies even without RETENTION_DAYS.
     let retention_task = vigil_api::retention::Retention {
