@@ -147,6 +147,8 @@ async fn overlapping_events_share_segments_and_get_their_own_clips() {
         "the overlap is shared, not copied"
     );
 
+    assert_eq!(decode_errors(&a.path), "");
+    assert_eq!(decode_errors(&b.path), "");
     let (la, lb) = (frame_lumas(&a.path), frame_lumas(&b.path));
     assert!(la[0] < 64 && *la.last().unwrap() > 192, "A spans the paint");
     assert!(lb[0] > 192, "B begins after the paint");
@@ -212,6 +214,7 @@ async fn a_restarted_ring_keeps_its_recent_segments() {
     tokio::time::sleep(secs(1)).await;
     recording.stop();
     let clip = recording.finish().await.unwrap();
+    assert_eq!(decode_errors(&clip.path), "", "joined across the restart");
     let lumas = frame_lumas(&clip.path);
     assert!(lumas[0] < 64, "the clip starts with pre-restart frames");
     assert!(*lumas.last().unwrap() > 192);
