@@ -1,9 +1,11 @@
 //! The `vigil` binary end to end: real RTSP camera, real ffmpeg, SQLite with
 //! local storage, and both databases with an S3 server (moto, from
 //! `tools/test`). Faults: the server killed with SIGKILL mid-recording and
-//! mid-upload, and the S3 server unreachable for a while (a proxy in front
-//! of it refuses or stalls connections); in each case the restarted or
-//! still-running server ends the playback COMPLETED with what was recorded.
+//! mid-upload (and with a warm pre-roll ring), the S3 server unreachable
+//! for a while (a proxy in front of it refuses or stalls connections), and
+//! an S3 server of the test's own (s3s-fs) killed with an upload in flight;
+//! in each case the restarted or still-running server ends the playback
+//! COMPLETED with what was recorded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -579,4 +581,122 @@ async fn pre_roll_clips_start_before_their_events_and_the_ring_survives_a_kill()
     api.wait_status(&pb3, "COMPLETED").await;
     // Bounded: 5 s of pre-roll + margin, in 1 s segments.
     assert!(segments(&ring) <= 10, "{} segments", segments(&ring));
+}
+
+/// An S3 server owned by one test (s3s-fs, which keeps objects in a
+/// folder), so the test can kill it with SIGKILL and start it again on the
+/// same port and data.
+struct OwnS3 {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnS3 {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(bucket())).unwrap();
+        let port = free_port();
+        let child = Self::spawn(port, dir.path());
+        OwnS3 { child, port, dir }
+    }
+
+    fn spawn(port: u16, dir: &Path) -> Child {
+        let bin = std::env::var("VIGIL_TEST_S3S_FS")
+            .expect("VIGIL_TEST_S3S_FS is not set: run tools/test (it installs s3s-fs)");
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", "e2e", "--secret-key", "e2e-secret"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn kill_hard(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn restart(&mut self) {
+        self.child = Self::spawn(self.port, self.dir.path());
+    }
+}
+
+impl Drop for OwnS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_s3_server_killed_mid_upload_and_restarted_loses_nothing() {
+    let mut s3 = OwnS3::start();
+    let proxy = FaultProxy::start(&s3.url());
+    let cam = TestCamera::start();
+    let data = tempfile::tempdir().unwrap();
+    let env = r2_env(
+        data.path(),
+        sqlite_url(data.path()),
+        &proxy.url,
+        &[("UPLOAD_RETRY_SECONDS", "1")],
+    );
+    let server = Server::start(env);
+    let api = Api::login(&server.base).await;
+    let end = |ev: Value| {
+        let api = &api;
+        async move {
+            api.post(
+                &format!("/events/{}/end", ev["id"].as_str().unwrap()),
+                json!({}),
+            )
+            .await
+        }
+    };
+
+    // One clip stored before the fault.
+    let (ev, before) = api.record_for_3s(&cam).await;
+    end(ev).await;
+    let stored = api.wait_status(&before, "COMPLETED").await;
+
+    // The next upload is in flight when the S3 server dies.
+    let (ev, pb) = api.record_for_3s(&cam).await;
+    proxy.set(Mode::Stall);
+    end(ev).await;
+    until("the upload reached the store", || proxy.stalled() > 0).await;
+    s3.kill_hard();
+    proxy.set(Mode::Forward); // to a dead server: connections fail
+    until("attempts against the dead server", || {
+        proxy.unreachable() >= 2
+    })
+    .await;
+    let waiting = api.get(&format!("/playbacks/{pb}")).await;
+    assert_eq!(waiting["recordingStatus"], "PROCESSING", "{waiting}");
+    assert_eq!(recordings_left(data.path()), 1, "the clip waits on disk");
+
+    s3.restart();
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    for playback in [&done, &stored] {
+        let r = reqwest::get(playback["videoUrl"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{playback}");
+        assert_eq!(
+            r.bytes().await.unwrap().len() as i64,
+            playback["fileSizeBytes"].as_i64().unwrap()
+        );
+    }
+    assert_eq!(recordings_left(data.path()), 0, "no temp files left");
 }

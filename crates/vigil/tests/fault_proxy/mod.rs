@@ -28,6 +28,7 @@ struct Shared {
     open: Mutex<Vec<TcpStream>>,
     refused: AtomicUsize,
     stalled: AtomicUsize,
+    unreachable: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -67,6 +68,7 @@ impl FaultProxy {
                     }
                     Mode::Forward => {
                         let Ok(server) = TcpStream::connect(&upstream) else {
+                            s.unreachable.fetch_add(1, Ordering::SeqCst);
                             continue;
                         };
                         let mut open = s.open.lock().unwrap();
@@ -91,6 +93,11 @@ impl FaultProxy {
     /// Connections refused so far.
     pub fn refused(&self) -> usize {
         self.shared.refused.load(Ordering::SeqCst)
+    }
+
+    /// Connections forwarded to an upstream that was not there.
+    pub fn unreachable(&self) -> usize {
+        self.shared.unreachable.load(Ordering::SeqCst)
     }
 
     /// Connections held without an answer so far.
