@@ -81,32 +81,21 @@ async fn bare_ffmpeg(url: &str, dir: &Path) -> f64 {
 
 async fn vigil(rec: &FfmpegRecorder, url: &RtspUrl) -> f64 {
     let t0 = Instant::now();
-    let mut r = rec.start(&rand_id(), url.clone()).expect("start");
-    let mut elapsed = f64::NAN;
-    while let Some(ev) = r.next_event().await {
-        match ev {
-            RecorderEvent::MediaWritten => {
-                elapsed = t0.elapsed().as_secs_f64();
-                r.stop();
-            }
-            RecorderEvent::Finished(res) => {
-                if let Ok(clip) = res {
-                    let _ = clip.remove_files().await;
-                }
-                break;
-            }
-            _ => {}
-        }
-    }
-    elapsed
+    to_first_media(t0, rec.start(&rand_id(), url.clone()).expect("start")).await
 }
 
 /// From asking a warm ring for a recording to its first media.
 async fn from_ring(ring: &Ring) -> f64 {
     let t0 = Instant::now();
-    let mut r = ring
+    let r = ring
         .record(&rand_id(), Duration::from_secs(5), Duration::ZERO)
         .expect("record");
+    to_first_media(t0, r).await
+}
+
+/// Seconds from `t0` to the recording's first media; then stops it and
+/// removes its files.
+async fn to_first_media(t0: Instant, mut r: vigil_recorder::Recording) -> f64 {
     let mut elapsed = f64::NAN;
     while let Some(ev) = r.next_event().await {
         match ev {

@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 
 /// The recording's parts in order, with their sizes.
 pub fn list(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf, u64)>> {
+    list_from(dir, None)
+}
+
+/// The parts numbered `from` or later, in order. Only those are stat-ed,
+/// so a long pre-roll ring can be read often.
+pub fn list_from(dir: &Path, from: Option<u32>) -> std::io::Result<Vec<(u32, PathBuf, u64)>> {
     let mut parts = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -17,7 +23,13 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf, u64)>> {
         else {
             continue;
         };
-        parts.push((n, entry.path(), entry.metadata()?.len()));
+        if from.is_some_and(|f| n < f) {
+            continue;
+        }
+        // A part removed between listing and stat-ing is skipped.
+        if let Ok(meta) = entry.metadata() {
+            parts.push((n, entry.path(), meta.len()));
+        }
     }
     parts.sort_by_key(|p| p.0);
     Ok(parts)

@@ -281,32 +281,6 @@ impl Ring {
     }
 }
 
-/// The segments numbered `from` or later, in order. Only those are
-/// stat-ed: a long ring is read every [`SCAN_EVERY`].
-fn list_from(dir: &Path, from: Option<u32>) -> std::io::Result<Vec<(u32, PathBuf, u64)>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(n) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(args::PART_PREFIX))
-            .and_then(|n| n.strip_suffix(".ts"))
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if from.is_some_and(|f| n < f) {
-            continue;
-        }
-        if let Ok(meta) = entry.metadata() {
-            found.push((n, entry.path(), meta.len()));
-        }
-    }
-    found.sort_by_key(|p| p.0);
-    Ok(found)
-}
-
 fn grew_within(st: &State, now: SystemTime) -> bool {
     st.last_growth
         .and_then(|t| now.duration_since(t).ok())
@@ -358,7 +332,7 @@ impl Shared {
     /// Takes in what ffmpeg wrote since the last look.
     fn scan(&self, st: &mut State, now: SystemTime) {
         let last_known = st.segments.back().map(|s| s.n);
-        let Ok(on_disk) = list_from(&self.dir, last_known) else {
+        let Ok(on_disk) = parts::list_from(&self.dir, last_known) else {
             return;
         };
         for (n, path, bytes) in on_disk {

@@ -13,7 +13,7 @@
 mod camera;
 mod fault_proxy;
 
-use camera::{free_port, TestCamera};
+use camera::{frame_lumas, free_port, TestCamera};
 use fault_proxy::{FaultProxy, Mode};
 use serde_json::{json, Value};
 use std::{
@@ -154,6 +154,12 @@ impl Api {
         r.json().await.unwrap()
     }
 
+    /// Ends an event; returns the answer.
+    async fn end(&self, ev: &Value) -> Value {
+        let path = format!("/events/{}/end", ev["id"].as_str().unwrap());
+        self.post(&path, json!({})).await
+    }
+
     async fn get(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.base))
@@ -277,12 +283,7 @@ async fn seed_flow_on_the_embedded_default() {
     let _server = Server::start(vec![("DATA_DIR".into(), data.path().display().to_string())]);
     let api = Api::login(&_server.base).await;
     let (ev, pb) = api.record_for_3s(&cam).await;
-    let end = api
-        .post(
-            &format!("/events/{}/end", ev["id"].as_str().unwrap()),
-            json!({}),
-        )
-        .await;
+    let end = api.end(&ev).await;
     assert_eq!(end["recordingStatus"], "PROCESSING");
     let done = api.wait_status(&pb, "COMPLETED").await;
     assert_eq!(done["codec"], "H.264");
@@ -367,12 +368,7 @@ async fn a_server_killed_mid_upload_resumes_it_after_restart_on_sqlite_and_s3() 
 
     // The store hangs: the upload starts and never ends.
     proxy.set(Mode::Stall);
-    let end = api
-        .post(
-            &format!("/events/{}/end", ev["id"].as_str().unwrap()),
-            json!({}),
-        )
-        .await;
+    let end = api.end(&ev).await;
     assert_eq!(end["recordingStatus"], "PROCESSING");
     until("the upload reached the store", || proxy.stalled() > 0).await;
 
@@ -418,11 +414,7 @@ async fn an_upload_waits_while_s3_is_down_and_completes_when_it_is_back_on_postg
     let (ev, pb) = api.record_for_3s(&cam).await;
 
     proxy.set(Mode::Refuse);
-    api.post(
-        &format!("/events/{}/end", ev["id"].as_str().unwrap()),
-        json!({}),
-    )
-    .await;
+    api.end(&ev).await;
     until("several upload attempts failed", || proxy.refused() >= 3).await;
     let waiting = api.get(&format!("/playbacks/{pb}")).await;
     assert_eq!(waiting["recordingStatus"], "PROCESSING", "{waiting}");
@@ -439,28 +431,6 @@ async fn an_upload_waits_while_s3_is_down_and_completes_when_it_is_back_on_postg
         done["fileSizeBytes"].as_i64().unwrap()
     );
     assert_eq!(recordings_left(data.path()), 0);
-}
-
-/// The mean brightness (0–255) of each video frame of an MP4.
-fn frame_lumas(bytes: &[u8], dir: &Path) -> Vec<u8> {
-    let f = dir.join("lumas.mp4");
-    std::fs::write(&f, bytes).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(&f)
-        .args([
-            "-vf",
-            "scale=1:1",
-            "-pix_fmt",
-            "gray",
-            "-f",
-            "rawvideo",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
 }
 
 /// ffmpeg processes whose command line writes into `dir`.
@@ -521,12 +491,7 @@ async fn pre_roll_clips_start_before_their_events_and_the_ring_survives_a_kill()
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     for ev in [&first, &second] {
-        let end = api
-            .post(
-                &format!("/events/{}/end", ev["id"].as_str().unwrap()),
-                json!({}),
-            )
-            .await;
+        let end = api.end(ev).await;
         assert_eq!(end["recordingStatus"], "PROCESSING");
     }
     let done = api.wait_status(&pb1, "COMPLETED").await;
@@ -539,7 +504,9 @@ async fn pre_roll_clips_start_before_their_events_and_the_ring_survives_a_kill()
         .unwrap();
     let d = probe_duration(&bytes, data.path());
     assert!((9.5..=12.5).contains(&d), "5 s + 4 s + 1 s, got {d}");
-    let lumas = frame_lumas(&bytes, data.path());
+    let clip = data.path().join("pre-roll.mp4");
+    std::fs::write(&clip, &bytes).unwrap();
+    let lumas = frame_lumas(&clip);
     assert!(
         lumas[0] < 64,
         "the clip opens before the paint, 2 s before the event"
@@ -655,26 +622,16 @@ async fn an_s3_server_killed_mid_upload_and_restarted_loses_nothing() {
     );
     let server = Server::start(env);
     let api = Api::login(&server.base).await;
-    let end = |ev: Value| {
-        let api = &api;
-        async move {
-            api.post(
-                &format!("/events/{}/end", ev["id"].as_str().unwrap()),
-                json!({}),
-            )
-            .await
-        }
-    };
 
     // One clip stored before the fault.
     let (ev, before) = api.record_for_3s(&cam).await;
-    end(ev).await;
+    api.end(&ev).await;
     let stored = api.wait_status(&before, "COMPLETED").await;
 
     // The next upload is in flight when the S3 server dies.
     let (ev, pb) = api.record_for_3s(&cam).await;
     proxy.set(Mode::Stall);
-    end(ev).await;
+    api.end(&ev).await;
     until("the upload reached the store", || proxy.stalled() > 0).await;
     s3.kill_hard();
     proxy.set(Mode::Forward); // to a dead server: connections fail

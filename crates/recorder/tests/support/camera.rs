@@ -85,3 +85,26 @@ impl Drop for TestCamera {
         self.kill();
     }
 }
+
+/// The mean brightness (0–255) of every video frame of a clip, in order:
+/// reads the marker [`TestCamera::paint`] leaves in the picture.
+pub fn frame_lumas(path: &std::path::Path) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            "0:v:0",
+            "-vf",
+            "scale=1:1",
+            "-pix_fmt",
+            "gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cannot decode {}", path.display());
+    out.stdout
+}

@@ -12,7 +12,7 @@ use std::{
 pub mod camera;
 pub mod fakes;
 
-pub use camera::{free_port, TestCamera};
+pub use camera::{frame_lumas, free_port, TestCamera};
 
 /// An ffmpeg Vigil did not start (a test pattern to nowhere); the caller
 /// kills it.
@@ -72,26 +72,4 @@ pub fn is_faststart(path: &std::path::Path) -> bool {
 
 pub async fn sleep(d: Duration) {
     tokio::time::sleep(d).await
-}
-
-/// The mean brightness (0–255) of every video frame of a clip, in order.
-pub fn frame_lumas(path: &std::path::Path) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args([
-            "-map",
-            "0:v:0",
-            "-vf",
-            "scale=1:1",
-            "-pix_fmt",
-            "gray",
-            "-f",
-            "rawvideo",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "cannot decode {}", path.display());
-    out.stdout
 }
