@@ -1,6 +1,6 @@
 //! Maps database errors to domain error kinds in one place.
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use vigil_domain::{Error, ErrorKind};
 
 pub(crate) fn db_err(what: &str) -> impl FnOnce(DbErr) -> Error + '_ {
@@ -16,8 +16,34 @@ pub(crate) fn db_err(what: &str) -> impl FnOnce(DbErr) -> Error + '_ {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
                 Error::unavailable("database unavailable").with_source(e)
             }
+            DbErr::Exec(RuntimeErr::SqlxError(ref s))
+            | DbErr::Query(RuntimeErr::SqlxError(ref s))
+                if connection_lost(s) =>
+            {
+                Error::unavailable("database unavailable").with_source(e)
+            }
             other => Error::internal(format!("{what}: database error")).with_source(other),
         },
+    }
+}
+
+/// A query that failed because the server went away (killed, restarted,
+/// network gone) rather than because of the query: retryable, 503.
+fn connection_lost(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    match e {
+        E::Io(_)
+        | E::Tls(_)
+        | E::Protocol(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed => true,
+        // SQLSTATE class 08: connection exception; 57P: the server is
+        // shutting down or restarting.
+        E::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

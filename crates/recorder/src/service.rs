@@ -79,6 +79,11 @@ pub(crate) struct Active {
 /// what a tap is about to link.
 const RING_MARGIN: Duration = Duration::from_secs(3);
 
+/// First wait before handing a finished clip to the queue again while the
+/// database is unavailable; it doubles up to [`HANDOFF_RETRY_MAX`].
+const HANDOFF_RETRY: Duration = Duration::from_secs(1);
+const HANDOFF_RETRY_MAX: Duration = Duration::from_secs(30);
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -175,18 +180,27 @@ impl RecordingService {
         dir: &Path,
         note: Option<String>,
     ) {
+        if let Err(e) = self.try_queue(id, kind, dir, note).await {
+            tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the upload; the next start will");
+        }
+    }
+
+    async fn try_queue(
+        &self,
+        id: PlaybackId,
+        kind: JobKind,
+        dir: &Path,
+        note: Option<String>,
+    ) -> Result<()> {
         let job = NewJob {
             playback_id: id,
             kind,
             dir: dir.to_string_lossy().into_owned(),
             note,
         };
-        match self.jobs.enqueue(job).await {
-            Ok(_) => self.workers.wake(),
-            Err(e) => {
-                tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the upload; the next start will")
-            }
-        }
+        self.jobs.enqueue(job).await?;
+        self.workers.wake();
+        Ok(())
     }
 
     pub(crate) async fn fail(
@@ -242,6 +256,34 @@ impl RecordingService {
             }
         }
         lock(&self.active).remove(&id);
+    }
+
+    /// Moves a finished recording to PROCESSING and queues its upload.
+    /// A playback deleted while recording leaves nothing to keep.
+    async fn hand_off(
+        &self,
+        id: PlaybackId,
+        clip: &crate::Clip,
+        note: Option<String>,
+    ) -> Result<()> {
+        let stopped = PlaybackUpdate {
+            ended_at: Some(OffsetDateTime::now_utc()),
+            ..Default::default()
+        };
+        match self.advance(id, RecordingStatus::Processing, stopped).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let _ = clip.remove_files().await;
+                return Ok(());
+            }
+            Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e),
+            // A conflict means it is already past RECORDING: queue anyway.
+            _ => {}
+        }
+        // Only now, with the row PROCESSING, does the recording stop
+        // counting as active: a stop racing with the end must not find it
+        // RECORDING and unheld.
+        lock(&self.active).remove(&id);
+        self.try_queue(id, JobKind::Upload, &clip.dir, note).await
     }
 
     async fn mark_recording(&self, id: PlaybackId, dir: &Path) {
@@ -315,22 +357,6 @@ impl RecordingService {
     ) {
         match result {
             Ok(clip) => {
-                let stopped = PlaybackUpdate {
-                    ended_at: Some(OffsetDateTime::now_utc()),
-                    ..Default::default()
-                };
-                let advanced = self.advance(id, RecordingStatus::Processing, stopped).await;
-                // Only now, with the row PROCESSING, does the recording stop
-                // counting as active: a stop racing with the end must not
-                // find it RECORDING and unheld.
-                lock(&self.active).remove(&id);
-                if let Err(e) = advanced {
-                    if e.kind() == ErrorKind::NotFound {
-                        // Deleted while recording: nothing to keep.
-                        let _ = clip.remove_files().await;
-                        return;
-                    }
-                }
                 // The clip skips the time the camera was away; say so.
                 let note = (clip.reconnects > 0).then(|| {
                     format!(
@@ -338,7 +364,28 @@ impl RecordingService {
                         clip.reconnects
                     )
                 });
-                self.queue(id, JobKind::Upload, dir, note).await;
+                // The clip is on disk; until the database takes the
+                // hand-off, keep trying: a database restart must not leave
+                // the playback stuck until the next start of the server.
+                let mut delay = HANDOFF_RETRY;
+                loop {
+                    match self.hand_off(id, &clip, note.clone()).await {
+                        Err(e) if e.kind() == ErrorKind::Unavailable => {
+                            if delay == HANDOFF_RETRY {
+                                tracing::warn!(playback_id = %id, error = %e.chain(), "cannot hand the clip to the queue; retrying");
+                            }
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(HANDOFF_RETRY_MAX);
+                        }
+                        Err(e) => {
+                            tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the upload; the next start will");
+                            break;
+                        }
+                        Ok(()) => break,
+                    }
+                }
+                // In any case the recording no longer runs here.
+                lock(&self.active).remove(&id);
             }
             Err(
                 e @ (RecordError::CameraUnreachable(_)

@@ -277,6 +277,27 @@ async fn a_clip_waits_on_disk_while_the_store_is_down_then_is_stored() {
     );
 }
 
+#[tokio::test]
+async fn a_clip_finished_while_the_database_is_down_is_queued_when_it_is_back() {
+    let cam = TestCamera::start();
+    let f = fixture(4);
+    f.jobs.1.store(2, std::sync::atomic::Ordering::SeqCst);
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Pending);
+    f.service.start(id, &camera(&cam.url())).await.unwrap();
+    wait_status(&f, id, RecordingStatus::Recording).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    f.service.stop(id).await.unwrap();
+    wait_status(&f, id, RecordingStatus::Completed).await;
+    assert_eq!(
+        f.jobs.1.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "both refused hand-offs were tried again"
+    );
+    assert!(f.objects.join(format!("playbacks/{id}/video.mp4")).exists());
+    assert_eq!(f.service.active_count(), 0);
+}
+
 /// Parts as a recording leaves them: 2 s MPEG-TS segments of H.264.
 fn write_parts(dir: &std::path::Path, seconds: u32) {
     std::fs::create_dir_all(dir).unwrap();

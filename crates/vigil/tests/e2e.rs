@@ -3,7 +3,8 @@
 //! `tools/test`). Faults: the server killed with SIGKILL mid-recording and
 //! mid-upload (and with a warm pre-roll ring), the S3 server unreachable
 //! for a while (a proxy in front of it refuses or stalls connections), and
-//! an S3 server of the test's own (s3s-fs) killed with an upload in flight;
+//! an S3 server of the test's own (s3s-fs) killed with an upload in flight,
+//! and a PostgreSQL of the test's own crashed while a recording ends;
 //! in each case the restarted or still-running server ends the playback
 //! COMPLETED with what was recorded.
 
@@ -41,7 +42,11 @@ impl Server {
             .env("ADMIN_PASSWORD", PASSWORD)
             .env("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-1")
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
+            .stdout(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stderr(if std::env::var_os("TEST_LOG").is_some() {
                 Stdio::inherit()
             } else {
@@ -655,5 +660,97 @@ async fn an_s3_server_killed_mid_upload_and_restarted_loses_nothing() {
             playback["fileSizeBytes"].as_i64().unwrap()
         );
     }
+    assert_eq!(recordings_left(data.path()), 0, "no temp files left");
+}
+
+/// A PostgreSQL owned by one test (`tools/pg.sh`), so the test can crash it
+/// and start it again on the same port and data.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+fn pg_sh(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/pg.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tools/pg.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+impl OwnPostgres {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // The server runs as the postgres user when the tests run as root.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let url = pg_sh(&["start", &Self::data(&dir)]);
+        OwnPostgres { dir, url }
+    }
+
+    fn data(dir: &tempfile::TempDir) -> String {
+        dir.path().join("pg").display().to_string()
+    }
+
+    fn crash(&self) {
+        pg_sh(&["kill", &Self::data(&self.dir)]);
+    }
+
+    fn resume(&self) {
+        pg_sh(&["resume", &Self::data(&self.dir)]);
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/pg.sh"))
+            .args(["stop", &Self::data(&self.dir)])
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn a_recording_that_ends_while_postgres_is_down_is_stored_when_it_is_back() {
+    let pg = OwnPostgres::start();
+    let cam = TestCamera::start();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![
+        ("DATA_DIR".into(), data.path().display().to_string()),
+        ("DATABASE_URL".into(), pg.url.clone()),
+        ("MAX_RECORDING_SECONDS".into(), "6".into()),
+    ]);
+    let api = Api::login(&server.base).await;
+    let (_, pb) = api.record_for_3s(&cam).await;
+
+    // The database crashes; the recording reaches its length limit and is
+    // finalized while it is down.
+    pg.crash();
+    let ready = reqwest::get(format!("{}/ready", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("database"));
+    let clip = data.path().join("recordings").join(&pb).join("video.mp4");
+    until("the clip joined while the database is down", || {
+        clip.exists()
+    })
+    .await;
+
+    pg.resume();
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    let d = done["durationSec"].as_f64().unwrap();
+    assert!((5.0..7.5).contains(&d), "the whole 6 s recording: {d}");
+    let r = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     assert_eq!(recordings_left(data.path()), 0, "no temp files left");
 }

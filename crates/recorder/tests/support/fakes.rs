@@ -187,9 +187,13 @@ impl ObjectStore for DirStore {
 }
 
 /// The job queue in memory, with the SQL queue's semantics (leases that
-/// expire, delays, one job per playback).
+/// expire, delays, one job per playback); the next `fail_enqueues` jobs are
+/// refused as if the database were down.
 #[derive(Debug, Default)]
-pub struct MemJobs(pub Mutex<HashMap<PlaybackId, MemJob>>);
+pub struct MemJobs(
+    pub Mutex<HashMap<PlaybackId, MemJob>>,
+    pub std::sync::atomic::AtomicUsize,
+);
 
 #[derive(Debug, Clone)]
 pub struct MemJob {
@@ -207,6 +211,17 @@ impl MemJobs {
 #[async_trait::async_trait]
 impl JobQueue for MemJobs {
     async fn enqueue(&self, new: NewJob) -> Result<JobId> {
+        let down = self
+            .1
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
+        if down {
+            return Err(Error::unavailable("database down (injected)"));
+        }
         let mut map = self.0.lock().unwrap();
         let now = std::time::Instant::now();
         let entry = map.entry(new.playback_id).or_insert_with(|| MemJob {
