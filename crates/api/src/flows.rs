@@ -153,12 +153,13 @@ impl RecordingFlow {
         let Some(p) = self.playbacks.get(id).await? else {
             return Ok(None);
         };
+        let mut left_in = None;
         if matches!(
             p.status,
             RecordingStatus::Pending | RecordingStatus::Recording
         ) {
             if self.recorder.is_active(id) {
-                self.recorder.stop(id).await?;
+                left_in = self.recorder.stop(id).await?;
             } else {
                 // Nobody holds this recording (it never started here), so
                 // nothing will ever finish it: say so instead of leaving it
@@ -167,7 +168,13 @@ impl RecordingFlow {
                     .await;
             }
         }
-        self.playbacks.get(id).await
+        // The answer to a stop is the status the stop left it in
+        // (PROCESSING), even if storing the clip has already moved on.
+        let mut now = self.playbacks.get(id).await?;
+        if let (Some(p), Some(status)) = (now.as_mut(), left_in) {
+            p.status = status;
+        }
+        Ok(now)
     }
 
     /// Stops the recording if running, removes the stored objects, then the row.

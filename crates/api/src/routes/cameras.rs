@@ -25,7 +25,11 @@ pub struct CreateCamera {
     pub rtsp_url: String,
     #[serde(rename = "nChannelID")]
     pub n_channel_id: Option<i64>,
+    /// Seconds of video before each event that its clip starts with
+    /// (0–300; 0, the default, is off). Above 0 the camera is kept
+    /// connected, and its events are RECORDING at once.
     pub pre_roll_seconds: Option<i64>,
+    /// Seconds recorded after an event ends (0–300, default 0).
     pub post_roll_seconds: Option<i64>,
     /// Days its playbacks are kept (1–36500); absent or null: the
     /// server's `RETENTION_DAYS`.
@@ -41,7 +45,11 @@ pub struct UpdateCamera {
     #[serde(rename = "nChannelID", default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub n_channel_id: Option<Option<i64>>,
+    /// Seconds of video before each event that its clip starts with
+    /// (0–300; 0, the default, is off). Above 0 the camera is kept
+    /// connected, and its events are RECORDING at once.
     pub pre_roll_seconds: Option<i64>,
+    /// Seconds recorded after an event ends (0–300, default 0).
     pub post_roll_seconds: Option<i64>,
     /// `null` falls back to the server's `RETENTION_DAYS`.
     #[serde(default, deserialize_with = "double_option")]
