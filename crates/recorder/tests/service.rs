@@ -249,6 +249,17 @@ async fn recovery_fails_in_flight_playbacks_with_nothing_recorded() {
     }
 }
 
+/// A playback recorded for about 2 s, then stopped.
+async fn record_two_seconds(f: &Fixture, cam: &TestCamera) -> PlaybackId {
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Pending);
+    f.service.start(id, &camera(&cam.url())).await.unwrap();
+    wait_status(f, id, RecordingStatus::Recording).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    f.service.stop(id).await.unwrap();
+    id
+}
+
 #[tokio::test]
 async fn a_clip_waits_on_disk_while_the_store_is_down_then_is_stored() {
     let cam = TestCamera::start();
@@ -256,12 +267,7 @@ async fn a_clip_waits_on_disk_while_the_store_is_down_then_is_stored() {
     f.store
         .fail_puts
         .store(3, std::sync::atomic::Ordering::SeqCst);
-    let id = PlaybackId::new();
-    f.playbacks.insert(id, RecordingStatus::Pending);
-    f.service.start(id, &camera(&cam.url())).await.unwrap();
-    wait_status(&f, id, RecordingStatus::Recording).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    f.service.stop(id).await.unwrap();
+    let id = record_two_seconds(&f, &cam).await;
     wait_status(&f, id, RecordingStatus::Completed).await;
     assert_eq!(
         f.store.fail_puts.load(std::sync::atomic::Ordering::SeqCst),
@@ -282,12 +288,7 @@ async fn a_clip_finished_while_the_database_is_down_is_queued_when_it_is_back() 
     let cam = TestCamera::start();
     let f = fixture(4);
     f.jobs.1.store(2, std::sync::atomic::Ordering::SeqCst);
-    let id = PlaybackId::new();
-    f.playbacks.insert(id, RecordingStatus::Pending);
-    f.service.start(id, &camera(&cam.url())).await.unwrap();
-    wait_status(&f, id, RecordingStatus::Recording).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    f.service.stop(id).await.unwrap();
+    let id = record_two_seconds(&f, &cam).await;
     wait_status(&f, id, RecordingStatus::Completed).await;
     assert_eq!(
         f.jobs.1.load(std::sync::atomic::Ordering::SeqCst),
