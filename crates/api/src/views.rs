@@ -28,12 +28,39 @@ impl<T> ListView<T> {
     }
 }
 
+// The names the domain's `EventType` parses, listed for the OpenAPI
+// document (a test keeps the two equal).
+/// Event types; those in `RECORDING_EVENT_TYPES` (MOTION by default) start
+/// a recording.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventTypeName {
+    Motion,
+    Alarm,
+    Tamper,
+    LineCrossing,
+    Intrusion,
+    VideoLoss,
+    Manual,
+}
+
+// Listed for the OpenAPI document; a test keeps it equal to `Role`.
+/// Roles: ADMIN manages users and cameras; ADMIN and OPERATOR post and end
+/// events and stop or delete playbacks; everyone reads.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoleName {
+    Admin,
+    Operator,
+    Viewer,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub id: Uuid,
     pub username: String,
-    #[schema(value_type = String, example = "OPERATOR")]
+    #[schema(value_type = RoleName, example = "OPERATOR")]
     pub role: Role,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -99,7 +126,7 @@ pub struct CameraRef {
 pub struct EventView {
     pub id: Uuid,
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "MOTION")]
+    #[schema(value_type = EventTypeName, example = "MOTION")]
     pub event_type: EventType,
     pub description: Option<String>,
     #[serde(rename = "nChannelID")]
@@ -138,7 +165,7 @@ impl From<Event> for EventView {
 pub struct PlaybackEventView {
     pub id: Uuid,
     #[serde(rename = "type")]
-    #[schema(value_type = String)]
+    #[schema(value_type = EventTypeName)]
     pub event_type: EventType,
     pub description: Option<String>,
     #[serde(rename = "nChannelID")]
@@ -240,5 +267,44 @@ impl PlaybackView {
                 ended_at: e.ended_at,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<T: Serialize>(all: &[T]) -> Vec<String> {
+        all.iter()
+            .map(|v| {
+                serde_json::to_value(v)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn documented_enums_are_the_domain_names() {
+        use EventTypeName::*;
+        let documented = names(&[
+            Motion,
+            Alarm,
+            Tamper,
+            LineCrossing,
+            Intrusion,
+            VideoLoss,
+            Manual,
+        ]);
+        let domain: Vec<String> = EventType::ALL
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect();
+        assert_eq!(documented, domain);
+        let documented = names(&[RoleName::Admin, RoleName::Operator, RoleName::Viewer]);
+        let domain: Vec<String> = Role::ALL.iter().map(|r| r.as_str().to_owned()).collect();
+        assert_eq!(documented, domain);
     }
 }

@@ -20,40 +20,50 @@ use vigil_domain::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCamera {
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     /// `rtsp://` or `rtsps://` only.
+    #[schema(max_length = 2048, pattern = "^rtsps?://")]
     pub rtsp_url: String,
     #[serde(rename = "nChannelID")]
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub n_channel_id: Option<i64>,
     /// Seconds of video before each event that its clip starts with
     /// (0–300; 0, the default, is off). Above 0 the camera is kept
     /// connected, and its events are RECORDING at once.
+    #[schema(minimum = 0, maximum = 300)]
     pub pre_roll_seconds: Option<i64>,
     /// Seconds recorded after an event ends (0–300, default 0).
+    #[schema(minimum = 0, maximum = 300)]
     pub post_roll_seconds: Option<i64>,
     /// Days its playbacks are kept (1–36500); absent or null: the
     /// server's `RETENTION_DAYS`.
+    #[schema(minimum = 1, maximum = 36500)]
     pub retention_days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateCamera {
+    #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,
+    #[schema(max_length = 2048, pattern = "^rtsps?://")]
     pub rtsp_url: Option<String>,
     /// `null` clears it.
     #[serde(rename = "nChannelID", default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
     pub n_channel_id: Option<Option<i64>>,
     /// Seconds of video before each event that its clip starts with
     /// (0–300; 0, the default, is off). Above 0 the camera is kept
     /// connected, and its events are RECORDING at once.
+    #[schema(minimum = 0, maximum = 300)]
     pub pre_roll_seconds: Option<i64>,
     /// Seconds recorded after an event ends (0–300, default 0).
+    #[schema(minimum = 0, maximum = 300)]
     pub post_roll_seconds: Option<i64>,
     /// `null` falls back to the server's `RETENTION_DAYS`.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
     pub retention_days: Option<Option<i64>>,
 }
 

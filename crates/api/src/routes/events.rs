@@ -22,13 +22,16 @@ use vigil_domain::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateEvent {
+    #[schema(format = Uuid)]
     pub camera_id: String,
-    /// MOTION, ALARM, TAMPER, LINE_CROSSING, INTRUSION, VIDEO_LOSS or MANUAL.
     #[serde(rename = "type")]
+    #[schema(value_type = crate::views::EventTypeName)]
     pub event_type: String,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Defaults to the camera's.
     #[serde(rename = "nChannelID")]
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub n_channel_id: Option<i64>,
 }
 

@@ -15,16 +15,23 @@ use vigil_domain::{ports::UserRepo, NewUser, Password, Role, User, UserId, UserP
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateUser {
+    /// 3–64 characters of letters, digits, `.`, `_`, `-`, `@`.
+    #[schema(min_length = 3, max_length = 64, pattern = "^[A-Za-z0-9._@-]+$")]
     pub username: String,
+    /// 8–1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
-    #[schema(example = "OPERATOR")]
+    #[schema(value_type = crate::views::RoleName, example = "OPERATOR")]
     pub role: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateUser {
+    #[schema(min_length = 3, max_length = 64, pattern = "^[A-Za-z0-9._@-]+$")]
     pub username: Option<String>,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
+    #[schema(value_type = Option<crate::views::RoleName>)]
     pub role: Option<String>,
 }
 
