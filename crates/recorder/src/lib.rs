@@ -59,7 +59,8 @@ pub struct FfmpegRecorder {
     cfg: Arc<RecorderConfig>,
 }
 
-/// A running recording: ask it to stop, read what it reports.
+/// A running recording: ask it to stop, read what it reports. Dropping it
+/// and every [`StopHandle`] of it stops it too (the clip is still made).
 #[derive(Debug)]
 pub struct Recording {
     id: String,

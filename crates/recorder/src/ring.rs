@@ -652,7 +652,7 @@ impl TapTask {
             tokio::select! {
                 r = &mut self.done => break r.unwrap_or(0),
                 _ = self.stop.changed(), if !ending => {
-                    if *self.stop.borrow() {
+                    if crate::session::stop_requested(&self.stop) {
                         ending = true;
                         let until = SystemTime::now() + self.post_roll;
                         self.with_tap(|t| t.until = Some(until));

@@ -75,7 +75,7 @@ impl Session {
         let mut attempt = 0u32;
         let mut down_since: Option<Instant> = None;
         loop {
-            if *self.stop.borrow() {
+            if stop_requested(&self.stop) {
                 return Ok(attempt);
             }
             tail.clear();
@@ -209,7 +209,7 @@ impl Session {
                     break false;
                 }
                 _ = self.stop.changed() => {
-                    if *self.stop.borrow() {
+                    if stop_requested(&self.stop) {
                         break true;
                     }
                 }
@@ -271,6 +271,13 @@ impl Session {
         Manifest::remove(&self.dir);
         Ok(clip)
     }
+}
+
+/// Whether the owner asked to stop, or is gone: with every stop handle
+/// dropped nobody could stop the recording any more, so it stops (and a
+/// closed channel must not make a `select!` spin).
+pub(crate) fn stop_requested(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
 }
 
 pub(crate) async fn next_line<R>(lines: &mut Option<tokio::io::Lines<R>>) -> Option<String>

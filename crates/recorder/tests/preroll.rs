@@ -250,3 +250,21 @@ async fn a_camera_drop_leaves_the_ring_running() {
     drop(cam);
     ring.remove().await;
 }
+
+#[tokio::test]
+async fn a_dropped_recording_from_the_ring_ends_and_still_makes_its_clip() {
+    let cam = TestCamera::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recorder(dir.path());
+    let ring = warm_ring(&rec, &cam, secs(4), 2).await;
+    let recording = ring.record("dropped", secs(2), secs(0)).unwrap();
+    let folder = recording.dir().to_owned();
+    drop(recording);
+    // The join starts only once the recording has ended.
+    let clip = folder.join("video.mp4");
+    until("the clip of a dropped recording", secs(20), || {
+        clip.exists()
+    })
+    .await;
+    ring.remove().await;
+}

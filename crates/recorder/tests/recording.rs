@@ -112,6 +112,25 @@ async fn a_camera_that_drops_and_returns_gives_one_clip_of_both_parts() {
 }
 
 #[tokio::test]
+async fn a_dropped_recording_stops_and_still_makes_its_clip() {
+    let cam = TestCamera::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = recorder(dir.path())
+        .start("dropped", RtspUrl::parse(&cam.url()).unwrap())
+        .unwrap();
+    wait_media(&mut rec).await;
+    let folder = rec.dir().to_owned();
+    drop(rec);
+    let t = Instant::now();
+    // The clip is made and the manifest removed once ffmpeg has exited.
+    while !folder.join("video.mp4").exists() || folder.join("manifest.json").exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "never stopped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(decode_errors(&folder.join("video.mp4")), "");
+}
+
+#[tokio::test]
 async fn stopping_twice_and_after_the_end_is_harmless() {
     let cam = TestCamera::start();
     let dir = tempfile::tempdir().unwrap();
