@@ -67,7 +67,11 @@ pub struct Recording {
     dir: PathBuf,
     stop: StopHandle,
     events: mpsc::UnboundedReceiver<RecorderEvent>,
+    media_since: MediaSince,
 }
+
+/// When the clip's first frame was filmed, set once with the first media.
+pub(crate) type MediaSince = Arc<std::sync::OnceLock<std::time::SystemTime>>;
 
 /// Asks a recording to stop; cloneable, and stopping twice is harmless.
 #[derive(Debug, Clone)]
@@ -95,6 +99,7 @@ impl FfmpegRecorder {
         let dir = prepare_dir(&self.cfg, id)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let media_since = MediaSince::default();
         let session = session::Session {
             cfg: self.cfg.clone(),
             id: id.to_owned(),
@@ -102,6 +107,7 @@ impl FfmpegRecorder {
             dir: dir.clone(),
             stop: stop_rx,
             events: ev_tx,
+            media_since: media_since.clone(),
         };
         tokio::spawn(session.run());
         Ok(Recording {
@@ -109,6 +115,7 @@ impl FfmpegRecorder {
             dir,
             stop: StopHandle(Arc::new(stop_tx)),
             events: ev_rx,
+            media_since,
         })
     }
 }
@@ -161,6 +168,14 @@ impl Recording {
 
     pub fn stop(&self) {
         self.stop.stop();
+    }
+
+    /// When the clip's first frame was filmed, once there is media: the
+    /// moment it reached disk for a recording of its own, and the start of
+    /// its first segment for one taken from a ring (before it was asked
+    /// for, by up to the pre-roll).
+    pub fn media_since(&self) -> Option<std::time::SystemTime> {
+        self.media_since.get().copied()
     }
 
     pub fn stop_handle(&self) -> StopHandle {

@@ -114,6 +114,7 @@ struct Tap {
     media: bool,
     reconnects: u32,
     events: mpsc::UnboundedSender<RecorderEvent>,
+    media_since: crate::MediaSince,
     done: Option<oneshot::Sender<u32>>,
 }
 
@@ -240,6 +241,7 @@ impl Ring {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = oneshot::channel();
+        let media_since = crate::MediaSince::default();
         let now = SystemTime::now();
         {
             let mut st = lock(&self.shared.state);
@@ -255,6 +257,7 @@ impl Ring {
                 media: false,
                 reconnects: 0,
                 events: ev_tx.clone(),
+                media_since: media_since.clone(),
                 done: Some(done_tx),
             });
             self.shared.link(&mut st);
@@ -277,6 +280,7 @@ impl Ring {
             dir,
             stop: StopHandle(Arc::new(stop_tx)),
             events: ev_rx,
+            media_since,
         })
     }
 }
@@ -404,13 +408,15 @@ impl Shared {
                 }
                 tap.seen = Some(seg.n);
             }
-            if !tap.media
-                && segments
-                    .iter()
-                    .any(|s| s.bytes > 0 && tap.linked.contains(&s.n))
-            {
-                tap.media = true;
-                let _ = tap.events.send(RecorderEvent::MediaWritten);
+            if !tap.media {
+                let linked = || segments.iter().filter(|s| tap.linked.contains(&s.n));
+                if linked().any(|s| s.bytes > 0) {
+                    tap.media = true;
+                    if let Some(first) = linked().map(|s| s.start).min() {
+                        let _ = tap.media_since.set(first);
+                    }
+                    let _ = tap.events.send(RecorderEvent::MediaWritten);
+                }
             }
             let Some(until) = tap.until else { continue };
             // Complete once a segment starting after `until` exists (the

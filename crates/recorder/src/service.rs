@@ -239,7 +239,7 @@ impl RecordingService {
                 RecorderEvent::MediaWritten => {
                     if std::mem::take(&mut first_media) {
                         crate::telemetry::time_to_recording(started.elapsed());
-                        self.mark_recording(id, &dir).await;
+                        self.mark_recording(id, &dir, rec.media_since()).await;
                     }
                 }
                 RecorderEvent::Reconnecting { attempt, reason } => {
@@ -286,9 +286,16 @@ impl RecordingService {
         self.try_queue(id, JobKind::Upload, &clip.dir, note).await
     }
 
-    async fn mark_recording(&self, id: PlaybackId, dir: &Path) {
+    /// RECORDING, with `startedAt` when the clip's first frame was filmed
+    /// (before the event, for a clip with pre-roll).
+    async fn mark_recording(
+        &self,
+        id: PlaybackId,
+        dir: &Path,
+        since: Option<std::time::SystemTime>,
+    ) {
         let u = PlaybackUpdate {
-            started_at: Some(OffsetDateTime::now_utc()),
+            started_at: Some(since.map_or_else(OffsetDateTime::now_utc, OffsetDateTime::from)),
             local_path: Some(Some(dir.to_string_lossy().into_owned())),
             ..Default::default()
         };
@@ -465,7 +472,8 @@ impl Recorder for RecordingService {
         let mut first_media = true;
         if let Ok(RecorderEvent::MediaWritten) = rec.events.try_recv() {
             first_media = false;
-            self.mark_recording(playback, rec.dir()).await;
+            self.mark_recording(playback, rec.dir(), rec.media_since())
+                .await;
             crate::telemetry::time_to_recording(asked.elapsed());
         }
         tokio::spawn(self.clone().drive(playback, rec, first_media));

@@ -50,6 +50,7 @@ pub(crate) struct Session {
     pub dir: PathBuf,
     pub stop: watch::Receiver<bool>,
     pub events: mpsc::UnboundedSender<RecorderEvent>,
+    pub media_since: crate::MediaSince,
 }
 
 impl Session {
@@ -188,7 +189,9 @@ impl Session {
                                 got_media = true;
                                 if !media_before {
                                     tracing::info!("first media written");
-                                    let _ = self.events.send(RecorderEvent::MediaWritten);
+                                    let _ = self.media_since.set(std::time::SystemTime::now());
+                                    let _ = self.media_since.set(std::time::SystemTime::now());
+                let _ = self.events.send(RecorderEvent::MediaWritten);
                                 } else {
                                     tracing::info!("camera back; recording resumed");
                                 }
@@ -260,6 +263,7 @@ impl Session {
         if !got_media && parts::bytes_written(&self.dir) > bytes_before {
             got_media = true;
             if !media_before {
+                let _ = self.media_since.set(std::time::SystemTime::now());
                 let _ = self.events.send(RecorderEvent::MediaWritten);
             }
         }

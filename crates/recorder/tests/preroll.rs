@@ -80,8 +80,17 @@ async fn a_clip_starts_before_its_trigger() {
     // on about 3 s of black.
     cam.paint(true);
     tokio::time::sleep(secs(2)).await;
+    let trigger = std::time::SystemTime::now();
     let mut recording = ring.record("event-1", secs(5), secs(1)).unwrap();
     expect_media_at_once(&mut recording).await;
+    let lead = trigger
+        .duration_since(recording.media_since().unwrap())
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (4.9..=6.5).contains(&lead),
+        "the clip's first frame was filmed {lead} s before the trigger"
+    );
     tokio::time::sleep(secs(4)).await;
     recording.stop();
     let clip = recording.finish().await.unwrap();

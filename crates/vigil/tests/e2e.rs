@@ -487,6 +487,18 @@ async fn pre_roll_clips_start_before_their_events_and_the_ring_survives_a_kill()
     let pb1 = first["playbackId"].as_str().unwrap().to_owned();
     let now = api.get(&format!("/playbacks/{pb1}")).await;
     assert_eq!(now["recordingStatus"], "RECORDING", "at once: {now}");
+    let at = |v: &Value, field: &str| {
+        time::OffsetDateTime::parse(
+            v[field].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let lead = (at(&first, "createdAt") - at(&now, "startedAt")).as_seconds_f64();
+    assert!(
+        (4.5..=7.0).contains(&lead),
+        "startedAt is the clip's first frame, {lead} s before the event"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let second = api.post("/events", motion.clone()).await;
     let pb2 = second["playbackId"].as_str().unwrap().to_owned();
