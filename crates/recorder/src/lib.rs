@@ -97,27 +97,27 @@ impl FfmpegRecorder {
     /// (letters, digits, `-`, `_`).
     pub fn start(&self, id: &str, url: RtspUrl) -> Result<Recording, RecordError> {
         let dir = prepare_dir(&self.cfg, id)?;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let media_since = MediaSince::default();
+        let (recording, feed) = Recording::open(id, dir.clone());
         let session = session::Session {
             cfg: self.cfg.clone(),
             id: id.to_owned(),
             url,
-            dir: dir.clone(),
-            stop: stop_rx,
-            events: ev_tx,
-            media_since: media_since.clone(),
+            dir,
+            stop: feed.stop,
+            events: feed.events,
+            media_since: feed.media_since,
         };
         tokio::spawn(session.run());
-        Ok(Recording {
-            id: id.to_owned(),
-            dir,
-            stop: StopHandle(Arc::new(stop_tx)),
-            events: ev_rx,
-            media_since,
-        })
+        Ok(recording)
     }
+}
+
+/// The side of a [`Recording`] its task holds: the stop signal, where to
+/// report, and where to note when the first frame was filmed.
+pub(crate) struct Feed {
+    pub stop: watch::Receiver<bool>,
+    pub events: mpsc::UnboundedSender<RecorderEvent>,
+    pub media_since: MediaSince,
 }
 
 /// Creates `record_dir/<id>/` for a new recording; `id` must be a plain
@@ -157,6 +157,26 @@ impl FfmpegRecorder {
 }
 
 impl Recording {
+    /// A recording of `id` writing into `dir`, and the feed its task drives.
+    pub(crate) fn open(id: &str, dir: PathBuf) -> (Recording, Feed) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let media_since = MediaSince::default();
+        let recording = Recording {
+            id: id.to_owned(),
+            dir,
+            stop: StopHandle(Arc::new(stop_tx)),
+            events: ev_rx,
+            media_since: media_since.clone(),
+        };
+        let feed = Feed {
+            stop: stop_rx,
+            events: ev_tx,
+            media_since,
+        };
+        (recording, feed)
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }

@@ -19,7 +19,7 @@
 use crate::{
     args::{self, AudioMode},
     manifest::Manifest,
-    parts, RecordError, RecorderConfig, RecorderEvent, Recording, StopHandle,
+    parts, RecordError, RecorderConfig, RecorderEvent, Recording,
 };
 use std::{
     collections::VecDeque,
@@ -181,11 +181,6 @@ impl Ring {
         &self.shared.url
     }
 
-    /// The window kept.
-    pub fn keep(&self) -> Duration {
-        lock(&self.shared.state).keep
-    }
-
     pub fn set_keep(&self, keep: Duration) {
         lock(&self.shared.state).keep = keep;
     }
@@ -238,10 +233,8 @@ impl Ring {
             return Err(RecordError::Io("the camera's ring has stopped".into()));
         }
         let dir = crate::prepare_dir(&self.shared.cfg, id)?;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (recording, feed) = Recording::open(id, dir.clone());
         let (done_tx, done_rx) = oneshot::channel();
-        let media_since = crate::MediaSince::default();
         let now = SystemTime::now();
         {
             let mut st = lock(&self.shared.state);
@@ -256,8 +249,8 @@ impl Ring {
                 linked: Vec::new(),
                 media: false,
                 reconnects: 0,
-                events: ev_tx.clone(),
-                media_since: media_since.clone(),
+                events: feed.events.clone(),
+                media_since: feed.media_since,
                 done: Some(done_tx),
             });
             self.shared.link(&mut st);
@@ -266,22 +259,16 @@ impl Ring {
             shared: self.shared.clone(),
             _ring: self.owner.clone(),
             id: id.to_owned(),
-            dir: dir.clone(),
+            dir,
             post_roll,
-            stop: stop_rx,
-            events: ev_tx,
+            stop: feed.stop,
+            events: feed.events,
             done: done_rx,
         };
         let span =
             tracing::info_span!("recorder", playback_id = %id, camera_id = %self.shared.name);
         tokio::spawn(tracing::Instrument::instrument(tap.run(), span));
-        Ok(Recording {
-            id: id.to_owned(),
-            dir,
-            stop: StopHandle(Arc::new(stop_tx)),
-            events: ev_rx,
-            media_since,
-        })
+        Ok(recording)
     }
 }
 
@@ -452,11 +439,7 @@ impl Shared {
     }
 
     fn tick(&self) {
-        let now = SystemTime::now();
-        let mut st = lock(&self.state);
-        self.scan(&mut st, now);
-        self.link(&mut st);
-        self.evict(&mut st, now);
+        self.tick_locked(&mut lock(&self.state));
     }
 
     /// Keeps ffmpeg running until stopped, reconnecting with backoff.
