@@ -189,9 +189,7 @@ impl Session {
                                 got_media = true;
                                 if !media_before {
                                     tracing::info!("first media written");
-                                    let _ = self.media_since.set(std::time::SystemTime::now());
-                                    let _ = self.media_since.set(std::time::SystemTime::now());
-                let _ = self.events.send(RecorderEvent::MediaWritten);
+                                    self.report_first_media();
                                 } else {
                                     tracing::info!("camera back; recording resumed");
                                 }
@@ -263,11 +261,15 @@ impl Session {
         if !got_media && parts::bytes_written(&self.dir) > bytes_before {
             got_media = true;
             if !media_before {
-                let _ = self.media_since.set(std::time::SystemTime::now());
-                let _ = self.events.send(RecorderEvent::MediaWritten);
+                self.report_first_media();
             }
         }
         (Exit::Stopped, got_media)
+    }
+
+    fn report_first_media(&self) {
+        let _ = self.media_since.set(std::time::SystemTime::now());
+        let _ = self.events.send(RecorderEvent::MediaWritten);
     }
 
     async fn finalize(&self, reconnects: u32) -> Result<Clip, RecordError> {

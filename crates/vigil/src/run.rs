@@ -287,10 +287,11 @@ async fn all_cameras(
     let mut all = Vec::new();
     loop {
         let offset = i64::try_from(all.len()).unwrap_or(i64::MAX);
-        let page = vigil_domain::Page::parse(Some(500), Some(offset))
+        let limit = vigil_domain::Page::MAX_LIMIT;
+        let page = vigil_domain::Page::parse(Some(limit as i64), Some(offset))
             .map_err(vigil_domain::Error::invalid)?;
         let rows = cameras.list(page).await?.rows;
-        let last = rows.len() < 500;
+        let last = (rows.len() as u64) < limit;
         all.extend(rows);
         if last {
             return Ok(all);
