@@ -172,6 +172,7 @@ impl From<Error> for ApiError {
             e.message().to_owned()
         };
         let mut out = ApiError::new(status, code, message);
+        out.field = e.field().map(str::to_owned);
         out.cause = Some(e.chain());
         out
     }

@@ -128,13 +128,16 @@ pub fn path_id<T: FromStr>(raw: &str, what: &str) -> ApiResult<T> {
     raw.parse::<T>().map_err(|_| ApiError::not_found(what))
 }
 
-/// Parses an optional query parameter, naming it on failure.
+/// Parses an optional query parameter, naming it on failure. An empty value
+/// (`?cameraId=`) is refused like any other that doesn't parse, as the
+/// OpenAPI document says: leave the parameter out to not filter.
 pub fn query_param<T: FromStr>(raw: Option<&str>, name: &str) -> ApiResult<Option<T>>
 where
     T::Err: std::fmt::Display,
 {
     match raw {
-        None | Some("") => Ok(None),
+        None => Ok(None),
+        Some("") => Err(ApiError::field(name, "must not be empty")),
         Some(s) => s
             .parse::<T>()
             .map(Some)

@@ -70,7 +70,7 @@ impl RecordingFlow {
             .cameras
             .get(new.camera_id)
             .await?
-            .ok_or_else(|| Error::new(ErrorKind::Unprocessable, "cameraId: no such camera"))?;
+            .ok_or_else(|| Error::unknown_id("cameraId", "camera"))?;
         if !self.recording_types.records(new.event_type) {
             return self.events.create(new, None).await;
         }
@@ -147,6 +147,24 @@ impl RecordingFlow {
         Ok((event, playback))
     }
 
+    /// A manual stop (`POST /playbacks/{id}/stop`): ends every event still
+    /// open on the playback, so a recording shared by several events really
+    /// stops and none of them is left open on a finished clip, then stops
+    /// it. Returns the state the stop left (None when it no longer exists).
+    pub async fn stop_recording(&self, id: PlaybackId) -> Result<Option<Playback>, Error> {
+        let Some(p) = self.playbacks.get(id).await? else {
+            return Ok(None);
+        };
+        let lock = self.camera_locks.of(p.camera_id);
+        let _held = lock.lock().await;
+        let ended = self
+            .events
+            .end_all_of(id, OffsetDateTime::now_utc())
+            .await?;
+        tracing::info!(playback_id = %id, events_ended = ended, "recording stopped by hand");
+        self.stop_playback(id).await
+    }
+
     /// Stops a playback's recording if it is still running and returns its
     /// current state (None when it no longer exists). Repeating it is harmless.
     pub async fn stop_playback(&self, id: PlaybackId) -> Result<Option<Playback>, Error> {
@@ -177,13 +195,23 @@ impl RecordingFlow {
         Ok(now)
     }
 
-    /// Stops the recording if running, removes the stored objects, then the row.
+    /// Ends the playback's open events, stops the recording if running,
+    /// removes the stored objects, then the row.
     pub async fn delete_playback(&self, id: PlaybackId) -> Result<bool, Error> {
         let Some(p) = self.playbacks.get(id).await? else {
             return Ok(false);
         };
-        if self.recorder.is_active(id) {
-            self.recorder.stop(id).await?;
+        {
+            // Every event sharing the recording ends with it, so none is
+            // left open (and joinable) on a clip that is gone.
+            let lock = self.camera_locks.of(p.camera_id);
+            let _held = lock.lock().await;
+            self.events
+                .end_all_of(id, OffsetDateTime::now_utc())
+                .await?;
+            if self.recorder.is_active(id) {
+                self.recorder.stop(id).await?;
+            }
         }
         let keys = [
             p.video_key.unwrap_or_else(|| Playback::video_key_for(id)),

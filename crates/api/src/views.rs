@@ -44,6 +44,18 @@ pub enum EventTypeName {
     Manual,
 }
 
+// Listed for the OpenAPI document; a test keeps it equal to `RecordingStatus`.
+/// A playback's status (see the status machine).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecordingStatusName {
+    Pending,
+    Recording,
+    Processing,
+    Completed,
+    Failed,
+}
+
 // Listed for the OpenAPI document; a test keeps it equal to `Role`.
 /// Roles: ADMIN manages users and cameras; ADMIN and OPERATOR post and end
 /// events and stop or delete playbacks; everyone reads.
@@ -305,6 +317,19 @@ mod tests {
         assert_eq!(documented, domain);
         let documented = names(&[RoleName::Admin, RoleName::Operator, RoleName::Viewer]);
         let domain: Vec<String> = Role::ALL.iter().map(|r| r.as_str().to_owned()).collect();
+        assert_eq!(documented, domain);
+        use RecordingStatusName as S;
+        let documented = names(&[
+            S::Pending,
+            S::Recording,
+            S::Processing,
+            S::Completed,
+            S::Failed,
+        ]);
+        let domain: Vec<String> = RecordingStatus::ALL
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
         assert_eq!(documented, domain);
     }
 }

@@ -32,6 +32,8 @@ type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// The request field the error is about, when there is one.
+    field: Option<&'static str>,
     #[source]
     source: Option<Source>,
 }
@@ -47,8 +49,21 @@ impl Error {
         Self {
             kind,
             message: message.into(),
+            field: None,
             source: None,
         }
+    }
+
+    /// An id in a request body that names nothing: NotFound, with the field.
+    pub fn unknown_id(field: &'static str, what: &str) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(ErrorKind::NotFound, format!("{field}: no such {what}"))
+        }
+    }
+
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
     }
 
     pub fn with_source(mut self, source: impl Into<Source>) -> Self {

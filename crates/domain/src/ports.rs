@@ -29,7 +29,11 @@ pub trait UserRepo: Send + Sync + Debug {
     async fn find_by_username(&self, username: &Username) -> Result<Option<User>>;
     async fn list(&self, page: Page) -> Result<Listed<User>>;
     /// NotFound for an unknown id; Conflict when renaming onto a taken name.
+    /// A change of password or role also bumps the user's token version,
+    /// ending every token issued before it.
     async fn update(&self, id: UserId, patch: UserPatch) -> Result<User>;
+    /// Ends every token issued to the user so far; NotFound for an unknown id.
+    async fn revoke_tokens(&self, id: UserId) -> Result<User>;
     /// Returns whether a row was deleted.
     async fn delete(&self, id: UserId) -> Result<bool>;
     async fn count(&self) -> Result<u64>;
@@ -51,7 +55,8 @@ pub trait CameraRepo: Send + Sync + Debug {
 #[async_trait]
 pub trait EventRepo: Send + Sync + Debug {
     /// Stores the event and, when `with_playback` is set, its PENDING
-    /// playback, in one transaction. Unprocessable when the camera is unknown.
+    /// playback, in one transaction. NotFound (field `cameraId`) when the
+    /// camera is unknown.
     async fn create(&self, new: NewEvent, with_playback: Option<PlaybackId>) -> Result<Event>;
     async fn get(&self, id: EventId) -> Result<Option<Event>>;
     async fn list(&self, filter: EventFilter, page: Page) -> Result<Listed<Event>>;
@@ -63,6 +68,9 @@ pub trait EventRepo: Send + Sync + Debug {
     async fn create_joining(&self, new: NewEvent, playback: PlaybackId) -> Result<Event>;
     /// Events pointing at `playback` that have not ended.
     async fn open_events_of(&self, playback: PlaybackId) -> Result<u64>;
+    /// Ends every open event pointing at `playback` at `at` (a manual stop
+    /// or delete of a shared recording); returns how many it ended.
+    async fn end_all_of(&self, playback: PlaybackId, at: OffsetDateTime) -> Result<u64>;
 }
 
 #[async_trait]

@@ -112,6 +112,9 @@ pub struct User {
     pub username: Username,
     pub role: Role,
     pub password_hash: PasswordHash,
+    /// Tokens carry the version they were issued under; a password or role
+    /// change and an explicit revocation bump it, so older tokens stop working.
+    pub token_version: i64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }

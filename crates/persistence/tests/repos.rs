@@ -201,7 +201,8 @@ both!(
             )
             .await
             .unwrap_err();
-        assert_eq!(unknown.kind(), ErrorKind::Unprocessable);
+        assert_eq!(unknown.kind(), ErrorKind::NotFound);
+        assert_eq!(unknown.field(), Some("cameraId"));
         // Nothing half-written by the refused event.
         assert_eq!(
             t.db.playbacks()

@@ -75,6 +75,11 @@ impl FromRequest for AuthUser {
                 .get(id)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
+            if claims.ver != user.token_version {
+                return Err(ApiError::unauthorized(
+                    "the token was revoked (password or role changed, or tokens revoked)",
+                ));
+            }
             tracing::Span::current().record("user_id", tracing::field::display(user.id));
             Ok(AuthUser {
                 id: user.id,

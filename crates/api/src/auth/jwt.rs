@@ -15,6 +15,10 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// The user's token version when issued; the token is refused once the
+    /// stored version has moved on (password or role change, revocation).
+    #[serde(default)]
+    pub ver: i64,
 }
 
 #[derive(Clone)]
@@ -54,6 +58,7 @@ impl JwtKeys {
             role: user.role,
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
+            ver: user.token_version,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
@@ -79,6 +84,7 @@ mod tests {
             username: Username::parse("admin").unwrap(),
             role: Role::Admin,
             password_hash: PasswordHash::from_phc(String::new()),
+            token_version: 0,
             created_at: OffsetDateTime::now_utc(),
             updated_at: OffsetDateTime::now_utc(),
         }
@@ -107,6 +113,7 @@ mod tests {
             role: Role::Admin,
             iat: now - 100,
             exp: now - 50,
+            ver: 0,
         };
         let expired = encode(
             &Header::new(Algorithm::HS256),

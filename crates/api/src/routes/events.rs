@@ -7,7 +7,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{path_id, query_param, JsonBody},
     flows::RecordingFlow,
-    routes::page_of,
+    routes::PageQuery,
     views::{EventView, ListView},
 };
 use actix_web::{web, HttpResponse};
@@ -42,12 +42,8 @@ pub struct EventQuery {
     #[param(value_type = Option<Uuid>)]
     pub camera_id: Option<String>,
     #[serde(rename = "type")]
-    #[param(rename = "type", value_type = Option<String>)]
+    #[param(rename = "type", value_type = Option<crate::views::EventTypeName>)]
     pub event_type: Option<String>,
-    #[param(value_type = Option<i64>)]
-    pub limit: Option<String>,
-    #[param(value_type = Option<i64>)]
-    pub offset: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,7 +64,7 @@ fn parse_type(raw: &str) -> ApiResult<EventType> {
 
 /// Post an event; a recording type starts recording its camera.
 #[utoipa::path(post, path = "/events", tag = "events", request_body = CreateEvent, security(("bearer" = [])),
-    responses((status = 201, body = EventView), (status = 400), (status = 403), (status = 422), (status = 401)))]
+    responses((status = 201, body = EventView), (status = 400), (status = 403), (status = 404, description = "cameraId names no camera (the error names the field)"), (status = 401)))]
 #[tracing::instrument(skip_all, fields(event_id = tracing::field::Empty, camera_id = %body.0.camera_id, event_type = %body.0.event_type))]
 pub async fn create(
     me: AuthUser,
@@ -98,23 +94,19 @@ pub async fn create(
 }
 
 /// List events, newest first.
-#[utoipa::path(get, path = "/events", tag = "events", params(EventQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/events", tag = "events", params(EventQuery, PageQuery), security(("bearer" = [])),
     responses((status = 200, body = ListView<EventView>), (status = 400), (status = 401)))]
 pub async fn list(
     _me: AuthUser,
     q: web::Query<EventQuery>,
+    paging: web::Query<PageQuery>,
     events: web::Data<dyn EventRepo>,
 ) -> ApiResult<HttpResponse> {
     let filter = EventFilter {
         camera_id: query_param::<CameraId>(q.camera_id.as_deref(), "cameraId")?,
-        event_type: q
-            .event_type
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(parse_type)
-            .transpose()?,
+        event_type: q.event_type.as_deref().map(parse_type).transpose()?,
     };
-    let page = page_of(q.limit.as_deref(), q.offset.as_deref())?;
+    let page = paging.page()?;
     Ok(HttpResponse::Ok().json(ListView::from_listed(
         events.list(filter, page).await?,
         EventView::from,

@@ -31,6 +31,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(users::delete)),
         )
         .service(
+            web::resource("/users/{id}/revoke-tokens").route(web::post().to(users::revoke_tokens)),
+        )
+        .service(
             web::resource("/cameras")
                 .route(web::get().to(cameras::list))
                 .route(web::post().to(cameras::create)),
@@ -59,13 +62,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/media/{key:.+}").route(web::get().to(media::get)));
 }
 
-/// `limit` (1–500, default 50) and `offset` (default 0).
+/// `limit` (1–500, default 50) and `offset` (0 up to 2^63 − 1, default 0):
+/// the bounds the document declares are the ones `Page::parse` enforces.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Rows per page.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 0)]
+    /// Rows to skip.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807i64)]
     pub offset: Option<String>,
 }
 
@@ -75,7 +81,7 @@ impl PageQuery {
     }
 }
 
-pub(crate) fn page_of(
+fn page_of(
     limit: Option<&str>,
     offset: Option<&str>,
 ) -> crate::error::ApiResult<vigil_domain::Page> {

@@ -13,7 +13,7 @@ use utoipa::{
     paths(
         routes::health::health, routes::health::ready, routes::metrics::metrics,
         routes::login::login,
-        routes::users::list, routes::users::create, routes::users::get, routes::users::update, routes::users::delete,
+        routes::users::list, routes::users::create, routes::users::get, routes::users::update, routes::users::delete, routes::users::revoke_tokens,
         routes::cameras::list, routes::cameras::create, routes::cameras::get, routes::cameras::update, routes::cameras::delete,
         routes::events::create, routes::events::list, routes::events::get, routes::events::end,
         routes::playbacks::list, routes::stream::stream, routes::playbacks::get, routes::playbacks::stop, routes::playbacks::delete,

@@ -5,7 +5,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{path_id, query_param},
     flows::RecordingFlow,
-    routes::{events::EndView, page_of},
+    routes::{events::EndView, PageQuery},
     views::{ListView, MediaUrlTtl, PlaybackView},
 };
 use actix_web::{web, HttpResponse};
@@ -15,6 +15,8 @@ use vigil_domain::{
     CameraId, EventId, PlaybackFilter, PlaybackId, RecordingStatus,
 };
 
+/// The filters of the playback list and stream. Paging (`PageQuery`) is
+/// the list's only: a stream has no pages.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -23,13 +25,8 @@ pub struct PlaybackQuery {
     pub event_id: Option<String>,
     #[param(value_type = Option<Uuid>)]
     pub camera_id: Option<String>,
-    /// PENDING, RECORDING, PROCESSING, COMPLETED or FAILED.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<crate::views::RecordingStatusName>)]
     pub recording_status: Option<String>,
-    #[param(value_type = Option<i64>)]
-    pub limit: Option<String>,
-    #[param(value_type = Option<i64>)]
-    pub offset: Option<String>,
 }
 
 impl PlaybackQuery {
@@ -46,17 +43,18 @@ impl PlaybackQuery {
 }
 
 /// List playbacks, newest first.
-#[utoipa::path(get, path = "/playbacks", tag = "playbacks", params(PlaybackQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/playbacks", tag = "playbacks", params(PlaybackQuery, PageQuery), security(("bearer" = [])),
     responses((status = 200, body = ListView<PlaybackView>), (status = 400), (status = 401)))]
 pub async fn list(
     _me: AuthUser,
     q: web::Query<PlaybackQuery>,
+    paging: web::Query<PageQuery>,
     playbacks: web::Data<dyn PlaybackRepo>,
     store: web::Data<dyn ObjectStore>,
     ttl: web::Data<MediaUrlTtl>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
-    let page = page_of(q.limit.as_deref(), q.offset.as_deref())?;
+    let page = paging.page()?;
     let listed = playbacks.list(filter, page).await?;
     let mut data = Vec::with_capacity(listed.rows.len());
     for p in listed.rows {
@@ -86,7 +84,8 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(PlaybackView::build(p, store.get_ref(), **ttl).await))
 }
 
-/// Stop a recording: the same effect and answer as ending its event.
+/// Stop a recording: the same answer as ending its event. Every event
+/// sharing the recording is ended with it.
 #[utoipa::path(post, path = "/playbacks/{id}/stop", tag = "playbacks", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
     responses((status = 200, body = EndView), (status = 403), (status = 404), (status = 401)))]
 #[tracing::instrument(skip_all, fields(playback_id = %id))]
@@ -102,10 +101,10 @@ pub async fn stop(
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found("playback"))?;
-    let (event, playback) = flow.end_event(p.event_id).await?;
+    let playback = flow.stop_recording(id).await?;
     Ok(HttpResponse::Ok().json(EndView {
         ok: true,
-        event_id: event.id.as_uuid(),
+        event_id: p.event_id.as_uuid(),
         playback_id: Some(id.as_uuid()),
         recording_status: playback.map(|p| p.status),
     }))

@@ -92,7 +92,7 @@ pub async fn create(
 
 /// Get a user.
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 404), (status = 401)))]
+    responses((status = 200, body = UserView), (status = 403), (status = 404), (status = 401)))]
 pub async fn get(
     me: AuthUser,
     id: web::Path<String>,
@@ -106,7 +106,7 @@ pub async fn get(
 
 /// Change a user's name, password or role.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), request_body = UpdateUser, security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 400), (status = 404), (status = 409), (status = 401)))]
+    responses((status = 200, body = UserView), (status = 400), (status = 403), (status = 404), (status = 409), (status = 401)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, user_id = %id))]
 pub async fn update(
     me: AuthUser,
@@ -140,7 +140,7 @@ pub async fn update(
 
 /// Delete a user; their tokens stop working at once.
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 204), (status = 404), (status = 409), (status = 401)))]
+    responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 401)))]
 #[tracing::instrument(skip_all, fields(admin = %me.username, user_id = %id))]
 pub async fn delete(
     me: AuthUser,
@@ -156,5 +156,22 @@ pub async fn delete(
     if !users.delete(id).await? {
         return Err(ApiError::not_found("user"));
     }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Revoke every token issued to a user so far, without changing the
+/// password. The user logs in again for a new one.
+#[utoipa::path(post, path = "/users/{id}/revoke-tokens", tag = "users", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
+    responses((status = 204), (status = 403), (status = 404), (status = 401)))]
+#[tracing::instrument(skip_all, fields(admin = %me.username, user_id = %id))]
+pub async fn revoke_tokens(
+    me: AuthUser,
+    id: web::Path<String>,
+    users: web::Data<dyn UserRepo>,
+) -> ApiResult<HttpResponse> {
+    me.require_admin()?;
+    let id: UserId = path_id(&id, "user")?;
+    let user = users.revoke_tokens(id).await?;
+    tracing::info!(user_id = %user.id, "tokens revoked");
     Ok(HttpResponse::NoContent().finish())
 }

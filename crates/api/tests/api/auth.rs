@@ -113,12 +113,20 @@ async fn deleted_and_demoted_users_lose_access_at_once() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
+    // A token issued before the role was lowered no longer works at all.
+    error_code(app.get(&op, "/events").await, StatusCode::UNAUTHORIZED).await;
+    // A new login gets a VIEWER's token: reads yes, writes no.
+    let name = app.get_json(&admin, &format!("/users/{op_id}")).await["username"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let viewer = app.token(&name, "password-123").await;
+    assert_eq!(app.get(&viewer, "/events").await.status(), StatusCode::OK);
     error_code(
-        app.post_event(&op, cam_id, "ALARM").await,
+        app.post_event(&viewer, cam_id, "ALARM").await,
         StatusCode::FORBIDDEN,
     )
     .await;
-    assert_eq!(app.get(&op, "/events").await.status(), StatusCode::OK);
 
     assert_eq!(
         app.delete(&admin, &format!("/users/{op_id}"))
@@ -126,5 +134,78 @@ async fn deleted_and_demoted_users_lose_access_at_once() {
             .status(),
         StatusCode::NO_CONTENT
     );
+    error_code(app.get(&viewer, "/events").await, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn a_password_change_ends_older_tokens() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (id, old) = app.user_with_role("OPERATOR").await;
+    let name = app.get_json(&admin, &format!("/users/{id}")).await["username"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.get(&old, "/events").await.status(), StatusCode::OK);
+    // Renaming is no reason to revoke.
+    let renamed = format!("{name}-x");
+    let r = app
+        .patch(&admin, &format!("/users/{id}"), json!({"username": renamed}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.get(&old, "/events").await.status(), StatusCode::OK);
+
+    let r = app
+        .patch(
+            &admin,
+            &format!("/users/{id}"),
+            json!({"password": "another-password-9"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let e = error_code(app.get(&old, "/events").await, StatusCode::UNAUTHORIZED).await;
+    assert!(e["message"].as_str().unwrap().contains("revoked"), "{e}");
+    let fresh = app.token(&renamed, "another-password-9").await;
+    assert_eq!(app.get(&fresh, "/events").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn revoke_tokens_ends_a_users_tokens_and_only_theirs() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (id, op) = app.user_with_role("OPERATOR").await;
+    let (_, other) = app.user_with_role("VIEWER").await;
+    let name = app.get_json(&admin, &format!("/users/{id}")).await["username"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Only an ADMIN may revoke, and only a user that exists.
+    error_code(
+        app.post_empty(&op, &format!("/users/{id}/revoke-tokens"))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    error_code(
+        app.post_empty(
+            &admin,
+            &format!("/users/{}/revoke-tokens", uuid::Uuid::new_v4()),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(app.get(&op, "/events").await.status(), StatusCode::OK);
+
+    let r = app
+        .post_empty(&admin, &format!("/users/{id}/revoke-tokens"))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
     error_code(app.get(&op, "/events").await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(app.get(&other, "/events").await.status(), StatusCode::OK);
+    assert_eq!(app.get(&admin, "/events").await.status(), StatusCode::OK);
+    // The password still works: a new login gets a working token.
+    let fresh = app.token(&name, "password-123").await;
+    assert_eq!(app.get(&fresh, "/events").await.status(), StatusCode::OK);
 }

@@ -1,6 +1,7 @@
-use crate::helpers::{error_code, spawn_app, spawn_app_with, Options};
+use crate::helpers::{error_code, spawn_app, spawn_app_with, Options, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use vigil_domain::ports::Recorder;
 use vigil_persistence::testing::Backend;
 
 /// The seed's example flow, every field it shows checked, as an OPERATOR
@@ -155,7 +156,9 @@ async fn event_input_is_validated() {
     let r = app
         .post_event(&t, &uuid::Uuid::new_v4().to_string(), "MOTION")
         .await;
-    error_code(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    // An id that names nothing: 404, with the field named.
+    let e = error_code(r, StatusCode::NOT_FOUND).await;
+    assert_eq!(e["field"], "cameraId");
     let r = app.post_event(&t, cam_id, "EXPLOSION").await;
     let e = error_code(r, StatusCode::BAD_REQUEST).await;
     assert_eq!(e["field"], "type");
@@ -300,6 +303,116 @@ async fn overlapping_events_share_one_recording_on_sqlite() {
 #[tokio::test]
 async fn overlapping_events_share_one_recording_on_postgres() {
     overlapping_events_share_one_recording(Backend::Postgres).await
+}
+
+/// Two events sharing one recording, for the manual stop and delete tests.
+async fn two_events_sharing_a_recording(app: &TestApp, op: &str) -> (String, [String; 2]) {
+    let cam = app.create_camera("Gate").await;
+    let cam_id = cam["id"].as_str().unwrap();
+    let mut ids = Vec::new();
+    let mut pbs = Vec::new();
+    for _ in 0..2 {
+        let e: Value = app
+            .post_event(op, cam_id, "MOTION")
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(e["id"].as_str().unwrap().to_owned());
+        pbs.push(e["playbackId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(pbs[0], pbs[1], "the second event joins");
+    let [a, b]: [String; 2] = ids.try_into().unwrap();
+    (pbs.remove(0), [a, b])
+}
+
+/// The seed's "manual stop recording" stops a recording that several
+/// events share, and ends every one of them (none stays open on a clip
+/// that has stopped).
+async fn a_manual_stop_stops_a_shared_recording(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend,
+        ..Options::default()
+    })
+    .await;
+    let (_, op) = app.user_with_role("OPERATOR").await;
+    let (pb, events) = two_events_sharing_a_recording(&app, &op).await;
+
+    let r = app.post_empty(&op, &format!("/playbacks/{pb}/stop")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["recordingStatus"], "PROCESSING", "{r}");
+    assert_eq!(r["eventId"], events[0].as_str());
+    assert_eq!(r["playbackId"], pb.as_str());
+    app.wait_playback(&op, &pb, |v| v["recordingStatus"] == "COMPLETED")
+        .await;
+    for e in &events {
+        let v = app.get_json(&op, &format!("/events/{e}")).await;
+        assert!(v["endedAt"].is_string(), "every shared event ended: {v}");
+    }
+    // Ending either event afterwards is harmless and reports the clip.
+    let r: Value = app
+        .post_empty(&op, &format!("/events/{}/end", events[1]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["recordingStatus"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn a_manual_stop_stops_a_shared_recording_on_sqlite() {
+    a_manual_stop_stops_a_shared_recording(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_manual_stop_stops_a_shared_recording_on_postgres() {
+    a_manual_stop_stops_a_shared_recording(Backend::Postgres).await
+}
+
+/// Deleting a shared recording stops it and ends its events, so the next
+/// event on the camera starts a new recording instead of joining the
+/// deleted one.
+async fn deleting_a_shared_recording_stops_it(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend,
+        ..Options::default()
+    })
+    .await;
+    let (_, op) = app.user_with_role("OPERATOR").await;
+    let (pb, events) = two_events_sharing_a_recording(&app, &op).await;
+    let cam = app.get_json(&op, &format!("/events/{}", events[0])).await["camera"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let r = app.delete(&op, &format!("/playbacks/{pb}")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(
+        !app.recorder.is_active(pb.parse().unwrap()),
+        "recording stopped"
+    );
+    for e in &events {
+        let v = app.get_json(&op, &format!("/events/{e}")).await;
+        assert!(v["endedAt"].is_string(), "every shared event ended: {v}");
+    }
+    let next: Value = app
+        .post_event(&op, &cam, "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(next["playbackId"], pb.as_str(), "a new recording");
+}
+
+#[tokio::test]
+async fn deleting_a_shared_recording_stops_it_on_sqlite() {
+    deleting_a_shared_recording_stops_it(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn deleting_a_shared_recording_stops_it_on_postgres() {
+    deleting_a_shared_recording_stops_it(Backend::Postgres).await
 }
 
 /// On a camera with a pre-roll, overlapping events each get their own

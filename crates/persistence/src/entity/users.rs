@@ -9,6 +9,7 @@ pub struct Model {
     pub username: String,
     pub role: String,
     pub password_hash: String,
+    pub token_version: i64,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -5,15 +5,14 @@ use crate::{
 };
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::sync::Arc;
 use time::OffsetDateTime;
 use vigil_domain::{
     ports::{EventRepo, Listed, Result},
-    Error, ErrorKind, Event, EventFilter, EventId, EventType, NewEvent, Page, PlaybackId,
-    RecordingStatus,
+    Error, Event, EventFilter, EventId, EventType, NewEvent, Page, PlaybackId, RecordingStatus,
 };
 
 #[derive(Debug, Clone)]
@@ -59,7 +58,7 @@ async fn insert_event(
         .one(txn)
         .await
         .map_err(db_err("event"))?
-        .ok_or_else(|| Error::new(ErrorKind::Unprocessable, "cameraId: no such camera"))?;
+        .ok_or_else(|| Error::unknown_id("cameraId", "camera"))?;
     let row = events::ActiveModel {
         id: Set(EventId::new().as_uuid()),
         camera_id: Set(camera.id),
@@ -205,5 +204,16 @@ impl EventRepo for SqlEventRepo {
             .count(&self.conn)
             .await
             .map_err(db_err("events"))
+    }
+
+    async fn end_all_of(&self, playback: PlaybackId, at: OffsetDateTime) -> Result<u64> {
+        let r = events::Entity::update_many()
+            .col_expr(events::Column::EndedAt, Expr::value(micros(at)))
+            .filter(events::Column::PlaybackId.eq(playback.as_uuid()))
+            .filter(events::Column::EndedAt.is_null())
+            .exec(&self.conn)
+            .await
+            .map_err(db_err("events"))?;
+        Ok(r.rows_affected)
     }
 }

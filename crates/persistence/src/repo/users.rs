@@ -5,8 +5,11 @@ use crate::{
 };
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use vigil_domain::{
     ports::{Listed, Result, UserRepo},
@@ -30,6 +33,7 @@ fn to_domain(m: users::Model) -> Result<User> {
         username: Username::parse(&m.username).map_err(|e| corrupt("username", e))?,
         role: m.role.parse::<Role>().map_err(|e| corrupt("role", e))?,
         password_hash: PasswordHash::from_phc(m.password_hash),
+        token_version: m.token_version,
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
@@ -44,6 +48,7 @@ impl UserRepo for SqlUserRepo {
             username: Set(new.username.as_str().to_owned()),
             role: Set(new.role.as_str().to_owned()),
             password_hash: Set(new.password_hash.as_str().to_owned()),
+            token_version: Set(0),
             created_at: Set(t),
             updated_at: Set(t),
         };
@@ -95,6 +100,10 @@ impl UserRepo for SqlUserRepo {
         else {
             return Err(Error::not_found("user"));
         };
+        // A new password or another role ends every token issued before.
+        let role_changed = patch.role.is_some_and(|r| r.as_str() != m.role);
+        let revoke = role_changed || patch.password_hash.is_some();
+        let version = m.token_version;
         let mut row: users::ActiveModel = m.into();
         if let Some(u) = patch.username {
             row.username = Set(u.as_str().to_owned());
@@ -105,9 +114,29 @@ impl UserRepo for SqlUserRepo {
         if let Some(h) = patch.password_hash {
             row.password_hash = Set(h.as_str().to_owned());
         }
+        if revoke {
+            row.token_version = Set(version + 1);
+        }
         row.updated_at = Set(now());
         let m = row.update(&self.conn).await.map_err(db_err("username"))?;
         to_domain(m)
+    }
+
+    async fn revoke_tokens(&self, id: UserId) -> Result<User> {
+        let r = users::Entity::update_many()
+            .col_expr(
+                users::Column::TokenVersion,
+                Expr::col(users::Column::TokenVersion).add(1),
+            )
+            .col_expr(users::Column::UpdatedAt, Expr::value(now()))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err("user"))?;
+        if r.rows_affected == 0 {
+            return Err(Error::not_found("user"));
+        }
+        self.get(id).await?.ok_or_else(|| Error::not_found("user"))
     }
 
     async fn delete(&self, id: UserId) -> Result<bool> {
