@@ -12,7 +12,7 @@ use crate::{
 };
 use actix_web::{
     dev::Server,
-    middleware::{ErrorHandlers, NormalizePath, TrailingSlash},
+    middleware::{Condition, ErrorHandlers, NormalizePath, TrailingSlash},
     web, App, HttpServer,
 };
 use std::{net::TcpListener, sync::Arc, time::Duration};
@@ -37,6 +37,9 @@ pub struct ApiSettings {
     /// How long a stopping server waits for requests in flight.
     pub shutdown_timeout: Duration,
     pub workers: Option<usize>,
+    /// Browser origins allowed to call the API; empty: CORS is off (no
+    /// CORS headers, preflights refused).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -50,6 +53,7 @@ impl Default for ApiSettings {
             media_url_ttl: Duration::from_secs(6 * 3600),
             shutdown_timeout: Duration::from_secs(10),
             workers: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -74,6 +78,39 @@ pub struct Ports {
     /// bin installs a Prometheus recorder); none: only the gauges `/metrics`
     /// reads itself.
     pub metrics: Option<crate::routes::metrics::MetricsText>,
+}
+
+/// CORS for browser apps on `origins`: bearer tokens (not cookies, so no
+/// credentials mode), JSON bodies, and the headers a `<video>` or a
+/// streaming `fetch` of `/playbacks/stream` reads.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::{header, Method};
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::RANGE,
+            header::CACHE_CONTROL,
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+        ])
+        .max_age(3600);
+    for o in origins {
+        c = c.allowed_origin(o);
+    }
+    c
 }
 
 /// A bound, not yet running, HTTP server.
@@ -120,31 +157,38 @@ impl Application {
         let media: Option<web::Data<dyn LocalMedia>> =
             ports.local_media.clone().map(web::Data::from);
         let metrics = web::Data::new(ports.metrics.clone());
+        let cors_origins = settings.cors_origins.clone();
 
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
             if let Some(m) = &media {
                 app = app.app_data(m.clone());
             }
-            app.wrap(ErrorHandlers::new().default_handler(json_error_body))
-                .wrap(NormalizePath::new(TrailingSlash::Trim))
-                .wrap(TracingLogger::default())
-                .app_data(web::QueryConfig::default().error_handler(query_error))
-                .app_data(keys.clone())
-                .app_data(hasher.clone())
-                .app_data(throttle.clone())
-                .app_data(flow.clone())
-                .app_data(users.clone())
-                .app_data(cameras.clone())
-                .app_data(events.clone())
-                .app_data(playbacks.clone())
-                .app_data(store.clone())
-                .app_data(recorder.clone())
-                .app_data(probes.clone())
-                .app_data(ttl.clone())
-                .app_data(playback_events.clone())
-                .app_data(metrics.clone())
-                .configure(routes::configure)
+            // CORS sits inside the JSON error handler, so a refused
+            // preflight gets the contract's error body too.
+            app.wrap(Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
+            .wrap(ErrorHandlers::new().default_handler(json_error_body))
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(TracingLogger::default())
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .app_data(keys.clone())
+            .app_data(hasher.clone())
+            .app_data(throttle.clone())
+            .app_data(flow.clone())
+            .app_data(users.clone())
+            .app_data(cameras.clone())
+            .app_data(events.clone())
+            .app_data(playbacks.clone())
+            .app_data(store.clone())
+            .app_data(recorder.clone())
+            .app_data(probes.clone())
+            .app_data(ttl.clone())
+            .app_data(playback_events.clone())
+            .app_data(metrics.clone())
+            .configure(routes::configure)
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .disable_signals();

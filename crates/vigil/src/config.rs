@@ -108,6 +108,9 @@ pub struct Config {
     /// Finished playbacks older than this are deleted, unless their camera
     /// sets its own `retentionDays`. None: kept.
     pub retention: Option<vigil_domain::RetentionDays>,
+    /// Origins allowed to call the API from a browser (`CORS_ORIGINS`);
+    /// empty: no CORS headers at all.
+    pub cors_origins: Vec<String>,
 }
 
 /// The variables read, for `--help`-like listings and tests.
@@ -153,6 +156,31 @@ fn parse_http_url(var: &'static str, v: &str) -> Result<String, ConfigError> {
         return Err(err(var, "must be an http:// or https:// URL with a host"));
     }
     Ok(v.trim_end_matches('/').to_owned())
+}
+
+/// `CORS_ORIGINS`: comma-separated origins (`scheme://host[:port]`, no
+/// path), each normalized the way browsers send `Origin`.
+fn parse_origins(env: &Env) -> Result<Vec<String>, ConfigError> {
+    const VAR: &str = "CORS_ORIGINS";
+    let Some(raw) = get(env, VAR) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for o in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if o == "*" {
+            return Err(err(VAR, "list the origins; \"*\" is not accepted"));
+        }
+        let u = url::Url::parse(o).map_err(|_| err(VAR, format!("{o:?} is not an origin")))?;
+        let bare = u.path() == "/" && u.query().is_none() && u.fragment().is_none();
+        if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() || !bare {
+            return Err(err(
+                VAR,
+                format!("{o:?} is not an origin (scheme://host[:port], no path)"),
+            ));
+        }
+        out.push(u.origin().ascii_serialization());
+    }
+    Ok(out)
 }
 
 /// How many recordings this machine holds by default: copy-mode ffmpeg costs
@@ -349,6 +377,7 @@ impl Config {
                         .map_err(|e| err("RETENTION_DAYS", e))?,
                 ),
             },
+            cors_origins: parse_origins(env)?,
             data_dir,
         })
     }
@@ -415,6 +444,29 @@ mod tests {
         assert_eq!(c.admin_username, "admin");
         assert!(c.max_concurrent_recordings >= 1);
         assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn cors_origins_are_parsed_and_checked() {
+        let c = Config::from_map(&Env::new()).unwrap();
+        assert!(c.cors_origins.is_empty(), "off by default");
+        let c = Config::from_map(&env(&[(
+            "CORS_ORIGINS",
+            "https://a.example.org, http://localhost:5173,HTTPS://B.example.org/",
+        )]))
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            [
+                "https://a.example.org",
+                "http://localhost:5173",
+                "https://b.example.org"
+            ]
+        );
+        for bad in ["*", "a.example.org", "https://a.example.org/app", "ftp://x"] {
+            let e = Config::from_map(&env(&[("CORS_ORIGINS", bad)])).unwrap_err();
+            assert!(e.to_string().contains("CORS_ORIGINS"), "{bad}: {e}");
+        }
     }
 
     #[test]

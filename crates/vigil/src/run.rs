@@ -217,6 +217,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         token_ttl: cfg.token_ttl,
         recording_types: cfg.recording_types.clone(),
         media_url_ttl: cfg.media_url_ttl,
+        cors_origins: cfg.cors_origins.clone(),
         ..ApiSettings::default()
     };
     let ports = Ports {

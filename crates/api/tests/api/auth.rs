@@ -150,7 +150,11 @@ async fn a_password_change_ends_older_tokens() {
     // Renaming is no reason to revoke.
     let renamed = format!("{name}-x");
     let r = app
-        .patch(&admin, &format!("/users/{id}"), json!({"username": renamed}))
+        .patch(
+            &admin,
+            &format!("/users/{id}"),
+            json!({"username": renamed}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.get(&old, "/events").await.status(), StatusCode::OK);

@@ -157,6 +157,7 @@ impl Drop for TestApp {
 pub struct Options {
     pub backend: Backend,
     pub login_quota: LoginQuota,
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Options {
@@ -167,6 +168,7 @@ impl Default for Options {
                 burst: 1000,
                 per_attempt: Duration::from_millis(1),
             },
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -223,6 +225,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         login_quota: opts.login_quota,
         shutdown_timeout: Duration::from_secs(1),
         workers: Some(1),
+        cors_origins: opts.cors_origins,
         ..ApiSettings::default()
     };
     let ports = Ports {
