@@ -200,12 +200,89 @@ pub fn json_error_body<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(res))
 }
 
-/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`)
-/// or a value (`Some(Some(v))`), for PATCH bodies.
-pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: serde::Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    serde::Deserialize::deserialize(de).map(Some)
+/// Integer request fields as JSON Schema reads "integer": `10` and `10.0`
+/// are the same number, so both are accepted (serde's `i64` refuses the
+/// second, which the OpenAPI document allows). Use with
+/// `#[serde(default, deserialize_with = "int::opt")]`.
+pub mod int {
+    use serde::{de, Deserialize, Deserializer};
+    use std::fmt;
+
+    struct Int(i64);
+
+    impl<'de> Deserialize<'de> for Int {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl de::Visitor<'_> for V {
+                type Value = Int;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("an integer")
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
+                    Ok(Int(v))
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
+                    i64::try_from(v)
+                        .map(Int)
+                        .map_err(|_| E::custom("integer out of range"))
+                }
+                fn visit_f64<E: de::Error>(self, v: f64) -> Result<Int, E> {
+                    // Exactly representable integers only: 2^63 as f64 is
+                    // already out of i64's range.
+                    if v.fract() == 0.0
+                        && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v)
+                    {
+                        Ok(Int(v as i64))
+                    } else {
+                        Err(E::invalid_type(de::Unexpected::Float(v), &self))
+                    }
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// An optional integer: absent or `null` is `None`.
+    pub fn opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(Option::<Int>::deserialize(d)?.map(|i| i.0))
+    }
+
+    /// A PATCH integer: absent `None`, `null` `Some(None)`, a value `Some(Some(v))`.
+    pub fn patch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+        Ok(Some(Option::<Int>::deserialize(d)?.map(|i| i.0)))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(Debug, serde::Deserialize)]
+        struct Body {
+            #[serde(default, deserialize_with = "super::opt")]
+            n: Option<i64>,
+            #[serde(default, deserialize_with = "super::patch")]
+            p: Option<Option<i64>>,
+        }
+
+        fn parse(s: &str) -> Result<Body, serde_json::Error> {
+            serde_json::from_str(s)
+        }
+
+        #[test]
+        fn whole_floats_are_integers_and_fractions_are_not() {
+            let b = parse(r#"{"n": 10.0, "p": 3}"#).unwrap();
+            assert_eq!((b.n, b.p), (Some(10), Some(Some(3))));
+            let b = parse(r#"{"p": null}"#).unwrap();
+            assert_eq!((b.n, b.p), (None, Some(None)));
+            assert_eq!(parse("{}").unwrap().p, None);
+            assert_eq!(parse(r#"{"n": -7}"#).unwrap().n, Some(-7));
+            for bad in [
+                r#"{"n": 1.5}"#,
+                r#"{"n": "5"}"#,
+                r#"{"n": 1e300}"#,
+                r#"{"n": 18446744073709551615}"#,
+                r#"{"p": [1]}"#,
+            ] {
+                assert!(parse(bad).is_err(), "{bad}");
+            }
+        }
+    }
 }

@@ -7,10 +7,16 @@ use time::OffsetDateTime;
 pub struct CameraName(String);
 
 impl CameraName {
-    /// 1–128 characters after trimming, no control characters.
+    /// The rule of [`CameraName::parse`] as the OpenAPI document states it
+    /// (a test keeps the document's copy equal): no control character (Cc)
+    /// and at least one character that is not whitespace.
+    pub const PATTERN: &'static str = r"^[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x1F\x7F-\x9F]*$";
+
+    /// At most 128 characters, not all whitespace, no control characters;
+    /// stored trimmed. (The OpenAPI document states the same rule.)
     pub fn parse(raw: &str) -> Result<Self, String> {
         let t = raw.trim();
-        if t.is_empty() || t.chars().count() > 128 || t.chars().any(char::is_control) {
+        if t.is_empty() || raw.chars().count() > 128 || raw.chars().any(char::is_control) {
             Err("name must be 1 to 128 characters without control characters".into())
         } else {
             Ok(Self(t.to_owned()))
@@ -123,6 +129,10 @@ mod tests {
         assert_eq!(CameraName::parse("  Gate  ").unwrap().as_str(), "Gate");
         assert!(CameraName::parse("   ").is_err());
         assert!(CameraName::parse(&"c".repeat(129)).is_err());
+        // The length is of what was sent, as the schema's maxLength counts.
+        assert!(CameraName::parse(&format!(" {}", "c".repeat(128))).is_err());
+        assert!(CameraName::parse("\u{3000}\u{a0}").is_err());
+        assert!(CameraName::parse("Gate\u{85}").is_err());
     }
 
     #[test]

@@ -18,11 +18,41 @@ pub enum RtspUrlError {
     Scheme(String),
     #[error("rtspUrl must name a host")]
     NoHost,
+    #[error("rtspUrl must be rtsp[s]://[user[:password]@]host[:port][/path]: ASCII, with the host a name, an IPv4 or a bracketed IPv6 address, the port 0-65535, and reserved characters of the user or password %-encoded")]
+    Grammar,
     #[error("rtspUrl must not contain whitespace or control characters")]
     ControlCharacters,
     #[error("rtspUrl is too long (at most 2048 characters)")]
     TooLong,
 }
+
+/// The whole grammar accepted, as the OpenAPI document publishes it (a test
+/// keeps the document's copy equal): a client that validates against the
+/// schema is never refused, and the reverse. Printable ASCII only; IDN hosts
+/// go in their punycode form.
+pub const RTSP_URL_PATTERN: &str = concat!(
+    r"^rtsps?://",
+    r"(?:[A-Za-z0-9._~!$&'()*+,;=:%-]+@)?",
+    r"(?:[A-Za-z0-9._~-]+",
+    r"|\[(?:",
+    r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}",
+    r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:",
+    r"|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}",
+    r"|(?:[0-9A-Fa-f]{1,4}:){1,5}(?::[0-9A-Fa-f]{1,4}){1,2}",
+    r"|(?:[0-9A-Fa-f]{1,4}:){1,4}(?::[0-9A-Fa-f]{1,4}){1,3}",
+    r"|(?:[0-9A-Fa-f]{1,4}:){1,3}(?::[0-9A-Fa-f]{1,4}){1,4}",
+    r"|(?:[0-9A-Fa-f]{1,4}:){1,2}(?::[0-9A-Fa-f]{1,4}){1,5}",
+    r"|[0-9A-Fa-f]{1,4}:(?::[0-9A-Fa-f]{1,4}){1,6}",
+    r"|:(?:(?::[0-9A-Fa-f]{1,4}){1,7}|:)",
+    r")\])",
+    r"(?::(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+    r"(?:[/?#][\x21-\x7E]*)?$",
+);
+
+/// None only if the pattern itself were broken, which a test rules out;
+/// `parse` then refuses everything rather than panicking.
+static GRAMMAR: std::sync::LazyLock<Option<regex_lite::Regex>> =
+    std::sync::LazyLock::new(|| regex_lite::Regex::new(RTSP_URL_PATTERN).ok());
 
 impl RtspUrl {
     pub fn parse(raw: &str) -> Result<Self, RtspUrlError> {
@@ -42,6 +72,9 @@ impl RtspUrl {
         match url.host_str() {
             Some(h) if !h.is_empty() => {}
             _ => return Err(RtspUrlError::NoHost),
+        }
+        if !GRAMMAR.as_ref().is_some_and(|g| g.is_match(raw)) {
+            return Err(RtspUrlError::Grammar);
         }
         Ok(Self(url))
     }
@@ -142,6 +175,37 @@ mod tests {
             RtspUrl::parse("http://cam/x").unwrap_err(),
             RtspUrlError::Scheme("http".into())
         );
+    }
+
+    #[test]
+    fn the_grammar_takes_real_camera_urls_and_nothing_loose() {
+        for good in [
+            "rtsp://admin:p%40ss@192.168.1.64:554/Streaming/Channels/101",
+            "rtsp://cam.local/live?channel=1&subtype=0",
+            "rtsps://user@cam.example:65535/a/b",
+            "rtsp://[fe80::1]:8554/x",
+            "rtsp://[::1]/x",
+            "rtsp://[2001:db8:0:0:0:0:0:1]/",
+            "rtsp://h:0",
+            "rtsp://[0:0:0:0:acc2:f:bef2:2f7]",
+            "rtsp://[1:2:3:4:5:6:7::]/",
+            "rtsp://[::]/",
+        ] {
+            let url = RtspUrl::parse(good).unwrap_or_else(|e| panic!("{good:?} was refused: {e}"));
+            // What is stored is the normalized form; it must parse again.
+            let again = url.expose_with_credentials();
+            assert!(RtspUrl::parse(again).is_ok(), "{again:?} (from {good:?})");
+        }
+        for bad in [
+            "rtsp://host:65536/x",
+            "rtsp://host:/x",
+            "rtsp://@host/x",
+            "rtsp://hôte/x",
+            "rtsp://[zz]/x",
+            "rtsp://a b@host/",
+        ] {
+            assert!(RtspUrl::parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
-    extract::{double_option, path_id, JsonBody},
+    extract::{int, path_id, JsonBody},
     routes::PageQuery,
     views::{CameraView, ListView},
 };
@@ -20,24 +20,35 @@ use vigil_domain::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCamera {
-    #[schema(min_length = 1, max_length = 128)]
+    /// At most 128 characters, not only whitespace, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// `rtsp://` or `rtsps://` only.
-    #[schema(max_length = 2048, pattern = "^rtsps?://")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^rtsps?://(?:[A-Za-z0-9._~!$&'()*+,;=:%-]+@)?(?:[A-Za-z0-9._~-]+|\[(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,5}(?::[0-9A-Fa-f]{1,4}){1,2}|(?:[0-9A-Fa-f]{1,4}:){1,4}(?::[0-9A-Fa-f]{1,4}){1,3}|(?:[0-9A-Fa-f]{1,4}:){1,3}(?::[0-9A-Fa-f]{1,4}){1,4}|(?:[0-9A-Fa-f]{1,4}:){1,2}(?::[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(?::[0-9A-Fa-f]{1,4}){1,6}|:(?:(?::[0-9A-Fa-f]{1,4}){1,7}|:))\])(?::(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:[/?#][\x21-\x7E]*)?$"
+    )]
     pub rtsp_url: String,
-    #[serde(rename = "nChannelID")]
+    #[serde(rename = "nChannelID", default, deserialize_with = "int::opt")]
     #[schema(minimum = 0, maximum = 2147483647)]
     pub n_channel_id: Option<i64>,
     /// Seconds of video before each event that its clip starts with
     /// (0–300; 0, the default, is off). Above 0 the camera is kept
     /// connected, and its events are RECORDING at once.
+    #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 0, maximum = 300)]
     pub pre_roll_seconds: Option<i64>,
     /// Seconds recorded after an event ends (0–300, default 0).
+    #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 0, maximum = 300)]
     pub post_roll_seconds: Option<i64>,
     /// Days its playbacks are kept (1–36500); absent or null: the
     /// server's `RETENTION_DAYS`.
+    #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 1, maximum = 36500)]
     pub retention_days: Option<i64>,
 }
@@ -45,24 +56,34 @@ pub struct CreateCamera {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateCamera {
-    #[schema(min_length = 1, max_length = 128)]
+    /// At most 128 characters, not only whitespace, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
-    #[schema(max_length = 2048, pattern = "^rtsps?://")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^rtsps?://(?:[A-Za-z0-9._~!$&'()*+,;=:%-]+@)?(?:[A-Za-z0-9._~-]+|\[(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,5}(?::[0-9A-Fa-f]{1,4}){1,2}|(?:[0-9A-Fa-f]{1,4}:){1,4}(?::[0-9A-Fa-f]{1,4}){1,3}|(?:[0-9A-Fa-f]{1,4}:){1,3}(?::[0-9A-Fa-f]{1,4}){1,4}|(?:[0-9A-Fa-f]{1,4}:){1,2}(?::[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(?::[0-9A-Fa-f]{1,4}){1,6}|:(?:(?::[0-9A-Fa-f]{1,4}){1,7}|:))\])(?::(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:[/?#][\x21-\x7E]*)?$"
+    )]
     pub rtsp_url: Option<String>,
     /// `null` clears it.
-    #[serde(rename = "nChannelID", default, deserialize_with = "double_option")]
+    #[serde(rename = "nChannelID", default, deserialize_with = "int::patch")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
     pub n_channel_id: Option<Option<i64>>,
     /// Seconds of video before each event that its clip starts with
     /// (0–300; 0, the default, is off). Above 0 the camera is kept
     /// connected, and its events are RECORDING at once.
+    #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 0, maximum = 300)]
     pub pre_roll_seconds: Option<i64>,
     /// Seconds recorded after an event ends (0–300, default 0).
+    #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 0, maximum = 300)]
     pub post_roll_seconds: Option<i64>,
     /// `null` falls back to the server's `RETENTION_DAYS`.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "int::patch")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
     pub retention_days: Option<Option<i64>>,
 }

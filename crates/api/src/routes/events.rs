@@ -5,7 +5,7 @@
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
-    extract::{path_id, query_param, JsonBody},
+    extract::{int, path_id, query_param, JsonBody},
     flows::RecordingFlow,
     routes::PageQuery,
     views::{EventView, ListView},
@@ -30,7 +30,7 @@ pub struct CreateEvent {
     #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Defaults to the camera's.
-    #[serde(rename = "nChannelID")]
+    #[serde(rename = "nChannelID", default, deserialize_with = "int::opt")]
     #[schema(minimum = 0, maximum = 2147483647)]
     pub n_channel_id: Option<i64>,
 }

@@ -21,6 +21,7 @@ use utoipa::{
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail,
+        views::RecordingStatusName, views::EventTypeName, views::RoleName,
         views::UserView, views::CameraView, views::CameraRef, views::EventView, views::PlaybackView, views::PlaybackEventView,
         routes::login::LoginRequest, routes::login::TokenView,
         routes::users::CreateUser, routes::users::UpdateUser,

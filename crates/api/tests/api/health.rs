@@ -81,6 +81,19 @@ async fn openapi_documents_every_endpoint() {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }
     assert!(v["components"]["schemas"]["PlaybackView"]["properties"]["videoUrl"].is_object());
+    // The camera URL grammar published is the one enforced.
+    for schema in ["CreateCamera", "UpdateCamera"] {
+        assert_eq!(
+            v["components"]["schemas"][schema]["properties"]["rtspUrl"]["pattern"],
+            vigil_domain::rtsp_url::RTSP_URL_PATTERN,
+            "{schema}"
+        );
+        assert_eq!(
+            v["components"]["schemas"][schema]["properties"]["name"]["pattern"],
+            vigil_domain::CameraName::PATTERN,
+            "{schema}"
+        );
+    }
 }
 
 #[tokio::test]
