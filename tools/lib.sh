@@ -51,6 +51,11 @@ ensure_s3s_fs() {
   fi
 }
 
+# Headless Chromium and its WebDriver for the console's browser tests.
+ensure_chromium() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null || apt_install chromium chromium-driver
+}
+
 ensure_postgres() {
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || apt_install postgresql
 }

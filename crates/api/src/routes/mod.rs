@@ -1,6 +1,7 @@
 //! Routes, one file per resource. `configure` is the whole URL map.
 
 pub mod cameras;
+pub mod console;
 pub mod events;
 pub mod health;
 pub mod login;
@@ -14,7 +15,13 @@ pub mod users;
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health").route(web::get().to(health::health)))
+    cfg.service(web::resource("/").route(web::get().to(console::root)))
+        // NormalizePath trims the trailing slash: `/ui/` arrives as `/ui`.
+        .service(web::resource("/ui").route(web::get().to(console::index)))
+        .service(web::resource("/ui/assets/{name}").route(web::get().to(console::asset)))
+        .service(web::resource("/ui/playbacks/{id}").route(web::get().to(console::index)))
+        .service(web::resource("/ui/admin").route(web::get().to(console::index)))
+        .service(web::resource("/health").route(web::get().to(health::health)))
         .service(web::resource("/ready").route(web::get().to(health::ready)))
         .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
         .service(web::resource("/openapi.json").route(web::get().to(openapi::document)))

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cameras;
+mod console;
 mod cors;
 mod errors;
 mod events;

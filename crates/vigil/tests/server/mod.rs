@@ -1,0 +1,107 @@
+//! The `vigil` binary as a child process of a test: started on a free
+//! port with a known admin password, stopped with SIGTERM when dropped.
+//! (Each test crate uses part of it.)
+#![allow(dead_code)]
+
+use crate::camera::free_port;
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub const PASSWORD: &str = "e2e-admin-password";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub env: Vec<(String, String)>,
+}
+
+impl Server {
+    pub fn start(env: Vec<(String, String)>) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("ADMIN_PASSWORD", PASSWORD)
+            .env("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-1")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        let child = cmd.spawn().unwrap();
+        let s = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            env,
+        };
+        s.wait_healthy();
+        s
+    }
+
+    pub fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if answers_ok(&format!("{}/health", self.base)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server did not become healthy");
+    }
+
+    pub fn kill_hard(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn restart(mut self) -> Self {
+        self.kill_hard();
+        Server::start(std::mem::take(&mut self.env))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SIGTERM: the server stops its recordings cleanly.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `GET url` answers 200; plain std, usable outside a runtime.
+pub fn answers_ok(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let Some((host, path)) = url.strip_prefix("http://").and_then(|r| r.split_once('/')) else {
+        return false;
+    };
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return false;
+    };
+    let _ = write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200")
+}
