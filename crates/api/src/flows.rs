@@ -7,6 +7,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 use time::OffsetDateTime;
+use tracing::Instrument;
 use vigil_domain::{
     ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Recorder},
     CameraId, Error, ErrorKind, Event, EventId, NewEvent, Page, Playback, PlaybackFilter,
@@ -97,13 +98,18 @@ impl RecordingFlow {
         let pid = Some(PlaybackId::new());
         let event = self.events.create(new, pid).await?;
         if let Some(pid) = pid {
+            // `instrument`, not `span.enter()`: a guard held across an
+            // await would put other tasks' log lines in this span.
             let span = tracing::info_span!("recording", playback_id = %pid, camera_id = %camera.id);
-            let _g = span.enter();
-            if let Err(e) = self.recorder.start(pid, &camera).await {
-                tracing::warn!(error = %e.chain(), "recording could not start");
-                self.fail(pid, format!("recording could not start: {}", e.message()))
-                    .await;
+            async {
+                if let Err(e) = self.recorder.start(pid, &camera).await {
+                    tracing::warn!(error = %e.chain(), "recording could not start");
+                    self.fail(pid, format!("recording could not start: {}", e.message()))
+                        .await;
+                }
             }
+            .instrument(span)
+            .await;
         }
         Ok(event)
     }
