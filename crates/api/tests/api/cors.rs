@@ -14,18 +14,24 @@ fn preflight(app: &crate::helpers::TestApp, path: &str, origin: &str) -> reqwest
         .header("Access-Control-Request-Headers", "authorization")
 }
 
+/// A GET from the app's page on `APP`, with the token when given.
+async fn get_from_app(
+    app: &crate::helpers::TestApp,
+    path: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut r = app.client.get(app.url(path)).header("Origin", APP);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    r.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn without_cors_origins_there_are_no_cors_headers() {
     let app = spawn_app().await;
     let t = app.admin_token().await;
-    let r = app
-        .client
-        .get(app.url("/events"))
-        .bearer_auth(&t)
-        .header("Origin", APP)
-        .send()
-        .await
-        .unwrap();
+    let r = get_from_app(&app, "/events", Some(&t)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers().get("access-control-allow-origin").is_none());
     let r = preflight(&app, "/events", APP).send().await.unwrap();
@@ -59,24 +65,10 @@ async fn a_listed_origin_passes_preflight_and_reads_with_a_bearer_token() {
         .contains("GET"));
 
     // The actual request: JSON and the SSE stream both carry the header.
-    let r = app
-        .client
-        .get(app.url("/events"))
-        .bearer_auth(&t)
-        .header("Origin", APP)
-        .send()
-        .await
-        .unwrap();
+    let r = get_from_app(&app, "/events", Some(&t)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["access-control-allow-origin"], APP);
-    let r = app
-        .client
-        .get(app.url("/playbacks/stream"))
-        .bearer_auth(&t)
-        .header("Origin", APP)
-        .send()
-        .await
-        .unwrap();
+    let r = get_from_app(&app, "/playbacks/stream", Some(&t)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["access-control-allow-origin"], APP);
     assert!(r.headers()["content-type"]
@@ -84,13 +76,7 @@ async fn a_listed_origin_passes_preflight_and_reads_with_a_bearer_token() {
         .unwrap()
         .starts_with("text/event-stream"));
     // An error answer is readable by the app too.
-    let r = app
-        .client
-        .get(app.url("/events"))
-        .header("Origin", APP)
-        .send()
-        .await
-        .unwrap();
+    let r = get_from_app(&app, "/events", None).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers()["access-control-allow-origin"], APP);
 }

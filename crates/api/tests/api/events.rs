@@ -326,6 +326,13 @@ async fn two_events_sharing_a_recording(app: &TestApp, op: &str) -> (String, [St
     (pbs.remove(0), [a, b])
 }
 
+async fn assert_all_ended(app: &TestApp, token: &str, events: &[String]) {
+    for e in events {
+        let v = app.get_json(token, &format!("/events/{e}")).await;
+        assert!(v["endedAt"].is_string(), "every shared event ended: {v}");
+    }
+}
+
 /// The seed's "manual stop recording" stops a recording that several
 /// events share, and ends every one of them (none stays open on a clip
 /// that has stopped).
@@ -346,10 +353,7 @@ async fn a_manual_stop_stops_a_shared_recording(backend: Backend) {
     assert_eq!(r["playbackId"], pb.as_str());
     app.wait_playback(&op, &pb, |v| v["recordingStatus"] == "COMPLETED")
         .await;
-    for e in &events {
-        let v = app.get_json(&op, &format!("/events/{e}")).await;
-        assert!(v["endedAt"].is_string(), "every shared event ended: {v}");
-    }
+    assert_all_ended(&app, &op, &events).await;
     // Ending either event afterwards is harmless and reports the clip.
     let r: Value = app
         .post_empty(&op, &format!("/events/{}/end", events[1]))
@@ -392,10 +396,7 @@ async fn deleting_a_shared_recording_stops_it(backend: Backend) {
         !app.recorder.is_active(pb.parse().unwrap()),
         "recording stopped"
     );
-    for e in &events {
-        let v = app.get_json(&op, &format!("/events/{e}")).await;
-        assert!(v["endedAt"].is_string(), "every shared event ended: {v}");
-    }
+    assert_all_ended(&app, &op, &events).await;
     let next: Value = app
         .post_event(&op, &cam, "MOTION")
         .await
