@@ -165,18 +165,15 @@ pub trait Recorder: Send + Sync + Debug {
     /// Whether the recording of `playback` is held by this process.
     fn is_active(&self, playback: PlaybackId) -> bool;
     /// Recordings running in this process.
-    fn active_count(&self) -> usize {
-        0
-    }
+    fn active_count(&self) -> usize;
     /// Keeps `camera` connected when it has a pre-roll (its recent video
     /// held in a ring, so a recording starts before its event), and stops
     /// doing so when it has none. Called when a camera is created or
-    /// changed. Unavailable when the ring cannot start.
-    async fn watch(&self, _camera: &Camera) -> Result<()> {
-        Ok(())
-    }
+    /// changed. Unavailable when the ring cannot start. (No default: an
+    /// implementation that silently ignored it would lose every pre-roll.)
+    async fn watch(&self, camera: &Camera) -> Result<()>;
     /// Stops keeping a deleted camera warm.
-    async fn forget(&self, _camera: CameraId) {}
+    async fn forget(&self, camera: CameraId);
 }
 
 /// Something `/ready` checks: the database or the object store.
