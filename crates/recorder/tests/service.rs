@@ -102,6 +102,21 @@ async fn wait_status(f: &Fixture, id: PlaybackId, s: RecordingStatus) {
     }
 }
 
+/// Waits until a finished job has removed its folder and itself: the worker
+/// does both just after it writes COMPLETED.
+async fn wait_cleaned(f: &Fixture, dir: &std::path::Path) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while dir.exists() || f.jobs.len() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "folder left: {}, jobs left: {}",
+            dir.exists(),
+            f.jobs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_playback_goes_recording_processing_completed_and_leaves_no_files() {
     let cam = TestCamera::start();
@@ -131,11 +146,8 @@ async fn a_playback_goes_recording_processing_completed_and_leaves_no_files() {
         p.media.file_size_bytes,
         Some(std::fs::metadata(&clip).unwrap().len() as i64)
     );
-    assert!(
-        !f.record_dir.join(id.to_string()).exists(),
-        "temp files removed"
-    );
-    assert_eq!(f.jobs.len(), 0, "its job is done");
+    // Temp files removed and its job done.
+    wait_cleaned(&f, &f.record_dir.join(id.to_string())).await;
     assert_eq!(
         f.service.stop(id).await.unwrap(),
         None,
@@ -231,7 +243,8 @@ async fn an_orphan_left_by_a_killed_server_is_found_stopped_and_stored() {
     let clip = f.objects.join(format!("playbacks/{id}/video.mp4"));
     assert!(p.media.duration_sec.unwrap() >= 2.0);
     assert_eq!(decode_errors(&clip), "");
-    assert!(!dir.exists() && !other_dir.exists(), "folders cleaned");
+    wait_cleaned(&f, &dir).await;
+    assert!(!other_dir.exists(), "folders cleaned");
 }
 
 #[tokio::test]
@@ -275,7 +288,7 @@ async fn a_clip_waits_on_disk_while_the_store_is_down_then_is_stored() {
         "every injected failure was met"
     );
     assert!(f.objects.join(format!("playbacks/{id}/video.mp4")).exists());
-    assert!(!f.record_dir.join(id.to_string()).exists());
+    wait_cleaned(&f, &f.record_dir.join(id.to_string())).await;
     assert_eq!(
         f.service.active_count(),
         0,
@@ -362,8 +375,7 @@ async fn an_upload_a_crash_interrupted_is_resumed_once_its_lease_runs_out() {
         decode_errors(&f.objects.join(format!("playbacks/{id}/video.mp4"))),
         ""
     );
-    assert!(!dir.exists());
-    assert_eq!(f.jobs.len(), 0);
+    wait_cleaned(&f, &dir).await;
 }
 
 #[tokio::test]
