@@ -31,28 +31,33 @@ struct Driver {
 
 impl Driver {
     async fn start() -> Self {
+        use std::os::unix::process::CommandExt;
         let port = free_port();
+        // Its own process group, so dropping the driver also ends the
+        // Chromium it started, even when the test failed before closing it.
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver (Debian chromium-driver) must be installed: run tools/test");
-        let url = format!("http://127.0.0.1:{port}");
+        // Owned from here on: a failed wait below still stops it.
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _profile: tempfile::tempdir().unwrap(),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         // chromedriver closes HTTP/1.0 connections unanswered, so ask with reqwest.
-        while !reqwest::get(format!("{url}/status"))
+        while !reqwest::get(format!("{}/status", driver.url))
             .await
             .is_ok_and(|r| r.status().is_success())
         {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Driver {
-            child,
-            url,
-            _profile: tempfile::tempdir().unwrap(),
-        }
+        driver
     }
 
     async fn browser(&self) -> Client {
@@ -100,6 +105,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole group: chromedriver and the browser it launched.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
