@@ -156,8 +156,12 @@ impl RecordingFlow {
     /// A manual stop (`POST /playbacks/{id}/stop`): ends every event still
     /// open on the playback, so a recording shared by several events really
     /// stops and none of them is left open on a finished clip, then stops
-    /// it. Returns the state the stop left (None when it no longer exists).
-    pub async fn stop_recording(&self, id: PlaybackId) -> Result<Option<Playback>, Error> {
+    /// it. Returns the event that started it and the state the stop left
+    /// (None when the playback does not exist).
+    pub async fn stop_recording(
+        &self,
+        id: PlaybackId,
+    ) -> Result<Option<(EventId, Option<Playback>)>, Error> {
         let Some(p) = self.playbacks.get(id).await? else {
             return Ok(None);
         };
@@ -168,7 +172,7 @@ impl RecordingFlow {
             .end_all_of(id, OffsetDateTime::now_utc())
             .await?;
         tracing::info!(playback_id = %id, events_ended = ended, "recording stopped by hand");
-        self.stop_playback(id).await
+        Ok(Some((p.event_id, self.stop_playback(id).await?)))
     }
 
     /// Stops a playback's recording if it is still running and returns its

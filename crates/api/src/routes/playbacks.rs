@@ -92,19 +92,17 @@ pub async fn get(
 pub async fn stop(
     me: AuthUser,
     id: web::Path<String>,
-    playbacks: web::Data<dyn PlaybackRepo>,
     flow: web::Data<RecordingFlow>,
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let id: PlaybackId = path_id(&id, "playback")?;
-    let p = playbacks
-        .get(id)
+    let (event_id, playback) = flow
+        .stop_recording(id)
         .await?
         .ok_or_else(|| ApiError::not_found("playback"))?;
-    let playback = flow.stop_recording(id).await?;
     Ok(HttpResponse::Ok().json(EndView {
         ok: true,
-        event_id: p.event_id.as_uuid(),
+        event_id: event_id.as_uuid(),
         playback_id: Some(id.as_uuid()),
         recording_status: playback.map(|p| p.status),
     }))
