@@ -23,6 +23,12 @@ pub struct RecorderConfig {
     pub reconnect_window: Duration,
     /// A recording stops by itself at this length.
     pub max_duration: Duration,
+    /// Longest a join of the parts into a clip may take (a copy, no
+    /// re-encoding: an hour of 1080p takes seconds) before ffmpeg is killed.
+    pub join_timeout: Duration,
+    /// Longest an ffprobe of a clip, or the making of its thumbnail, may
+    /// take before the tool is killed.
+    pub probe_timeout: Duration,
 }
 
 impl RecorderConfig {
@@ -37,6 +43,8 @@ impl RecorderConfig {
             segment_seconds: 2,
             reconnect_window: Duration::from_secs(30),
             max_duration: Duration::from_secs(3600),
+            join_timeout: Duration::from_secs(300),
+            probe_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -226,8 +226,12 @@ impl RecordingService {
                 return Outcome::Done;
             }
         };
-        let (path, media) = clip;
-        match self.store_clip(id, &path, media, job.note.clone()).await {
+        let (path, media, unread) = clip;
+        let note = match (job.note.clone(), unread) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        match self.store_clip(id, &path, media, note).await {
             Ok(()) => Outcome::Done,
             Err(e) => {
                 let waited = OffsetDateTime::now_utc() - job.created_at;
@@ -256,7 +260,7 @@ impl RecordingService {
         &self,
         job: &Job,
         dir: &Path,
-    ) -> std::result::Result<(PathBuf, MediaInfo), String> {
+    ) -> std::result::Result<(PathBuf, MediaInfo, Option<String>), String> {
         let cfg = self.recorder.config();
         let joined = dir.join(parts::CLIP_NAME);
         let path = if job.kind == JobKind::Finalize || !joined.exists() {
@@ -266,10 +270,17 @@ impl RecordingService {
         } else {
             joined
         };
-        let info = probe::probe(&cfg.ffprobe, &path)
-            .await
-            .map_err(|e| format!("the clip could not be read: {e}"))?;
-        Ok((path, info.media))
+        match probe::probe(&cfg.ffprobe, &path, cfg.probe_timeout).await {
+            Ok(info) => Ok((path, info.media, None)),
+            // The clip was joined; store it without what ffprobe would
+            // have said, and say so.
+            Err(e) if e.kind() == crate::RecordErrorKind::Timeout => Ok((
+                path,
+                MediaInfo::default(),
+                Some(format!("the clip's metadata could not be read: {e}")),
+            )),
+            Err(e) => Err(format!("the clip could not be read: {e}")),
+        }
     }
 
     /// Removes the objects and folder of a playback deleted meanwhile.
@@ -342,16 +353,15 @@ impl RecordingService {
         let out = dir.join("thumbnail.jpg");
         let at = (duration / 2.0).min(1.0);
         let cfg = self.recorder.config();
-        let ok = tokio::process::Command::new(&cfg.ffmpeg)
-            .args(crate::args::thumbnail(clip, at, &out))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !ok {
-            tracing::warn!("no thumbnail could be made");
+        if let Err(e) = crate::process::run(
+            &cfg.ffmpeg,
+            crate::args::thumbnail(clip, at, &out),
+            cfg.probe_timeout,
+            crate::RecordErrorKind::Finalize,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "no thumbnail could be made");
             return None;
         }
         let key = Playback::thumbnail_key_for(id);

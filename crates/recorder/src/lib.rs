@@ -32,6 +32,7 @@ mod jobs;
 pub mod manifest;
 mod parts;
 pub mod probe;
+pub mod process;
 mod progress;
 mod recovery;
 mod ring;
@@ -42,7 +43,7 @@ pub mod telemetry;
 
 pub use args::AudioMode;
 pub use config::RecorderConfig;
-pub use error::RecordError;
+pub use error::{RecordError, RecordErrorKind};
 pub use parts::Clip;
 pub use recovery::RecoveryReport;
 pub use ring::{Ring, RING_DIR};
@@ -129,12 +130,12 @@ pub(crate) fn prepare_dir(cfg: &RecorderConfig, id: &str) -> Result<PathBuf, Rec
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(RecordError::Io(format!("invalid recording id {id:?}")));
+        return Err(RecordError::io(format!("invalid recording id {id:?}")));
     }
     let dir = cfg.record_dir.join(id);
     std::fs::create_dir_all(&dir)?;
     if !parts::list(&dir)?.is_empty() {
-        return Err(RecordError::Io(format!(
+        return Err(RecordError::io(format!(
             "{} already holds a recording",
             dir.display()
         )));
@@ -214,6 +215,6 @@ impl Recording {
                 return r;
             }
         }
-        Err(RecordError::Io("the recorder stopped unexpectedly".into()))
+        Err(RecordError::io("the recorder stopped unexpectedly"))
     }
 }

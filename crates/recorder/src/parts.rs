@@ -1,6 +1,6 @@
 //! The MPEG-TS parts of one recording, and joining them into one clip.
 
-use crate::{args, probe, RecordError, RecorderConfig};
+use crate::{args, probe, process, RecordError, RecordErrorKind, RecorderConfig};
 use std::path::{Path, PathBuf};
 
 /// The recording's parts in order, with their sizes.
@@ -60,7 +60,7 @@ pub async fn join(cfg: &RecorderConfig, dir: &Path) -> Result<PathBuf, RecordErr
         .filter(|(_, _, size)| *size > 0)
         .collect();
     if parts.is_empty() {
-        return Err(RecordError::NoMedia("no media was written".into()));
+        return Err(RecordError::no_media("no media was written"));
     }
     let mut text = String::from("ffconcat version 1.0\n");
     for (_, path, _) in &parts {
@@ -72,28 +72,29 @@ pub async fn join(cfg: &RecorderConfig, dir: &Path) -> Result<PathBuf, RecordErr
     let list_path = dir.join("parts.ffconcat");
     tokio::fs::write(&list_path, text).await?;
     let out = dir.join(CLIP_NAME);
-    let res = tokio::process::Command::new(&cfg.ffmpeg)
-        .args(args::join(&list_path, &out))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| RecordError::Spawn(format!("ffmpeg ({}): {e}", cfg.ffmpeg.display())))?;
+    let res = process::run(
+        &cfg.ffmpeg,
+        args::join(&list_path, &out),
+        cfg.join_timeout,
+        RecordErrorKind::Finalize,
+    )
+    .await;
     let made = tokio::fs::metadata(&out)
         .await
         .map(|m| m.len() > 0)
         .unwrap_or(false);
-    if !res.status.success() || !made {
-        let _ = tokio::fs::remove_file(&out).await;
-        return Err(RecordError::Finalize(
-            String::from_utf8_lossy(&res.stderr)
-                .lines()
-                .last()
-                .unwrap_or("ffmpeg failed")
-                .to_owned(),
-        ));
+    match res {
+        Ok(_) if made => Ok(out),
+        Ok(_) => {
+            let _ = tokio::fs::remove_file(&out).await;
+            Err(RecordError::finalize("ffmpeg wrote an empty clip"))
+        }
+        Err(e) => {
+            // A half-written clip must not pass for a finished one.
+            let _ = tokio::fs::remove_file(&out).await;
+            Err(e)
+        }
     }
-    Ok(out)
 }
 
 /// Joins the parts in `dir` and probes the clip.
@@ -103,7 +104,15 @@ pub async fn finish(
     reconnects: u32,
 ) -> Result<Clip, RecordError> {
     let path = join(cfg, dir).await?;
-    let info = probe::probe(&cfg.ffprobe, &path).await?;
+    let info = match probe::probe(&cfg.ffprobe, &path, cfg.probe_timeout).await {
+        // The clip is whole; only what ffprobe would have said of it is
+        // missing, and the evidence matters more.
+        Err(e) if e.kind() == RecordErrorKind::Timeout => {
+            tracing::warn!(error = %e, "the clip is kept without its metadata");
+            probe::ClipInfo::unknown()
+        }
+        other => other?,
+    };
     tracing::info!(duration = ?info.media.duration_sec, size = ?info.media.file_size_bytes, reconnects, "clip ready");
     Ok(Clip {
         dir: dir.to_owned(),

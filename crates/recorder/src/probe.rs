@@ -1,9 +1,9 @@
 //! What ffprobe says about a finished clip. ffprobe's JSON gives numbers as
 //! strings ("duration": "6.040000"), so they are read as text and parsed.
 
-use crate::{args, RecordError};
+use crate::{args, process, RecordError, RecordErrorKind};
 use serde::Deserialize;
-use std::path::Path;
+use std::{path::Path, time::Duration};
 use vigil_domain::MediaInfo;
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +36,17 @@ pub struct ClipInfo {
     pub bit_rate: Option<i64>,
 }
 
+impl ClipInfo {
+    /// What is known of a clip ffprobe could not read in time: nothing.
+    pub fn unknown() -> Self {
+        Self {
+            media: MediaInfo::default(),
+            has_audio: false,
+            bit_rate: None,
+        }
+    }
+}
+
 /// `h264` → `H.264`, as the API shows codecs.
 pub fn codec_label(name: &str) -> String {
     match name {
@@ -59,13 +70,13 @@ pub fn resolution_label(height: i32) -> String {
 
 pub fn parse(json: &[u8]) -> Result<ClipInfo, RecordError> {
     let out: Output = serde_json::from_slice(json)
-        .map_err(|e| RecordError::Probe(format!("unreadable ffprobe output: {e}")))?;
+        .map_err(|e| RecordError::probe(format!("unreadable ffprobe output: {e}")))?;
     let video = out
         .streams
         .iter()
         .find(|s| s.codec_type.as_deref() == Some("video"));
     let Some(video) = video else {
-        return Err(RecordError::Probe("the clip has no video stream".into()));
+        return Err(RecordError::probe("the clip has no video stream"));
     };
     let has_audio = out
         .streams
@@ -89,22 +100,14 @@ pub fn parse(json: &[u8]) -> Result<ClipInfo, RecordError> {
     })
 }
 
-/// Runs ffprobe on `file`.
-pub async fn probe(ffprobe: &Path, file: &Path) -> Result<ClipInfo, RecordError> {
-    let out = tokio::process::Command::new(ffprobe)
-        .args(args::probe(file))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| RecordError::Spawn(format!("ffprobe ({}): {e}", ffprobe.display())))?;
-    if !out.status.success() {
-        return Err(RecordError::Probe(format!(
-            "ffprobe failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    parse(&out.stdout)
+/// Runs ffprobe on `file`, killing it after `deadline`.
+pub async fn probe(
+    ffprobe: &Path,
+    file: &Path,
+    deadline: Duration,
+) -> Result<ClipInfo, RecordError> {
+    let out = process::run(ffprobe, args::probe(file), deadline, RecordErrorKind::Probe).await?;
+    parse(&out)
 }
 
 #[cfg(test)]

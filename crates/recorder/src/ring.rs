@@ -141,7 +141,7 @@ impl Ring {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(RecordError::Io(format!("invalid ring name {name:?}")));
+            return Err(RecordError::io(format!("invalid ring name {name:?}")));
         }
         let dir = cfg.record_dir.join(RING_DIR).join(name);
         std::fs::create_dir_all(&dir)?;
@@ -230,7 +230,9 @@ impl Ring {
         post_roll: Duration,
     ) -> Result<Recording, RecordError> {
         if lock(&self.shared.state).stopped {
-            return Err(RecordError::Io("the camera's ring has stopped".into()));
+            return Err(RecordError::camera_unreachable(
+                "the camera's ring has stopped",
+            ));
         }
         let dir = crate::prepare_dir(&self.shared.cfg, id)?;
         let (recording, feed) = Recording::open(id, dir.clone());
@@ -658,7 +660,7 @@ impl TapTask {
                         self.drop_tap();
                         let _ = tokio::fs::remove_dir_all(&self.dir).await;
                         let _ = self.events.send(RecorderEvent::Finished(Err(
-                            RecordError::CameraUnreachable(format!(
+                            RecordError::camera_unreachable(format!(
                                 "no video within {} s",
                                 cfg.first_frame_timeout.as_secs()
                             )),

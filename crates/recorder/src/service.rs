@@ -7,7 +7,7 @@
 //! It uses only the domain's ports (`PlaybackRepo`, `ObjectStore`,
 //! `JobQueue`), never a database or HTTP crate.
 
-use crate::{FfmpegRecorder, RecordError, RecorderEvent, Ring, StopHandle};
+use crate::{FfmpegRecorder, RecordError, RecordErrorKind, RecorderEvent, Ring, StopHandle};
 use std::{
     collections::HashMap,
     path::Path,
@@ -394,11 +394,14 @@ impl RecordingService {
                 // In any case the recording no longer runs here.
                 lock(&self.active).remove(&id);
             }
-            Err(
-                e @ (RecordError::CameraUnreachable(_)
-                | RecordError::NoMedia(_)
-                | RecordError::Spawn(_)),
-            ) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    RecordErrorKind::CameraUnreachable
+                        | RecordErrorKind::NoMedia
+                        | RecordErrorKind::Spawn
+                ) =>
+            {
                 let _ = tokio::fs::remove_dir_all(dir).await;
                 self.fail(id, crate::telemetry::reason_of(&e), e.to_string(), None)
                     .await;
@@ -459,7 +462,7 @@ impl Recorder for RecordingService {
         };
         let (mut rec, post_roll) = started.map_err(|e| {
             crate::telemetry::refused("spawn");
-            Error::unavailable(e.to_string())
+            Error::from(e)
         })?;
         crate::telemetry::started();
         let active = Active {
@@ -527,10 +530,7 @@ impl Recorder for RecordingService {
             self.forget(camera.id).await;
             return Ok(());
         }
-        self.ring_of(camera)
-            .await
-            .map(|_| ())
-            .map_err(|e| Error::unavailable(e.to_string()))
+        self.ring_of(camera).await.map(|_| ()).map_err(Error::from)
     }
 
     async fn forget(&self, camera: CameraId) {

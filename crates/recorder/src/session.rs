@@ -102,7 +102,7 @@ impl Session {
                             .summary()
                             .unwrap_or_else(|| "the stream ended before any media".into()),
                     };
-                    return Err(RecordError::CameraUnreachable(why));
+                    return Err(RecordError::camera_unreachable(why));
                 }
                 _ => {
                     let since = *down_since.get_or_insert_with(Instant::now);
@@ -149,7 +149,7 @@ impl Session {
             // runtime shutdown); normal stops go through `q`.
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| RecordError::Spawn(format!("{}: {e}", self.cfg.ffmpeg.display())))?;
+            .map_err(|e| RecordError::spawn(format!("{}: {e}", self.cfg.ffmpeg.display())))?;
         if let Some(pid) = child.id() {
             if let Err(e) = Manifest::write(&self.dir, &self.id, pid, &self.url) {
                 tracing::warn!(error = %e, "cannot write the recording manifest");

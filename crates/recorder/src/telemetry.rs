@@ -112,13 +112,5 @@ pub(crate) fn rings(warm: usize, all: usize, bytes: u64) {
 
 /// The `reason` label of a failed recording.
 pub(crate) fn reason_of(e: &crate::RecordError) -> &'static str {
-    use crate::RecordError::*;
-    match e {
-        Spawn(_) => "spawn",
-        CameraUnreachable(_) => "camera_unreachable",
-        NoMedia(_) => "no_media",
-        Finalize(_) => "finalize",
-        Probe(_) => "probe",
-        Io(_) => "io",
-    }
+    e.kind().label()
 }

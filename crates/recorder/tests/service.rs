@@ -31,12 +31,21 @@ struct Fixture {
 }
 
 fn fixture(max_concurrent: usize) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+    fixture_with(max_concurrent, tempfile::tempdir().unwrap(), |_| {})
+}
+
+/// A fixture in `dir` whose recorder settings `adjust` changes.
+fn fixture_with(
+    max_concurrent: usize,
+    dir: tempfile::TempDir,
+    adjust: impl FnOnce(&mut RecorderConfig),
+) -> Fixture {
     let record_dir = dir.path().join("rec");
     let objects = dir.path().join("objects");
     std::fs::create_dir_all(&record_dir).unwrap();
     let (ffmpeg, ffprobe) = support::tools();
-    let cfg = RecorderConfig::new(ffmpeg, ffprobe, record_dir.clone());
+    let mut cfg = RecorderConfig::new(ffmpeg, ffprobe, record_dir.clone());
+    adjust(&mut cfg);
     let playbacks = Arc::new(MemPlaybacks::default());
     let store = Arc::new(DirStore::new(objects.clone()));
     let jobs = Arc::new(MemJobs::default());
@@ -402,4 +411,100 @@ async fn a_job_whose_playback_was_deleted_removes_its_folder_and_objects() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!dir.exists() && !stale.exists());
+}
+
+/// A tool that hangs when its arguments contain `trigger` (and is the real
+/// one otherwise), noting its pid in `<dir>/<name>.pid` first.
+fn hanging_tool(dir: &std::path::Path, name: &str, trigger: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let pid = dir.join(format!("{name}.pid"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *{trigger}*) echo $$ > '{}'; exec sleep 600;; esac\nexec {name} \"$@\"\n",
+            pid.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Waits until the hung tool noted in `pid_file` is gone (killed and reaped,
+/// or at least a zombie).
+async fn wait_killed(pid_file: &std::path::Path) {
+    let pid = std::fs::read_to_string(pid_file).unwrap().trim().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        let alive = state.is_some_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        });
+        if !alive {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hung tool {pid} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_hung_ffprobe_is_killed_and_the_clip_is_stored_without_its_metadata() {
+    let cam = TestCamera::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ffprobe = hanging_tool(dir.path(), "ffprobe", "video.mp4");
+    let f = fixture_with(4, dir, |cfg| {
+        cfg.ffprobe = ffprobe;
+        cfg.probe_timeout = Duration::from_secs(1);
+    });
+    let id = record_two_seconds(&f, &cam).await;
+    wait_status(&f, id, RecordingStatus::Completed).await;
+    let p = f.playbacks.get_now(id);
+    assert!(f.objects.join(format!("playbacks/{id}/video.mp4")).exists());
+    assert_eq!(p.media.codec, None, "nothing was probed");
+    assert!(
+        p.media.file_size_bytes.is_some_and(|n| n > 0),
+        "the stored size is known"
+    );
+    let note = p.error.unwrap_or_default();
+    assert!(
+        note.contains("metadata could not be read") && note.contains("did not finish within 1 s"),
+        "{note}"
+    );
+    wait_killed(&f._dir.path().join("ffprobe.pid")).await;
+}
+
+#[tokio::test]
+async fn a_hung_join_is_killed_and_fails_the_playback_keeping_its_parts() {
+    let cam = TestCamera::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ffmpeg = hanging_tool(dir.path(), "ffmpeg", "ffconcat");
+    let f = fixture_with(4, dir, |cfg| {
+        cfg.ffmpeg = ffmpeg;
+        cfg.join_timeout = Duration::from_secs(1);
+    });
+    let id = record_two_seconds(&f, &cam).await;
+    wait_status(&f, id, RecordingStatus::Failed).await;
+    let p = f.playbacks.get_now(id);
+    let reason = p.error.unwrap_or_default();
+    assert!(
+        reason.contains("ffmpeg did not finish within 1 s"),
+        "{reason}"
+    );
+    let kept = p.local_path.expect("the parts are kept for inspection");
+    assert!(std::fs::read_dir(&kept).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".ts")));
+    wait_killed(&f._dir.path().join("ffmpeg.pid")).await;
+    assert_eq!(f.service.active_count(), 0);
 }
