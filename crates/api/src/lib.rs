@@ -1,14 +1,11 @@
 //! Vigil's HTTP shell: actix-web routes, authentication and the mapping of
 //! errors to the contract's JSON bodies. Handlers extract, parse into
-//! domain types, call a port (or a [`flows`] use case written on ports) and
+//! domain types, call a port (or a use case of `vigil-application`) and
 //! render a view; they never touch SeaORM, ffmpeg or rust-s3.
 
 pub mod auth;
 pub mod error;
 pub mod extract;
-pub mod flows;
-pub mod notify;
-pub mod retention;
 pub mod routes;
 pub mod startup;
 pub mod views;

@@ -6,7 +6,6 @@
 use crate::{
     auth::{JwtKeys, LoginQuota, LoginThrottle, PasswordHasher, PasswordParams},
     extract::{json_error_body, query_error},
-    flows::RecordingFlow,
     routes::{self, health::Probes},
     views::MediaUrlTtl,
 };
@@ -17,11 +16,12 @@ use actix_web::{
 };
 use std::{net::TcpListener, sync::Arc, time::Duration};
 use tracing_actix_web::TracingLogger;
+use vigil_application::{PlaybackEvents, Recordings};
 use vigil_domain::{
     ports::{
         CameraRepo, EventRepo, LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo,
     },
-    Error, RecordingTypes,
+    Error,
 };
 
 /// Everything the api needs from configuration.
@@ -32,7 +32,6 @@ pub struct ApiSettings {
     pub token_ttl: Duration,
     pub password_params: PasswordParams,
     pub login_quota: LoginQuota,
-    pub recording_types: RecordingTypes,
     pub media_url_ttl: Duration,
     /// How long a stopping server waits for requests in flight.
     pub shutdown_timeout: Duration,
@@ -49,7 +48,6 @@ impl Default for ApiSettings {
             token_ttl: Duration::from_secs(12 * 3600),
             password_params: PasswordParams::PRODUCTION,
             login_quota: LoginQuota::default(),
-            recording_types: RecordingTypes::default(),
             media_url_ttl: Duration::from_secs(6 * 3600),
             shutdown_timeout: Duration::from_secs(10),
             workers: None,
@@ -64,14 +62,17 @@ pub struct Ports {
     pub users: Arc<dyn UserRepo>,
     pub cameras: Arc<dyn CameraRepo>,
     pub events: Arc<dyn EventRepo>,
+    /// The application's, which publishes every status change.
     pub playbacks: Arc<dyn PlaybackRepo>,
     pub store: Arc<dyn ObjectStore>,
-    pub recorder: Arc<dyn Recorder>,
+    /// The use cases behind events and playbacks (and their recorder),
+    /// built once by the caller.
+    pub recordings: Recordings,
     /// Checked by `/ready`.
     pub probes: Vec<Arc<dyn Probe>>,
-    /// Where `playbacks` publishes status changes (see
-    /// [`crate::notify::NotifyingPlaybacks`]); `/playbacks/stream` reads it.
-    pub playback_events: crate::notify::PlaybackEvents,
+    /// Where `playbacks` publishes status changes; `/playbacks/stream`
+    /// reads it.
+    pub playback_events: PlaybackEvents,
     /// Objects served at `/media/{key}`; only in local storage mode.
     pub local_media: Option<Arc<dyn LocalMedia>>,
     /// Renders the process's counters and histograms for `/metrics` (the
@@ -141,16 +142,13 @@ impl Application {
         let keys = web::Data::new(JwtKeys::new(&settings.jwt_secret, settings.token_ttl));
         let hasher = web::Data::new(PasswordHasher::new(settings.password_params)?);
         let throttle = web::Data::new(LoginThrottle::new(settings.login_quota));
-        let flow = web::Data::new(RecordingFlow::from_ports(
-            &ports,
-            settings.recording_types.clone(),
-        ));
+        let flow = web::Data::new(ports.recordings.clone());
         let users: web::Data<dyn UserRepo> = web::Data::from(ports.users.clone());
         let cameras: web::Data<dyn CameraRepo> = web::Data::from(ports.cameras.clone());
         let events: web::Data<dyn EventRepo> = web::Data::from(ports.events.clone());
         let playbacks: web::Data<dyn PlaybackRepo> = web::Data::from(ports.playbacks.clone());
         let store: web::Data<dyn ObjectStore> = web::Data::from(ports.store.clone());
-        let recorder: web::Data<dyn Recorder> = web::Data::from(ports.recorder.clone());
+        let recorder: web::Data<dyn Recorder> = web::Data::from(ports.recordings.recorder.clone());
         let probes = web::Data::new(Probes(ports.probes.clone()));
         let ttl = web::Data::new(MediaUrlTtl(settings.media_url_ttl));
         let playback_events = web::Data::new(ports.playback_events.clone());

@@ -5,6 +5,7 @@
 //! ("parse, don't validate"), so code holding one never re-checks it.
 
 pub mod camera;
+pub mod capture;
 pub mod error;
 pub mod event;
 pub mod event_type;

@@ -1,7 +1,10 @@
 //! Vigil's recorder: turns "record this RTSP camera now" into a playable,
-//! faststart MP4, and leaves no process, half file or zombie behind. Usable
-//! on its own (see `examples/record.rs`); it knows nothing of databases or
-//! HTTP.
+//! faststart MP4, and leaves no process, half file or zombie behind. It is
+//! mechanism only: it records per event or from a camera's warm ring,
+//! joins and probes clips and stops orphans, and reports what happens; it
+//! knows nothing of playbacks' statuses, databases, stores or HTTP. Usable
+//! on its own (see `examples/record.rs`); [`FfmpegCapture`] is the same
+//! thing behind the domain's `Capture` port.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,28 +29,26 @@
 //! the index first. See `docs/design/recording-lifecycle.md`.
 
 pub mod args;
+mod capture;
 mod config;
 mod error;
-mod jobs;
 pub mod manifest;
+mod orphans;
 mod parts;
 pub mod probe;
 pub mod process;
 mod progress;
-mod recovery;
 mod ring;
-mod service;
 mod session;
 mod stderr_tail;
 pub mod telemetry;
 
 pub use args::AudioMode;
+pub use capture::{free_bytes, FfmpegCapture};
 pub use config::RecorderConfig;
 pub use error::{RecordError, RecordErrorKind};
-pub use parts::Clip;
-pub use recovery::RecoveryReport;
+pub use parts::{Clip, CLIP_NAME};
 pub use ring::{Ring, RING_DIR};
-pub use service::{RecordingService, ServiceLimits};
 pub use session::RecorderEvent;
 
 use std::{path::PathBuf, sync::Arc};

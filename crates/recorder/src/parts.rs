@@ -50,7 +50,7 @@ pub fn next_number(dir: &Path) -> u32 {
         .unwrap_or(0)
 }
 
-pub const CLIP_NAME: &str = "video.mp4";
+pub use vigil_domain::capture::CLIP_NAME;
 
 /// Joins every non-empty part (a torn last one included: the concat
 /// demuxer keeps what decodes) into `dir/video.mp4`, moov first.

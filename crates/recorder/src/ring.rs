@@ -448,7 +448,7 @@ impl Shared {
     async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, exited: watch::Sender<bool>) {
         if let Some(m) = Manifest::read(&self.dir) {
             if m.process_is_ours(&self.dir) {
-                crate::recovery::stop_orphan(m.pid, &self.dir, self.cfg.stop_timeout).await;
+                crate::orphans::stop_orphan(m.pid, &self.dir, self.cfg.stop_timeout).await;
             }
             Manifest::remove(&self.dir);
         }
@@ -698,7 +698,7 @@ pub(crate) async fn stop_orphans(record_dir: &Path, timeout: Duration) -> usize 
         let dir = entry.path();
         if let Some(m) = Manifest::read(&dir) {
             if m.process_is_ours(&dir) {
-                crate::recovery::stop_orphan(m.pid, &dir, timeout).await;
+                crate::orphans::stop_orphan(m.pid, &dir, timeout).await;
                 stopped += 1;
             }
             Manifest::remove(&dir);

@@ -116,6 +116,7 @@ impl Session {
                     attempt += 1;
                     let reason = tail.summary().unwrap_or_else(|| "stream ended".into());
                     tracing::warn!(attempt, %reason, "camera dropped; reconnecting");
+                    crate::telemetry::ffmpeg_restart();
                     let _ = self
                         .events
                         .send(RecorderEvent::Reconnecting { attempt, reason });

@@ -1,11 +1,11 @@
-//! Builds the recorder the server uses: supervised ffmpeg per recording,
-//! reporting through the playback repository and storing clips in the
-//! object store through the durable job queue.
+//! Builds the application the server runs: the ffmpeg capture mechanism
+//! under the use cases, clips stored through the durable job queue.
 
 use crate::config::Config;
 use std::{path::PathBuf, sync::Arc};
-use vigil_domain::ports::{JobQueue, ObjectStore, PlaybackRepo};
-use vigil_recorder::{FfmpegRecorder, RecorderConfig, RecordingService, ServiceLimits};
+use vigil_application::{App, AppPorts, ServiceLimits};
+use vigil_persistence::Database;
+use vigil_recorder::{FfmpegCapture, FfmpegRecorder, RecorderConfig};
 
 /// Below this much free space in `RECORD_DIR`, new recordings are refused.
 const MIN_FREE_BYTES: u64 = 1 << 30;
@@ -14,21 +14,24 @@ pub fn build(
     cfg: &Config,
     ffmpeg: PathBuf,
     ffprobe: PathBuf,
-    playbacks: Arc<dyn PlaybackRepo>,
-    store: Arc<dyn ObjectStore>,
-    jobs: Arc<dyn JobQueue>,
-) -> RecordingService {
+    db: &Database,
+    store: Arc<dyn vigil_domain::ports::ObjectStore>,
+) -> App {
     let mut rc = RecorderConfig::new(ffmpeg, ffprobe, cfg.record_dir.clone());
     rc.max_duration = cfg.max_recording;
-    RecordingService::new(
-        FfmpegRecorder::new(rc),
-        playbacks,
+    let ports = AppPorts {
+        cameras: db.cameras(),
+        events: db.events(),
+        playbacks: db.playbacks(),
+        jobs: db.jobs(),
         store,
-        jobs,
-        ServiceLimits {
-            job_lease: cfg.job_lease,
-            upload_retry: cfg.upload_retry,
-            ..ServiceLimits::new(cfg.max_concurrent_recordings, MIN_FREE_BYTES)
-        },
-    )
+        capture: Arc::new(FfmpegCapture::new(FfmpegRecorder::new(rc))),
+    };
+    let limits = ServiceLimits {
+        job_lease: cfg.job_lease,
+        upload_retry: cfg.upload_retry,
+        snapshot_dir: Some(cfg.snapshot_dir.clone()),
+        ..ServiceLimits::new(cfg.max_concurrent_recordings, MIN_FREE_BYTES)
+    };
+    App::build(ports, limits, cfg.recording_types.clone())
 }

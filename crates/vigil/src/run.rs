@@ -7,13 +7,13 @@ use crate::{
     secrets,
 };
 use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
 use vigil_api::{
     auth::{PasswordHasher, PasswordParams},
-    notify::{NotifyingPlaybacks, PlaybackEvents},
     ApiSettings, Application, Ports,
 };
 use vigil_domain::{
-    ports::{LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo},
+    ports::{LocalMedia, ObjectStore, Probe, UserRepo},
     NewUser, Password, Role, Username,
 };
 use vigil_persistence::Database;
@@ -54,30 +54,29 @@ async fn ensure_admin(
     cfg: &Config,
     hasher: &PasswordHasher,
 ) -> Result<(), StartError> {
-    if users.count().await? > 0 {
-        return Ok(());
-    }
-    let username = Username::parse(&cfg.admin_username).map_err(|e| ConfigError {
-        var: "ADMIN_USERNAME",
-        message: e,
-    })?;
     let (password, generated) = match &cfg.admin_password {
         Some(p) => (p.0.clone(), false),
         None => (secrets::generated_password(), true),
     };
-    let hash = hasher
-        .hash(Password::parse(password.clone()).map_err(|e| ConfigError {
+    let make = || async {
+        let username = Username::parse(&cfg.admin_username).map_err(|e| ConfigError {
+            var: "ADMIN_USERNAME",
+            message: e,
+        })?;
+        let parsed = Password::parse(password.clone()).map_err(|e| ConfigError {
             var: "ADMIN_PASSWORD",
             message: e,
-        })?)
-        .await?;
-    users
-        .create(NewUser {
-            username: username.clone(),
+        })?;
+        Ok::<_, StartError>(NewUser {
+            username,
             role: Role::Admin,
-            password_hash: hash,
+            password_hash: hasher.hash(parsed).await?,
         })
-        .await?;
+    };
+    let Some(created) = vigil_application::admin::ensure_first_admin(users, make).await? else {
+        return Ok(());
+    };
+    let username = created.username;
     if generated {
         // Shown once, on purpose: it is the only way in on a fresh install.
         tracing::warn!(username = %username, password = %password, "created the first ADMIN with a generated password; change it (PATCH /users/{{id}}) or set ADMIN_PASSWORD");
@@ -183,39 +182,27 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         probe: store_probe,
         local_media,
     } = open_storage(&cfg, &media_key(&jwt_secret), &public_url).await?;
-    // Every status change, by a handler or the recorder, is also published
-    // for /playbacks/stream.
-    let playback_events = PlaybackEvents::new();
-    let playbacks: Arc<dyn PlaybackRepo> = Arc::new(NotifyingPlaybacks::new(
-        db.playbacks(),
-        playback_events.clone(),
-    ));
-    let recording = crate::recording::build(
-        &cfg,
-        ffmpeg,
-        ffprobe,
-        playbacks.clone(),
-        store.clone(),
-        db.jobs(),
-    );
+    let app = crate::recording::build(&cfg, ffmpeg, ffprobe, &db, store.clone());
     // Before anything reports: a gauge set before the recorder is
     // installed is lost until its next sample.
     let metrics = crate::telemetry::install_metrics();
-    let report = recording.recover().await?;
+    let report = app.service.recover().await?;
     if report != Default::default() {
         tracing::warn!(?report, "took up what the previous run left");
     }
-    recording.start_jobs();
-    recording
+    let shutdown = CancellationToken::new();
+    let mut tasks = Tasks::default();
+    for (name, handle) in app.service.start_jobs() {
+        tasks.watch(name, handle);
+    }
+    app.service
         .watch_all(&all_cameras(db.cameras().as_ref()).await?)
         .await;
-    let recorder: Arc<dyn Recorder> = Arc::new(recording.clone());
 
     let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
     let settings = ApiSettings {
         jwt_secret,
         token_ttl: cfg.token_ttl,
-        recording_types: cfg.recording_types.clone(),
         media_url_ttl: cfg.media_url_ttl,
         cors_origins: cfg.cors_origins.clone(),
         ..ApiSettings::default()
@@ -224,44 +211,100 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         users,
         cameras: db.cameras(),
         events: db.events(),
-        playbacks,
-        playback_events,
+        playbacks: app.playbacks(),
+        playback_events: app.playback_events.clone(),
         store,
-        recorder,
+        recordings: app.recordings.clone(),
         probes: vec![db_probe, store_probe],
         local_media,
         metrics,
     };
     // Every hour; per-camera retention applies even without RETENTION_DAYS.
-    let retention_task = vigil_api::retention::Retention {
-        flow: vigil_api::flows::RecordingFlow::from_ports(&ports, cfg.recording_types.clone()),
-        global: cfg.retention,
-    }
-    .spawn(Duration::from_secs(3600));
-    let app = Application::build(listener, settings, ports)?;
+    tasks.spawn(
+        "retention",
+        app.retention(cfg.retention)
+            .run(Duration::from_secs(3600), shutdown.clone()),
+    );
+    let server = Application::build(listener, settings, ports)?;
+    let http = server.handle();
+    tasks.spawn("http server", async move {
+        if let Err(e) = server.run_until_stopped().await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
     tracing::info!(addr = %addr, public_url = %public_url, "vigil listening on http://{addr}");
 
-    let handle = app.handle();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stopping: finishing requests in flight");
-        handle.stop(true).await;
-    });
-    app.run_until_stopped().await?;
-    retention_task.abort();
+    // Every task runs until shutdown: one that ends first has failed (a
+    // panic included), and the server stops rather than run without it.
+    tokio::select! {
+        _ = wait_for_signal() => tracing::info!("stopping: finishing requests in flight"),
+        name = tasks.first_exit() => tracing::error!(task = name, "a background task ended; stopping the server"),
+    }
+    shutdown.cancel();
+    http.stop(true).await;
     // Requests are done; now end the recordings so each one is finalized
     // and queued rather than cut, and give running uploads a grace period;
     // what is not done stays in the durable queue for the next start.
-    let active = recording.active_count();
+    let active = app.service.active_count();
     if active > 0 {
         tracing::info!(active, "stopping recordings");
     }
-    recording.shutdown(Duration::from_secs(60)).await;
+    app.service.shutdown(Duration::from_secs(60)).await;
+    tasks.join_all(Duration::from_secs(5)).await;
     tokio::time::timeout(Duration::from_secs(5), db.close())
         .await
         .ok();
     tracing::info!("vigil stopped");
     Ok(())
+}
+
+/// The server's long-running tasks, by name, so the one that ends first
+/// can be named.
+#[derive(Default)]
+struct Tasks(tokio::task::JoinSet<&'static str>);
+
+impl Tasks {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        self.0.spawn(async move {
+            task.await;
+            name
+        });
+    }
+
+    /// Watches a task spawned elsewhere.
+    fn watch(&mut self, name: &'static str, handle: tokio::task::JoinHandle<()>) {
+        self.0.spawn(async move {
+            if let Err(e) = handle.await {
+                tracing::error!(task = name, error = %e, "task failed");
+            }
+            name
+        });
+    }
+
+    /// The name of the first task to end; never, when there are none.
+    async fn first_exit(&mut self) -> &'static str {
+        match self.0.join_next().await {
+            Some(Ok(name)) => name,
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "task failed");
+                "unknown"
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Waits for the rest to end after shutdown, then aborts what is left.
+    async fn join_all(mut self, grace: Duration) {
+        let all = async { while self.0.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!(left = self.0.len(), "tasks still running at exit; aborted");
+            self.0.abort_all();
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -19,12 +19,12 @@ pub fn init(format: LogFormat) {
 }
 
 /// Installs the Prometheus recorder behind the `metrics` facade (the
-/// recorder crate's counters and histograms) and returns how `/metrics`
+/// application's and the recorder's counters and histograms) and returns how `/metrics`
 /// renders it. Histograms get buckets (not summaries), so they can be
 /// aggregated across servers.
 pub fn install_metrics() -> Option<vigil_api::routes::metrics::MetricsText> {
     use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-    use vigil_recorder::telemetry as t;
+    use vigil_application::telemetry as t;
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(t::TIME_TO_RECORDING.into()),
@@ -47,6 +47,7 @@ pub fn install_metrics() -> Option<vigil_api::routes::metrics::MetricsText> {
         return None;
     }
     t::describe();
+    vigil_recorder::telemetry::describe();
     Some(vigil_api::routes::metrics::MetricsText(
         std::sync::Arc::new(move || handle.render()),
     ))

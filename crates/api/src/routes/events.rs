@@ -6,7 +6,6 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::{int, path_id, query_param, JsonBody},
-    flows::RecordingFlow,
     routes::PageQuery,
     views::{EventView, ListView},
 };
@@ -14,6 +13,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use vigil_application::Recordings;
 use vigil_domain::{
     camera::parse_channel, ports::EventRepo, CameraId, EventFilter, EventId, EventType, NewEvent,
     RecordingStatus,
@@ -69,7 +69,7 @@ fn parse_type(raw: &str) -> ApiResult<EventType> {
 pub async fn create(
     me: AuthUser,
     body: JsonBody<CreateEvent>,
-    flow: web::Data<RecordingFlow>,
+    flow: web::Data<Recordings>,
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let b = body.0;
@@ -137,7 +137,7 @@ pub async fn get(
 pub async fn end(
     me: AuthUser,
     id: web::Path<String>,
-    flow: web::Data<RecordingFlow>,
+    flow: web::Data<Recordings>,
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let id: EventId = path_id(&id, "event")?;

@@ -4,12 +4,12 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::{path_id, query_param},
-    flows::RecordingFlow,
     routes::{events::EndView, PageQuery},
     views::{ListView, MediaUrlTtl, PlaybackView},
 };
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use vigil_application::Recordings;
 use vigil_domain::{
     ports::{ObjectStore, PlaybackRepo},
     CameraId, EventId, PlaybackFilter, PlaybackId, RecordingStatus,
@@ -92,7 +92,7 @@ pub async fn get(
 pub async fn stop(
     me: AuthUser,
     id: web::Path<String>,
-    flow: web::Data<RecordingFlow>,
+    flow: web::Data<Recordings>,
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let id: PlaybackId = path_id(&id, "playback")?;
@@ -115,7 +115,7 @@ pub async fn stop(
 pub async fn delete(
     me: AuthUser,
     id: web::Path<String>,
-    flow: web::Data<RecordingFlow>,
+    flow: web::Data<Recordings>,
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let id: PlaybackId = path_id(&id, "playback")?;

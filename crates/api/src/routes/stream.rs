@@ -6,7 +6,6 @@
 use crate::{
     auth::AuthUser,
     error::ApiResult,
-    notify::PlaybackEvents,
     routes::playbacks::PlaybackQuery,
     views::{MediaUrlTtl, PlaybackView},
 };
@@ -14,6 +13,7 @@ use actix_web::{http::header, web, HttpResponse};
 use futures_util::stream;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::broadcast::error::RecvError;
+use vigil_application::PlaybackEvents;
 use vigil_domain::ports::ObjectStore;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

@@ -12,9 +12,9 @@ use std::{
 };
 use vigil_api::{
     auth::{LoginQuota, PasswordHasher, PasswordParams},
-    notify::{NotifyingPlaybacks, PlaybackEvents},
     ApiSettings, Application, Ports,
 };
+use vigil_application::{NotifyingPlaybacks, PlaybackEvents, Recordings};
 use vigil_domain::{
     ports::{ObjectStore, PlaybackRepo, Recorder, Result as PortResult},
     Camera, CameraId, Error, MediaInfo, NewUser, Password, Playback, PlaybackId, PlaybackUpdate,
@@ -228,6 +228,14 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         cors_origins: opts.cors_origins,
         ..ApiSettings::default()
     };
+    let recordings = Recordings::new(
+        db.db.cameras(),
+        db.db.events(),
+        playbacks.clone(),
+        recorder.clone(),
+        local.clone(),
+        Default::default(),
+    );
     let ports = Ports {
         users: db.db.users(),
         cameras: db.db.cameras(),
@@ -235,7 +243,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         playbacks,
         playback_events,
         store: local.clone(),
-        recorder: recorder.clone(),
+        recordings,
         probes: vec![Arc::new(db.db.clone()), local.clone()],
         local_media: Some(local.clone()),
         metrics: Some(vigil_api::routes::metrics::MetricsText(Arc::new(|| {

@@ -1,8 +1,8 @@
 use crate::helpers::{spawn_app, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use vigil_api::{flows::RecordingFlow, retention::Retention};
-use vigil_domain::{RecordingTypes, RetentionDays};
+use vigil_application::Retention;
+use vigil_domain::RetentionDays;
 
 /// A COMPLETED playback on `camera`; returns its id.
 async fn completed_playback(app: &TestApp, token: &str, camera: &str) -> String {
@@ -22,7 +22,7 @@ async fn completed_playback(app: &TestApp, token: &str, camera: &str) -> String 
 
 fn sweeper(app: &TestApp, global: Option<i64>) -> Retention {
     Retention {
-        flow: RecordingFlow::from_ports(&app.ports, RecordingTypes::default()),
+        flow: app.ports.recordings.clone(),
         global: global.map(|d| RetentionDays::parse(d).unwrap()),
     }
 }

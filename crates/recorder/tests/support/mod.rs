@@ -10,7 +10,6 @@ use std::{
 };
 
 pub mod camera;
-pub mod fakes;
 
 pub use camera::{frame_lumas, free_port, TestCamera};
 

@@ -1,7 +1,9 @@
 //! The use cases behind the event and playback endpoints, written against
 //! ports only: create an event and start its recording, end it, stop or
 //! delete a playback. Handlers parse, call one of these, and render.
+//! Built once per process, so there is one set of per-camera locks.
 
+use crate::lifecycle::Lifecycle;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -11,21 +13,23 @@ use tracing::Instrument;
 use vigil_domain::{
     ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Recorder},
     CameraId, Error, ErrorKind, Event, EventId, NewEvent, Page, Playback, PlaybackFilter,
-    PlaybackId, PlaybackUpdate, RecordingStatus, RecordingTypes,
+    PlaybackId, RecordingStatus, RecordingTypes,
 };
 
-/// The ports the recording use cases need, each a shared handle.
+/// The ports the recording use cases need, each a shared handle; cheap to
+/// clone (clones share the locks).
 #[derive(Debug, Clone)]
-pub struct RecordingFlow {
+pub struct Recordings {
     pub cameras: Arc<dyn CameraRepo>,
     pub events: Arc<dyn EventRepo>,
     pub playbacks: Arc<dyn PlaybackRepo>,
     pub recorder: Arc<dyn Recorder>,
     pub store: Arc<dyn ObjectStore>,
     pub recording_types: RecordingTypes,
+    lifecycle: Lifecycle,
     /// One lock per camera, so two events arriving together on one camera
     /// can't both start a recording.
-    pub camera_locks: CameraLocks,
+    camera_locks: CameraLocks,
 }
 
 /// Per-camera async locks (one entry per camera ever seen; cameras are few).
@@ -43,14 +47,22 @@ impl CameraLocks {
     }
 }
 
-impl RecordingFlow {
-    pub fn from_ports(ports: &crate::startup::Ports, recording_types: RecordingTypes) -> Self {
+impl Recordings {
+    pub fn new(
+        cameras: Arc<dyn CameraRepo>,
+        events: Arc<dyn EventRepo>,
+        playbacks: Arc<dyn PlaybackRepo>,
+        recorder: Arc<dyn Recorder>,
+        store: Arc<dyn ObjectStore>,
+        recording_types: RecordingTypes,
+    ) -> Self {
         Self {
-            cameras: ports.cameras.clone(),
-            events: ports.events.clone(),
-            playbacks: ports.playbacks.clone(),
-            recorder: ports.recorder.clone(),
-            store: ports.store.clone(),
+            cameras,
+            events,
+            lifecycle: Lifecycle::new(playbacks.clone()),
+            playbacks,
+            recorder,
+            store,
             recording_types,
             camera_locks: Default::default(),
         }
@@ -235,20 +247,6 @@ impl RecordingFlow {
     }
 
     async fn fail(&self, id: PlaybackId, reason: String) {
-        let update = PlaybackUpdate {
-            error: Some(reason),
-            ended_at: Some(OffsetDateTime::now_utc()),
-            ..Default::default()
-        };
-        if let Err(e) = self
-            .playbacks
-            .transition(id, RecordingStatus::Failed, update)
-            .await
-        {
-            // Conflict: it already reached a final state some other way.
-            if e.kind() != ErrorKind::Conflict {
-                tracing::error!(playback_id = %id, error = %e.chain(), "could not mark playback FAILED");
-            }
-        }
+        self.lifecycle.fail(id, reason, None).await;
     }
 }

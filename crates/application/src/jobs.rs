@@ -1,24 +1,22 @@
 //! The upload workers: they take jobs from the durable queue, join the parts
 //! when a crash left them unjoined, upload the clip and its thumbnail, and
-//! complete the playback. A job whose store is down goes back to the queue
+//! report the clip ready. A job whose store is down goes back to the queue
 //! with a growing delay; after `upload_give_up` the playback is FAILED with
 //! the clip kept on disk. While a worker holds a job it renews the lease,
 //! so only a crashed (or stopped) server's jobs are taken up by others.
 
-use crate::{parts, probe, service::RecordingService};
+use crate::{lifecycle::Happened, service::RecordingService};
 use std::{
     path::{Path, PathBuf},
-    sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
+    sync::Arc,
     time::Duration,
 };
 use time::OffsetDateTime;
-use tokio::{sync::Notify, task::JoinHandle};
+use tokio::sync::Notify;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use vigil_domain::{
-    ports::Result, ErrorKind, Job, JobId, JobKind, MediaInfo, Playback, PlaybackId, PlaybackUpdate,
-    RecordingStatus,
+    capture::CLIP_NAME, ports::Result, ErrorKind, Job, JobId, JobKind, MediaInfo, Playback,
+    PlaybackId, RecordErrorKind, RecordingStatus,
 };
 
 /// How often idle workers look for jobs that became due (delays, expired
@@ -33,11 +31,12 @@ pub(crate) struct Workers {
     /// Names this process as a lease holder.
     owner: Arc<str>,
     wake: Arc<Notify>,
-    /// Jobs being worked on now.
-    running: Arc<AtomicUsize>,
-    /// Set at shutdown: claim nothing more.
-    stopping: Arc<AtomicBool>,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Cancelled at shutdown: claim nothing more.
+    stopping: CancellationToken,
+    /// Cancelled when the grace period is over: drop the jobs in hand
+    /// (their leases are released; the next holder starts them again).
+    abandon: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Default for Workers {
@@ -45,9 +44,9 @@ impl Default for Workers {
         Self {
             owner: format!("vigil-{}-{}", std::process::id(), JobId::new()).into(),
             wake: Arc::default(),
-            running: Arc::default(),
-            stopping: Arc::default(),
-            tasks: Arc::default(),
+            stopping: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            tasks: TaskTracker::new(),
         }
     }
 }
@@ -67,50 +66,53 @@ enum Outcome {
 }
 
 impl RecordingService {
-    /// Starts the upload workers. Call after [`RecordingService::recover`].
-    pub fn start_jobs(&self) {
-        let mut tasks = crate::service::lock(&self.workers.tasks);
-        if !tasks.is_empty() {
-            return;
+    /// Starts the upload workers and the gauge sampler, and returns their
+    /// handles for the owner to watch: each runs until shutdown, so one
+    /// that ends before it has failed. Call after
+    /// [`RecordingService::recover`]; calling again starts nothing.
+    pub fn start_jobs(&self) -> Vec<(&'static str, tokio::task::JoinHandle<()>)> {
+        if !self.workers.tasks.is_empty() || self.workers.stopping.is_cancelled() {
+            return Vec::new();
         }
-        for _ in 0..self.limits.upload_workers.max(1) {
-            tasks.push(tokio::spawn(self.clone().work()));
-        }
-        tasks.push(tokio::spawn(self.clone().sample_gauges()));
+        let mut tasks: Vec<_> = (0..self.limits.upload_workers.max(1))
+            .map(|_| {
+                (
+                    "upload worker",
+                    self.workers.tasks.spawn(self.clone().work()),
+                )
+            })
+            .collect();
+        tasks.push((
+            "gauge sampler",
+            self.workers.tasks.spawn(self.clone().sample_gauges()),
+        ));
+        tasks
     }
 
-    /// Keeps the queue-depth, free-space and ring gauges current.
+    /// Keeps the queue-depth, free-space and warm-camera gauges current.
     async fn sample_gauges(self) {
         loop {
             let depth = self.jobs.depth().await.ok();
-            let free = crate::service::free_bytes(&self.recorder.config().record_dir);
-            crate::telemetry::gauges(depth, free);
-            let rings: Vec<_> = self.rings.lock().await.values().cloned().collect();
-            crate::telemetry::rings(
-                rings.iter().filter(|r| r.is_warm()).count(),
-                rings.len(),
-                rings.iter().map(|r| r.disk_usage().1).sum(),
-            );
-            tokio::time::sleep(GAUGE_EVERY).await;
+            crate::telemetry::gauges(depth, self.capture.free_bytes());
+            crate::telemetry::rings(self.capture.warm_stats());
+            tokio::select! {
+                _ = self.workers.stopping.cancelled() => return,
+                _ = tokio::time::sleep(GAUGE_EVERY) => {}
+            }
         }
     }
 
-    /// Lets running jobs finish until `deadline`, then stops the workers and
-    /// releases this process's leases.
+    /// Lets running jobs finish until `deadline`, then drops what is still
+    /// in hand and releases this process's leases.
     pub(crate) async fn stop_jobs(&self, deadline: tokio::time::Instant) {
-        let tasks: Vec<_> = crate::service::lock(&self.workers.tasks)
-            .drain(..)
-            .collect();
-        self.workers.stopping.store(true, Ordering::SeqCst);
-        self.workers.wake();
-        while self.workers.running.load(Ordering::SeqCst) > 0
-            && tokio::time::Instant::now() < deadline
+        self.workers.stopping.cancel();
+        self.workers.tasks.close();
+        if tokio::time::timeout_at(deadline, self.workers.tasks.wait())
+            .await
+            .is_err()
         {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for t in tasks {
-            t.abort();
-            let _ = t.await;
+            self.workers.abandon.cancel();
+            self.workers.tasks.wait().await;
         }
         match self.jobs.release_all(&self.workers.owner).await {
             Ok(0) => {}
@@ -122,7 +124,8 @@ impl RecordingService {
     }
 
     async fn work(self) {
-        while !self.workers.stopping.load(Ordering::SeqCst) {
+        let stopping = self.workers.stopping.clone();
+        while !stopping.is_cancelled() {
             // Registered before claiming, so a wake between an empty claim
             // and the wait is not lost.
             let notified = self.workers.wake.notified();
@@ -138,18 +141,22 @@ impl RecordingService {
                 }
             };
             let Some(job) = job else {
-                let _ = tokio::time::timeout(POLL, notified).await;
+                tokio::select! {
+                    _ = stopping.cancelled() => return,
+                    _ = tokio::time::timeout(POLL, notified) => {}
+                }
                 continue;
             };
-            self.workers.running.fetch_add(1, Ordering::SeqCst);
             let span = tracing::info_span!("job", playback_id = %job.playback_id, kind = %job.kind, attempt = job.attempts);
-            let _ = tracing::Instrument::instrument(self.run_held(job), span).await;
-            self.workers.running.fetch_sub(1, Ordering::SeqCst);
+            tokio::select! {
+                _ = self.workers.abandon.cancelled() => return,
+                _ = tracing::Instrument::instrument(self.run_held(job), span) => {}
+            }
         }
     }
 
     /// Runs a claimed job, renewing its lease meanwhile (until this future
-    /// ends or is dropped, as when shutdown aborts the worker).
+    /// ends or is dropped, as when shutdown abandons it).
     async fn run_held(&self, job: Job) {
         let renew = {
             let (jobs, owner, lease, id) = (
@@ -210,15 +217,11 @@ impl RecordingService {
             }
             RecordingStatus::Failed => return Outcome::Done,
             RecordingStatus::Pending | RecordingStatus::Recording => {
-                let u = PlaybackUpdate {
-                    ended_at: Some(OffsetDateTime::now_utc()),
-                    ..Default::default()
-                };
-                let _ = self.advance(id, RecordingStatus::Processing, u).await;
+                let _ = self.lifecycle.apply(id, Happened::Stopped).await;
             }
             RecordingStatus::Processing => {}
         }
-        let clip = match self.clip(job, &dir).await {
+        let (path, media, unread) = match self.clip(job, &dir).await {
             Ok(clip) => clip,
             Err(reason) => {
                 let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -226,7 +229,6 @@ impl RecordingService {
                 return Outcome::Done;
             }
         };
-        let (path, media, unread) = clip;
         let note = match (job.note.clone(), unread) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
@@ -243,7 +245,7 @@ impl RecordingService {
                         id,
                         "upload",
                         format!("upload failed: {}; the clip is kept", e.message()),
-                        Some(path.to_string_lossy().into_owned()),
+                        Some(&path),
                     )
                     .await;
                     Outcome::Done
@@ -255,26 +257,25 @@ impl RecordingService {
     }
 
     /// The joined, probed clip: joined now if the job says the parts were
-    /// never joined (or the clip went missing).
+    /// never joined (or the clip went missing). A probe that ran past its
+    /// deadline leaves the metadata empty and says so; the clip is whole.
     async fn clip(
         &self,
         job: &Job,
         dir: &Path,
     ) -> std::result::Result<(PathBuf, MediaInfo, Option<String>), String> {
-        let cfg = self.recorder.config();
-        let joined = dir.join(parts::CLIP_NAME);
+        let joined = dir.join(CLIP_NAME);
         let path = if job.kind == JobKind::Finalize || !joined.exists() {
-            parts::join(cfg, dir)
+            self.capture
+                .finalize(dir)
                 .await
                 .map_err(|e| format!("the recording could not be finalized: {e}"))?
         } else {
             joined
         };
-        match probe::probe(&cfg.ffprobe, &path, cfg.probe_timeout).await {
-            Ok(info) => Ok((path, info.media, None)),
-            // The clip was joined; store it without what ffprobe would
-            // have said, and say so.
-            Err(e) if e.kind() == crate::RecordErrorKind::Timeout => Ok((
+        match self.capture.probe(&path).await {
+            Ok(media) => Ok((path, media, None)),
+            Err(e) if e.kind() == RecordErrorKind::Timeout => Ok((
                 path,
                 MediaInfo::default(),
                 Some(format!("the clip's metadata could not be read: {e}")),
@@ -290,7 +291,7 @@ impl RecordingService {
         let _ = tokio::fs::remove_dir_all(dir).await;
     }
 
-    /// Uploads the clip and its thumbnail, completes the playback and
+    /// Uploads the clip and its thumbnail, reports the clip ready and
     /// removes the folder.
     async fn store_clip(
         &self,
@@ -306,22 +307,16 @@ impl RecordingService {
         let thumbnail_key = self
             .thumbnail(id, clip, &dir, media.duration_sec.unwrap_or(0.0))
             .await;
-        let u = PlaybackUpdate {
-            video_key: Some(video_key.clone()),
+        let ready = Happened::ClipReady {
+            video_key,
             thumbnail_key,
-            media: Some(MediaInfo {
+            media: MediaInfo {
                 file_size_bytes: Some(size as i64),
                 ..media
-            }),
-            local_path: Some(None),
-            error: note,
-            ..Default::default()
+            },
+            note,
         };
-        match self
-            .playbacks
-            .transition(id, RecordingStatus::Completed, u)
-            .await
-        {
+        match self.lifecycle.apply(id, ready).await {
             Ok(_) => {
                 crate::telemetry::uploaded(began.elapsed(), size);
                 crate::telemetry::completed();
@@ -334,8 +329,7 @@ impl RecordingService {
                 Ok(())
             }
             Err(e) if e.kind() == ErrorKind::Conflict => {
-                // Finished some other way (deleted and recreated cannot
-                // happen; FAILED by a stop of a stale row can).
+                // Finished some other way (FAILED by a stop of a stale row).
                 tracing::warn!(error = %e.chain(), "playback left PROCESSING before its upload ended");
                 Ok(())
             }
@@ -350,22 +344,28 @@ impl RecordingService {
         dir: &Path,
         duration: f64,
     ) -> Option<String> {
-        let out = dir.join("thumbnail.jpg");
+        let out = match &self.limits.snapshot_dir {
+            Some(snapshots) => snapshots.join(format!("{id}.jpg")),
+            None => dir.join("thumbnail.jpg"),
+        };
         let at = (duration / 2.0).min(1.0);
-        let cfg = self.recorder.config();
-        if let Err(e) = crate::process::run(
-            &cfg.ffmpeg,
-            crate::args::thumbnail(clip, at, &out),
-            cfg.probe_timeout,
-            crate::RecordErrorKind::Finalize,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "no thumbnail could be made");
-            return None;
-        }
+        let made = self.capture.thumbnail(clip, at, &out).await;
+        let stored = match made {
+            Err(e) => {
+                tracing::warn!(error = %e, "no thumbnail could be made");
+                None
+            }
+            Ok(()) => Some(self.store_thumbnail(id, &out).await),
+        };
+        // The working file is ours either way (a killed ffmpeg may have
+        // left half of one).
+        let _ = tokio::fs::remove_file(&out).await;
+        stored.flatten()
+    }
+
+    async fn store_thumbnail(&self, id: PlaybackId, file: &Path) -> Option<String> {
         let key = Playback::thumbnail_key_for(id);
-        match self.store.put_file(&key, &out, "image/jpeg").await {
+        match self.store.put_file(&key, file, "image/jpeg").await {
             Ok(_) => Some(key),
             Err(e) => {
                 tracing::warn!(error = %e.chain(), "thumbnail upload failed");

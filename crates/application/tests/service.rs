@@ -1,23 +1,24 @@
-//! The recording service (the server's `Recorder`) against a real camera,
-//! reporting to in-memory ports.
+//! The recording service (the server's `Recorder`) on the real capture
+//! mechanism and a real camera, with the real (SQLite) job queue; playbacks
+//! and the store are in memory, so failures can be injected.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// The test camera and clip checks, shared with the recorder's own tests.
+#[path = "../../recorder/tests/support/mod.rs"]
 mod support;
 
+mod fakes;
+
+use fakes::{DirStore, FlakyJobs, MemPlaybacks};
 use std::{sync::Arc, time::Duration};
-use support::{
-    decode_errors,
-    fakes::{DirStore, MemJobs, MemPlaybacks},
-    is_faststart, TestCamera,
-};
+use support::{decode_errors, is_faststart, TestCamera};
+use vigil_application::{RecordingService, ServiceLimits};
 use vigil_domain::{
     ports::{JobQueue, Recorder},
     Camera, CameraId, CameraName, JobKind, NewJob, PlaybackId, RecordingStatus, RtspUrl,
 };
-use vigil_recorder::{
-    args, manifest::Manifest, FfmpegRecorder, RecorderConfig, RecordingService, ServiceLimits,
-};
+use vigil_recorder::{args, manifest::Manifest, FfmpegCapture, FfmpegRecorder, RecorderConfig};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -25,17 +26,18 @@ struct Fixture {
     objects: std::path::PathBuf,
     playbacks: Arc<MemPlaybacks>,
     store: Arc<DirStore>,
-    jobs: Arc<MemJobs>,
+    jobs: Arc<FlakyJobs>,
     service: RecordingService,
     cfg: RecorderConfig,
+    _db: vigil_persistence::testing::TestDatabase,
 }
 
-fn fixture(max_concurrent: usize) -> Fixture {
-    fixture_with(max_concurrent, tempfile::tempdir().unwrap(), |_| {})
+async fn fixture(max_concurrent: usize) -> Fixture {
+    fixture_with(max_concurrent, tempfile::tempdir().unwrap(), |_| {}).await
 }
 
 /// A fixture in `dir` whose recorder settings `adjust` changes.
-fn fixture_with(
+async fn fixture_with(
     max_concurrent: usize,
     dir: tempfile::TempDir,
     adjust: impl FnOnce(&mut RecorderConfig),
@@ -48,9 +50,10 @@ fn fixture_with(
     adjust(&mut cfg);
     let playbacks = Arc::new(MemPlaybacks::default());
     let store = Arc::new(DirStore::new(objects.clone()));
-    let jobs = Arc::new(MemJobs::default());
+    let db = vigil_persistence::testing::TestDatabase::sqlite().await;
+    let jobs = Arc::new(FlakyJobs::new(db.db.jobs()));
     let service = service_on(&cfg, &playbacks, &store, &jobs, max_concurrent);
-    service.start_jobs();
+    let _ = service.start_jobs();
     Fixture {
         _dir: dir,
         record_dir,
@@ -60,6 +63,7 @@ fn fixture_with(
         jobs,
         service,
         cfg,
+        _db: db,
     }
 }
 
@@ -69,11 +73,11 @@ fn service_on(
     cfg: &RecorderConfig,
     playbacks: &Arc<MemPlaybacks>,
     store: &Arc<DirStore>,
-    jobs: &Arc<MemJobs>,
+    jobs: &Arc<FlakyJobs>,
     max_concurrent: usize,
 ) -> RecordingService {
     RecordingService::new(
-        FfmpegRecorder::new(cfg.clone()),
+        Arc::new(FfmpegCapture::new(FfmpegRecorder::new(cfg.clone()))),
         playbacks.clone(),
         store.clone(),
         jobs.clone(),
@@ -115,12 +119,12 @@ async fn wait_status(f: &Fixture, id: PlaybackId, s: RecordingStatus) {
 /// does both just after it writes COMPLETED.
 async fn wait_cleaned(f: &Fixture, dir: &std::path::Path) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while dir.exists() || f.jobs.len() > 0 {
+    while dir.exists() || f.jobs.len().await > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "folder left: {}, jobs left: {}",
             dir.exists(),
-            f.jobs.len()
+            f.jobs.len().await
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -129,7 +133,7 @@ async fn wait_cleaned(f: &Fixture, dir: &std::path::Path) {
 #[tokio::test]
 async fn a_playback_goes_recording_processing_completed_and_leaves_no_files() {
     let cam = TestCamera::start();
-    let f = fixture(4);
+    let f = fixture(4).await;
     let id = PlaybackId::new();
     f.playbacks.insert(id, RecordingStatus::Pending);
     f.service.start(id, &camera(&cam.url())).await.unwrap();
@@ -167,7 +171,7 @@ async fn a_playback_goes_recording_processing_completed_and_leaves_no_files() {
 #[tokio::test]
 async fn capacity_refuses_with_a_reason() {
     let cam = TestCamera::start();
-    let f = fixture(1);
+    let f = fixture(1).await;
     let (a, b) = (PlaybackId::new(), PlaybackId::new());
     f.playbacks.insert(a, RecordingStatus::Pending);
     f.playbacks.insert(b, RecordingStatus::Pending);
@@ -185,7 +189,7 @@ async fn capacity_refuses_with_a_reason() {
 #[tokio::test]
 async fn an_orphan_left_by_a_killed_server_is_found_stopped_and_stored() {
     let cam = TestCamera::start();
-    let f = fixture(4);
+    let f = fixture(4).await;
     let id = PlaybackId::new();
     f.playbacks.insert(id, RecordingStatus::Recording);
     // What a server killed with SIGKILL leaves: an ffmpeg still recording
@@ -244,7 +248,7 @@ async fn an_orphan_left_by_a_killed_server_is_found_stopped_and_stored() {
     bystander.kill().unwrap();
     bystander.wait().unwrap();
 
-    f.service.start_jobs();
+    let _ = f.service.start_jobs();
     wait_status(&f, id, RecordingStatus::Completed).await;
     let p = f.playbacks.get_now(id);
     assert_eq!(p.status, RecordingStatus::Completed);
@@ -258,7 +262,7 @@ async fn an_orphan_left_by_a_killed_server_is_found_stopped_and_stored() {
 
 #[tokio::test]
 async fn recovery_fails_in_flight_playbacks_with_nothing_recorded() {
-    let f = fixture(4);
+    let f = fixture(4).await;
     let (pending, processing) = (PlaybackId::new(), PlaybackId::new());
     f.playbacks.insert(pending, RecordingStatus::Pending);
     f.playbacks.insert(processing, RecordingStatus::Processing);
@@ -285,7 +289,7 @@ async fn record_two_seconds(f: &Fixture, cam: &TestCamera) -> PlaybackId {
 #[tokio::test]
 async fn a_clip_waits_on_disk_while_the_store_is_down_then_is_stored() {
     let cam = TestCamera::start();
-    let f = fixture(4);
+    let f = fixture(4).await;
     f.store
         .fail_puts
         .store(3, std::sync::atomic::Ordering::SeqCst);
@@ -308,12 +312,16 @@ async fn a_clip_waits_on_disk_while_the_store_is_down_then_is_stored() {
 #[tokio::test]
 async fn a_clip_finished_while_the_database_is_down_is_queued_when_it_is_back() {
     let cam = TestCamera::start();
-    let f = fixture(4);
-    f.jobs.1.store(2, std::sync::atomic::Ordering::SeqCst);
+    let f = fixture(4).await;
+    f.jobs
+        .fail_enqueues
+        .store(2, std::sync::atomic::Ordering::SeqCst);
     let id = record_two_seconds(&f, &cam).await;
     wait_status(&f, id, RecordingStatus::Completed).await;
     assert_eq!(
-        f.jobs.1.load(std::sync::atomic::Ordering::SeqCst),
+        f.jobs
+            .fail_enqueues
+            .load(std::sync::atomic::Ordering::SeqCst),
         0,
         "both refused hand-offs were tried again"
     );
@@ -346,7 +354,10 @@ fn write_parts(dir: &std::path::Path, seconds: u32) {
 
 #[tokio::test]
 async fn an_upload_a_crash_interrupted_is_resumed_once_its_lease_runs_out() {
-    let f = fixture(4);
+    let f = fixture(4).await;
+    // This fixture's own workers must not take the job the crashed server
+    // holds below.
+    f.service.shutdown(Duration::ZERO).await;
     let id = PlaybackId::new();
     f.playbacks.insert(id, RecordingStatus::Processing);
     let dir = f.record_dir.join(id.to_string());
@@ -376,7 +387,7 @@ async fn an_upload_a_crash_interrupted_is_resumed_once_its_lease_runs_out() {
         "{report:?}"
     );
     assert!(dir.exists(), "the job's folder is kept for it");
-    next.start_jobs();
+    let _ = next.start_jobs();
     wait_status(&f, id, RecordingStatus::Completed).await;
     let p = f.playbacks.get_now(id);
     assert!((p.media.duration_sec.unwrap() - 5.0).abs() < 0.5, "{p:?}");
@@ -389,7 +400,7 @@ async fn an_upload_a_crash_interrupted_is_resumed_once_its_lease_runs_out() {
 
 #[tokio::test]
 async fn a_job_whose_playback_was_deleted_removes_its_folder_and_objects() {
-    let f = fixture(4);
+    let f = fixture(4).await;
     let id = PlaybackId::new();
     let dir = f.record_dir.join(id.to_string());
     write_parts(&dir, 2);
@@ -406,7 +417,7 @@ async fn a_job_whose_playback_was_deleted_removes_its_folder_and_objects() {
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while f.jobs.len() > 0 {
+    while f.jobs.len().await > 0 {
         assert!(std::time::Instant::now() < deadline, "job never ran");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -464,7 +475,8 @@ async fn a_hung_ffprobe_is_killed_and_the_clip_is_stored_without_its_metadata() 
     let f = fixture_with(4, dir, |cfg| {
         cfg.ffprobe = ffprobe;
         cfg.probe_timeout = Duration::from_secs(1);
-    });
+    })
+    .await;
     let id = record_two_seconds(&f, &cam).await;
     wait_status(&f, id, RecordingStatus::Completed).await;
     let p = f.playbacks.get_now(id);
@@ -490,7 +502,8 @@ async fn a_hung_join_is_killed_and_fails_the_playback_keeping_its_parts() {
     let f = fixture_with(4, dir, |cfg| {
         cfg.ffmpeg = ffmpeg;
         cfg.join_timeout = Duration::from_secs(1);
-    });
+    })
+    .await;
     let id = record_two_seconds(&f, &cam).await;
     wait_status(&f, id, RecordingStatus::Failed).await;
     let p = f.playbacks.get_now(id);

@@ -4,7 +4,7 @@
 //! way `DELETE /playbacks/{id}` does. Events stay (they are small and are
 //! the audit trail); recordings in flight are never touched.
 
-use crate::flows::RecordingFlow;
+use crate::recordings::Recordings;
 use std::time::Duration;
 use time::OffsetDateTime;
 use vigil_domain::{Error, Page, RetentionDays};
@@ -14,7 +14,7 @@ const BATCH: u64 = 100;
 
 #[derive(Debug, Clone)]
 pub struct Retention {
-    pub flow: RecordingFlow,
+    pub flow: Recordings,
     /// Applies to cameras without their own `retentionDays`; None: keep.
     pub global: Option<RetentionDays>,
 }
@@ -73,10 +73,12 @@ impl Retention {
         Ok(report)
     }
 
-    /// Sweeps now and then every `every`, for the life of the process.
-    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
+    /// Sweeps now and then every `every`, until `stop` is cancelled. A sweep
+    /// cut short there is finished by the next one (a playback whose
+    /// objects went but whose row stayed is deleted again, harmlessly).
+    pub async fn run(self, every: Duration, stop: tokio_util::sync::CancellationToken) {
+        loop {
+            let sweep = async {
                 match self.sweep(OffsetDateTime::now_utc()).await {
                     Ok(r) if r.deleted > 0 || r.failed > 0 => {
                         tracing::info!(deleted = r.deleted, failed = r.failed, "retention sweep")
@@ -85,7 +87,11 @@ impl Retention {
                     Err(e) => tracing::warn!(error = %e.chain(), "retention sweep failed"),
                 }
                 tokio::time::sleep(every).await;
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = sweep => {}
             }
-        })
+        }
     }
 }

@@ -186,91 +186,48 @@ impl ObjectStore for DirStore {
     }
 }
 
-/// The job queue in memory, with the SQL queue's semantics (leases that
-/// expire, delays, one job per playback); the next `fail_enqueues` jobs are
-/// refused as if the database were down.
-#[derive(Debug, Default)]
-pub struct MemJobs(
-    pub Mutex<HashMap<PlaybackId, MemJob>>,
-    pub std::sync::atomic::AtomicUsize,
-);
-
-#[derive(Debug, Clone)]
-pub struct MemJob {
-    pub job: Job,
-    pub run_after: std::time::Instant,
-    pub lease: Option<(String, std::time::Instant)>,
+/// The real (SQLite) job queue, whose next `fail_enqueues` enqueues fail
+/// as if the database were down. Everything else is the real queue's.
+#[derive(Debug)]
+pub struct FlakyJobs {
+    pub inner: std::sync::Arc<dyn JobQueue>,
+    pub fail_enqueues: std::sync::atomic::AtomicUsize,
 }
 
-impl MemJobs {
-    pub fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
+impl FlakyJobs {
+    pub fn new(inner: std::sync::Arc<dyn JobQueue>) -> Self {
+        Self {
+            inner,
+            fail_enqueues: Default::default(),
+        }
+    }
+
+    pub async fn len(&self) -> u64 {
+        self.inner.depth().await.unwrap()
     }
 }
 
 #[async_trait::async_trait]
-impl JobQueue for MemJobs {
+impl JobQueue for FlakyJobs {
     async fn enqueue(&self, new: NewJob) -> Result<JobId> {
-        let down = self
-            .1
-            .fetch_update(
-                std::sync::atomic::Ordering::SeqCst,
-                std::sync::atomic::Ordering::SeqCst,
-                |n| n.checked_sub(1),
-            )
-            .is_ok();
-        if down {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self
+            .fail_enqueues
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
             return Err(Error::unavailable("database down (injected)"));
         }
-        let mut map = self.0.lock().unwrap();
-        let now = std::time::Instant::now();
-        let entry = map.entry(new.playback_id).or_insert_with(|| MemJob {
-            job: Job {
-                id: JobId::new(),
-                playback_id: new.playback_id,
-                kind: new.kind,
-                dir: new.dir.clone(),
-                note: None,
-                attempts: 0,
-                last_error: None,
-                created_at: time::OffsetDateTime::now_utc(),
-            },
-            run_after: now,
-            lease: None,
-        });
-        entry.job.kind = new.kind;
-        entry.job.dir = new.dir;
-        entry.job.note = new.note;
-        entry.run_after = now;
-        Ok(entry.job.id)
+        self.inner.enqueue(new).await
     }
     async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Job>> {
-        let mut map = self.0.lock().unwrap();
-        let now = std::time::Instant::now();
-        let due = map
-            .values_mut()
-            .filter(|j| {
-                j.run_after <= now && j.lease.as_ref().is_none_or(|(_, until)| *until < now)
-            })
-            .min_by_key(|j| j.run_after);
-        Ok(due.map(|j| {
-            j.job.attempts += 1;
-            j.lease = Some((owner.to_owned(), now + lease));
-            j.job.clone()
-        }))
+        self.inner.claim(owner, lease).await
     }
     async fn renew(&self, id: JobId, owner: &str, lease: Duration) -> Result<bool> {
-        let mut map = self.0.lock().unwrap();
-        let held = map
-            .values_mut()
-            .find(|j| j.job.id == id && j.lease.as_ref().is_some_and(|(o, _)| o == owner));
-        Ok(held
-            .map(|j| j.lease = Some((owner.to_owned(), std::time::Instant::now() + lease)))
-            .is_some())
+        self.inner.renew(id, owner, lease).await
     }
     async fn finish(&self, id: JobId) -> Result<()> {
-        self.0.lock().unwrap().retain(|_, j| j.job.id != id);
-        Ok(())
+        self.inner.finish(id).await
     }
     async fn retry_later(
         &self,
@@ -279,31 +236,15 @@ impl JobQueue for MemJobs {
         after: Duration,
         error: &str,
     ) -> Result<()> {
-        let mut map = self.0.lock().unwrap();
-        if let Some(j) = map
-            .values_mut()
-            .find(|j| j.job.id == id && j.lease.as_ref().is_some_and(|(o, _)| o == owner))
-        {
-            j.lease = None;
-            j.run_after = std::time::Instant::now() + after;
-            j.job.last_error = Some(error.to_owned());
-        }
-        Ok(())
+        self.inner.retry_later(id, owner, after, error).await
     }
     async fn release_all(&self, owner: &str) -> Result<u64> {
-        let mut n = 0;
-        for j in self.0.lock().unwrap().values_mut() {
-            if j.lease.as_ref().is_some_and(|(o, _)| o == owner) {
-                j.lease = None;
-                n += 1;
-            }
-        }
-        Ok(n)
+        self.inner.release_all(owner).await
     }
     async fn has_job(&self, playback: PlaybackId) -> Result<bool> {
-        Ok(self.0.lock().unwrap().contains_key(&playback))
+        self.inner.has_job(playback).await
     }
     async fn depth(&self) -> Result<u64> {
-        Ok(self.len() as u64)
+        self.inner.depth().await
     }
 }

@@ -1,0 +1,88 @@
+//! The application, built once per process from the adapters: one
+//! notifying playback repository, one recorder, one set of use cases (and
+//! so one set of per-camera locks) shared by the api and the background
+//! tasks.
+
+use crate::{
+    notify::{NotifyingPlaybacks, PlaybackEvents},
+    recordings::Recordings,
+    retention::Retention,
+    service::{RecordingService, ServiceLimits},
+};
+use std::sync::Arc;
+use vigil_domain::{
+    capture::Capture,
+    ports::{CameraRepo, EventRepo, JobQueue, ObjectStore, PlaybackRepo, Recorder},
+    RecordingTypes, RetentionDays,
+};
+
+/// The adapters the application is built on.
+#[derive(Debug, Clone)]
+pub struct AppPorts {
+    pub cameras: Arc<dyn CameraRepo>,
+    pub events: Arc<dyn EventRepo>,
+    /// The database's; the app wraps it so every status change is published.
+    pub playbacks: Arc<dyn PlaybackRepo>,
+    pub jobs: Arc<dyn JobQueue>,
+    pub store: Arc<dyn ObjectStore>,
+    pub capture: Arc<dyn Capture>,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Follows takes, stores clips, recovers; owns the upload workers.
+    pub service: RecordingService,
+    /// The use cases the api calls.
+    pub recordings: Recordings,
+    /// Every status change, for `/playbacks/stream`.
+    pub playback_events: PlaybackEvents,
+    playbacks: Arc<dyn PlaybackRepo>,
+}
+
+impl App {
+    pub fn build(ports: AppPorts, limits: ServiceLimits, recording_types: RecordingTypes) -> Self {
+        let playback_events = PlaybackEvents::new();
+        let playbacks: Arc<dyn PlaybackRepo> = Arc::new(NotifyingPlaybacks::new(
+            ports.playbacks,
+            playback_events.clone(),
+        ));
+        let service = RecordingService::new(
+            ports.capture,
+            playbacks.clone(),
+            ports.store.clone(),
+            ports.jobs,
+            limits,
+        );
+        let recordings = Recordings::new(
+            ports.cameras,
+            ports.events,
+            playbacks.clone(),
+            Arc::new(service.clone()),
+            ports.store,
+            recording_types,
+        );
+        Self {
+            service,
+            recordings,
+            playback_events,
+            playbacks,
+        }
+    }
+
+    /// The playback repository that publishes status changes.
+    pub fn playbacks(&self) -> Arc<dyn PlaybackRepo> {
+        self.playbacks.clone()
+    }
+
+    pub fn recorder(&self) -> Arc<dyn Recorder> {
+        self.recordings.recorder.clone()
+    }
+
+    /// Retention on the same use cases (and locks) as the api.
+    pub fn retention(&self, global: Option<RetentionDays>) -> Retention {
+        Retention {
+            flow: self.recordings.clone(),
+            global,
+        }
+    }
+}

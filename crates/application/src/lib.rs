@@ -1,0 +1,32 @@
+//! Vigil's application layer: the use cases, written against the domain's
+//! ports only, and the one playback lifecycle.
+//!
+//! - [`recordings`]: create and end an event, stop and delete a playback;
+//! - [`service`]: the `Recorder` behind them, following each take the
+//!   capture mechanism records; [`jobs`](service::RecordingService::start_jobs)
+//!   stores finished clips, [`recovery`] finishes what a crash left;
+//! - [`lifecycle`]: what happened to a recording, and the status changes it
+//!   makes; the only writer of a playback's status outside persistence;
+//! - [`retention`], [`admin`] (the first admin), and [`notify`] (the
+//!   decorator that publishes status changes for SSE).
+//!
+//! The bin builds one [`App`] and hands the api its [`Recordings`].
+
+pub mod admin;
+mod app;
+mod jobs;
+pub mod lifecycle;
+pub mod notify;
+pub mod recordings;
+pub mod recovery;
+pub mod retention;
+pub mod service;
+pub mod telemetry;
+
+pub use app::{App, AppPorts};
+pub use lifecycle::{Happened, Lifecycle};
+pub use notify::{NotifyingPlaybacks, PlaybackEvents};
+pub use recordings::Recordings;
+pub use recovery::RecoveryReport;
+pub use retention::{Retention, SweepReport};
+pub use service::{RecordingService, ServiceLimits};

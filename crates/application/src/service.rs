@@ -1,0 +1,375 @@
+//! The recorder behind Vigil's `Recorder` port: admits a recording (a slot
+//! under MAX_CONCURRENT_RECORDINGS, free space on RECORD_DIR), asks the
+//! capture mechanism for a take, and follows the take to its end, telling
+//! the [`Lifecycle`] what happened (RECORDING when media is really on
+//! disk, not at spawn). A finished take goes to the durable job queue
+//! (`jobs.rs` stores it; `recovery.rs` finishes what a crash left).
+
+use crate::lifecycle::{Happened, Lifecycle};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use vigil_domain::{
+    capture::{Capture, ClipFile, StopTake, Take, TakeEvent},
+    ports::{JobQueue, ObjectStore, PlaybackRepo, Recorder, Result},
+    Camera, CameraId, Error, ErrorKind, JobKind, NewJob, PlaybackId, RecordError, RecordErrorKind,
+    RecordingStatus,
+};
+
+/// Refusals before a recording starts, and how clips are stored.
+#[derive(Debug, Clone)]
+pub struct ServiceLimits {
+    pub max_concurrent: usize,
+    /// A new recording is refused when `record_dir` has less free space.
+    pub min_free_bytes: u64,
+    /// First wait before storing a clip again when the object store is
+    /// down; it doubles up to 10 minutes.
+    pub upload_retry: Duration,
+    /// After this long the playback is FAILED, the clip kept on disk.
+    pub upload_give_up: Duration,
+    /// How long a claimed job is held without renewal; a crashed server's
+    /// jobs are taken up again after it.
+    pub job_lease: Duration,
+    /// Clips uploaded at once.
+    pub upload_workers: usize,
+    /// Where thumbnails are made before they are stored (`SNAPSHOT_DIR`);
+    /// none: in the take's own folder.
+    pub snapshot_dir: Option<std::path::PathBuf>,
+}
+
+impl ServiceLimits {
+    pub fn new(max_concurrent: usize, min_free_bytes: u64) -> Self {
+        Self {
+            max_concurrent,
+            min_free_bytes,
+            upload_retry: Duration::from_secs(30),
+            upload_give_up: Duration::from_secs(24 * 3600),
+            job_lease: Duration::from_secs(60),
+            upload_workers: 2,
+            snapshot_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordingService {
+    pub(crate) capture: Arc<dyn Capture>,
+    pub(crate) playbacks: Arc<dyn PlaybackRepo>,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) jobs: Arc<dyn JobQueue>,
+    pub(crate) limits: ServiceLimits,
+    /// Takes running here, by playback.
+    pub(crate) active: Arc<Mutex<HashMap<PlaybackId, StopTake>>>,
+    /// Registered when a take is driven, notified when it ends: shutdown
+    /// waits on it instead of polling.
+    pub(crate) idle: Arc<tokio::sync::Notify>,
+    pub(crate) workers: crate::jobs::Workers,
+}
+
+/// First wait before handing a finished clip to the queue again while the
+/// database is unavailable; it doubles up to [`HANDOFF_RETRY_MAX`].
+const HANDOFF_RETRY: Duration = Duration::from_secs(1);
+const HANDOFF_RETRY_MAX: Duration = Duration::from_secs(30);
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RecordingService {
+    pub fn new(
+        capture: Arc<dyn Capture>,
+        playbacks: Arc<dyn PlaybackRepo>,
+        store: Arc<dyn ObjectStore>,
+        jobs: Arc<dyn JobQueue>,
+        limits: ServiceLimits,
+    ) -> Self {
+        Self {
+            capture,
+            lifecycle: Lifecycle::new(playbacks.clone()),
+            playbacks,
+            store,
+            jobs,
+            limits,
+            active: Arc::default(),
+            idle: Arc::default(),
+            workers: crate::jobs::Workers::default(),
+        }
+    }
+
+    pub fn active_count(&self) -> usize {
+        lock(&self.active).len()
+    }
+
+    /// Stops every recording, so each is finalized and queued for upload,
+    /// then lets running uploads finish until `grace` has passed. What is
+    /// left stays in the durable queue, its leases released so the next
+    /// start (or another server) takes it up at once.
+    pub async fn shutdown(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        let stops: Vec<_> = lock(&self.active).values().cloned().collect();
+        for stop in &stops {
+            stop.stop();
+        }
+        // Takes from rings end with the segments they have (no post-roll)
+        // once their ring stops.
+        self.capture.stop_warm().await;
+        loop {
+            let idle = self.idle.notified();
+            if self.active_count() == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                break;
+            }
+        }
+        self.stop_jobs(deadline).await;
+    }
+
+    /// Hands a stopped recording to the durable queue.
+    pub(crate) async fn queue(
+        &self,
+        id: PlaybackId,
+        kind: JobKind,
+        dir: &std::path::Path,
+        note: Option<String>,
+    ) -> Result<()> {
+        let job = NewJob {
+            playback_id: id,
+            kind,
+            dir: dir.to_string_lossy().into_owned(),
+            note,
+        };
+        self.jobs.enqueue(job).await?;
+        self.workers.wake();
+        Ok(())
+    }
+
+    pub(crate) async fn fail(
+        &self,
+        id: PlaybackId,
+        label: &'static str,
+        reason: String,
+        kept: Option<&std::path::Path>,
+    ) {
+        if self.lifecycle.fail(id, reason, kept).await {
+            crate::telemetry::failed(label);
+        }
+    }
+
+    fn release(&self, id: PlaybackId) {
+        lock(&self.active).remove(&id);
+        self.idle.notify_waiters();
+    }
+
+    /// Follows one take to its end.
+    async fn drive(self, id: PlaybackId, mut take: Box<dyn Take>, mut first_media: bool) {
+        let started = std::time::Instant::now();
+        let dir = take.dir().to_owned();
+        while let Some(ev) = take.next_event().await {
+            match ev {
+                TakeEvent::MediaStarted { since } => {
+                    if std::mem::take(&mut first_media) {
+                        crate::telemetry::time_to_recording(started.elapsed());
+                        self.mark_recording(id, &dir, since).await;
+                    }
+                }
+                TakeEvent::Interrupted { attempt, reason } => {
+                    tracing::warn!(playback_id = %id, attempt, %reason, "camera dropped; reconnecting");
+                }
+                TakeEvent::Finished(result) => {
+                    // `complete` frees the recording slot once the row is
+                    // PROCESSING: storing the clip does not count against
+                    // MAX_CONCURRENT_RECORDINGS.
+                    self.complete(id, &dir, result).await;
+                    return;
+                }
+            }
+        }
+        self.release(id);
+    }
+
+    /// Moves a finished take to PROCESSING and queues its upload. A
+    /// playback deleted while recording leaves nothing to keep.
+    async fn hand_off(&self, id: PlaybackId, clip: &ClipFile, note: Option<String>) -> Result<()> {
+        match self.lifecycle.apply(id, Happened::Stopped).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let _ = tokio::fs::remove_dir_all(&clip.dir).await;
+                return Ok(());
+            }
+            Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e),
+            // A conflict means it is already past RECORDING: queue anyway.
+            _ => {}
+        }
+        // Only now, with the row PROCESSING, does the recording stop
+        // counting as active: a stop racing with the end must not find it
+        // RECORDING and unheld.
+        self.release(id);
+        self.queue(id, JobKind::Upload, &clip.dir, note).await
+    }
+
+    /// RECORDING, with `startedAt` when the clip's first frame was filmed
+    /// (before the event, for a clip with pre-roll).
+    async fn mark_recording(
+        &self,
+        id: PlaybackId,
+        dir: &std::path::Path,
+        since: std::time::SystemTime,
+    ) {
+        let what = Happened::MediaStarted {
+            since,
+            dir: dir.to_string_lossy().into_owned(),
+        };
+        if let Err(e) = self.lifecycle.apply(id, what).await {
+            tracing::warn!(playback_id = %id, error = %e.chain(), "cannot mark playback RECORDING");
+        }
+    }
+
+    /// Keeps warm exactly the cameras of `cameras` that have a pre-roll,
+    /// and removes the recent video of cameras that are gone. Run at start.
+    pub async fn watch_all(&self, cameras: &[Camera]) {
+        for camera in cameras {
+            if let Err(e) = Recorder::watch(self, camera).await {
+                tracing::warn!(camera_id = %camera.id, error = %e.chain(), "cannot keep the camera warm");
+            }
+        }
+        self.capture.remove_cold().await;
+    }
+
+    async fn complete(
+        &self,
+        id: PlaybackId,
+        dir: &std::path::Path,
+        result: std::result::Result<ClipFile, RecordError>,
+    ) {
+        match result {
+            Ok(clip) => {
+                // The clip skips the time the camera was away; say so.
+                let note = (clip.reconnects > 0).then(|| {
+                    format!(
+                        "the camera connection dropped {} time(s); the clip skips the time it was away",
+                        clip.reconnects
+                    )
+                });
+                // The clip is on disk; until the database takes the
+                // hand-off, keep trying: a database restart must not leave
+                // the playback stuck until the next start of the server.
+                let mut delay = HANDOFF_RETRY;
+                loop {
+                    match self.hand_off(id, &clip, note.clone()).await {
+                        Err(e) if e.kind() == ErrorKind::Unavailable => {
+                            if delay == HANDOFF_RETRY {
+                                tracing::warn!(playback_id = %id, error = %e.chain(), "cannot hand the clip to the queue; retrying");
+                            }
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(HANDOFF_RETRY_MAX);
+                        }
+                        Err(e) => {
+                            tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the upload; the next start will");
+                            break;
+                        }
+                        Ok(()) => break,
+                    }
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    RecordErrorKind::CameraUnreachable
+                        | RecordErrorKind::NoMedia
+                        | RecordErrorKind::Spawn
+                ) =>
+            {
+                // Nothing worth keeping was recorded.
+                let _ = tokio::fs::remove_dir_all(dir).await;
+                self.fail(id, e.kind().label(), e.to_string(), None).await;
+            }
+            Err(e) => {
+                // The parts stay on disk for inspection; the row says where.
+                self.fail(id, e.kind().label(), e.to_string(), Some(dir))
+                    .await;
+            }
+        }
+        // In any case the recording no longer runs here.
+        self.release(id);
+    }
+}
+
+#[async_trait::async_trait]
+impl Recorder for RecordingService {
+    async fn start(&self, playback: PlaybackId, camera: &Camera) -> Result<()> {
+        let asked = std::time::Instant::now();
+        {
+            let active = lock(&self.active);
+            if active.len() >= self.limits.max_concurrent {
+                crate::telemetry::refused("capacity");
+                return Err(Error::unavailable(format!(
+                    "at capacity: {} recordings are running (MAX_CONCURRENT_RECORDINGS)",
+                    active.len()
+                )));
+            }
+        }
+        if let Some(free) = self.capture.free_bytes() {
+            if free < self.limits.min_free_bytes {
+                crate::telemetry::refused("disk_space");
+                return Err(Error::unavailable(format!(
+                    "not enough free space in RECORD_DIR ({} MiB left, {} MiB needed)",
+                    free >> 20,
+                    self.limits.min_free_bytes >> 20
+                )));
+            }
+        }
+        let mut take = self
+            .capture
+            .record(&playback.to_string(), camera)
+            .await
+            .map_err(|e| {
+                crate::telemetry::refused("spawn");
+                Error::from(e)
+            })?;
+        crate::telemetry::started();
+        lock(&self.active).insert(playback, take.stopper());
+        // A warm ring already has media: the playback is RECORDING before
+        // the event's response is sent.
+        let mut first_media = true;
+        if let Some(TakeEvent::MediaStarted { since }) = take.try_next_event() {
+            first_media = false;
+            self.mark_recording(playback, take.dir(), since).await;
+            crate::telemetry::time_to_recording(asked.elapsed());
+        }
+        tokio::spawn(self.clone().drive(playback, take, first_media));
+        Ok(())
+    }
+
+    async fn stop(&self, playback: PlaybackId) -> Result<Option<RecordingStatus>> {
+        let Some(stop) = lock(&self.active).get(&playback).cloned() else {
+            return Ok(None);
+        };
+        let left_in = match self.lifecycle.apply(playback, Happened::StopAsked).await {
+            Ok(p) => Some(p.status),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e),
+            Err(_) => self.playbacks.get(playback).await?.map(|p| p.status),
+        };
+        stop.stop();
+        Ok(left_in)
+    }
+
+    fn is_active(&self, playback: PlaybackId) -> bool {
+        lock(&self.active).contains_key(&playback)
+    }
+
+    fn active_count(&self) -> usize {
+        RecordingService::active_count(self)
+    }
+
+    async fn watch(&self, camera: &Camera) -> Result<()> {
+        self.capture.keep_warm(camera).await.map_err(Error::from)
+    }
+
+    async fn forget(&self, camera: CameraId) {
+        self.capture.cool(camera).await;
+    }
+}

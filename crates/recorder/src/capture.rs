@@ -1,0 +1,278 @@
+//! [`FfmpegCapture`]: the recorder behind the domain's [`Capture`] port.
+//! Per-event recordings and takes from warm rings look the same to the
+//! caller; this module owns which cameras are kept warm and for how long,
+//! and waits a recording's post-roll before stopping it.
+
+use crate::{
+    manifest::Manifest, parts, probe, process, FfmpegRecorder, RecordError, RecordErrorKind,
+    RecorderEvent, Recording, Ring, RING_DIR,
+};
+use async_trait::async_trait;
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+use tokio::sync::Mutex;
+use vigil_domain::{
+    capture::{Capture, ClipFile, StopTake, Take, TakeEvent, WarmStats},
+    Camera, CameraId, MediaInfo,
+};
+
+/// Segments a ring keeps beyond the pre-roll: the clip starts at the
+/// keyframe before `trigger − pre-roll`, and a slow tick must not evict
+/// what a tap is about to link.
+const RING_MARGIN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone)]
+pub struct FfmpegCapture {
+    recorder: FfmpegRecorder,
+    /// Warm cameras (those with a pre-roll), by camera.
+    rings: Arc<Mutex<HashMap<CameraId, Ring>>>,
+    /// A snapshot of the rings for the synchronous gauges.
+    ring_list: Arc<std::sync::Mutex<Vec<Ring>>>,
+}
+
+impl FfmpegCapture {
+    pub fn new(recorder: FfmpegRecorder) -> Self {
+        Self {
+            recorder,
+            rings: Arc::default(),
+            ring_list: Arc::default(),
+        }
+    }
+
+    pub fn recorder(&self) -> &FfmpegRecorder {
+        &self.recorder
+    }
+
+    fn publish_rings(&self, rings: &HashMap<CameraId, Ring>) {
+        *self.ring_list.lock().unwrap_or_else(|p| p.into_inner()) =
+            rings.values().cloned().collect();
+    }
+
+    /// The camera's ring, started (or restarted for a new URL) as needed.
+    async fn ring_of(&self, camera: &Camera) -> Result<Ring, RecordError> {
+        let keep = Duration::from_secs(camera.pre_roll.get().into()) + RING_MARGIN;
+        let mut rings = self.rings.lock().await;
+        if let Some(ring) = rings.get(&camera.id) {
+            if ring.url() == &camera.rtsp_url {
+                ring.set_keep(keep);
+                return Ok(ring.clone());
+            }
+            // A new URL: the old ffmpeg stops (its taps end with what they
+            // have) before a new ring takes over the folder.
+            tracing::info!(camera_id = %camera.id, "camera URL changed; reconnecting its ring");
+            ring.stop_and_wait().await;
+        }
+        let ring = self
+            .recorder
+            .ring(&camera.id.to_string(), camera.rtsp_url.clone(), keep)?;
+        tracing::info!(camera_id = %camera.id, keep_s = keep.as_secs(), "camera kept warm for pre-roll");
+        rings.insert(camera.id, ring.clone());
+        self.publish_rings(&rings);
+        Ok(ring)
+    }
+}
+
+/// Free bytes on the filesystem holding `dir`.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(s.blocks_available() as u64 * s.fragment_size() as u64)
+}
+
+/// A [`Recording`] seen through the port.
+#[derive(Debug)]
+struct RecordingTake {
+    rec: Recording,
+    /// Waited after a stop before stopping ffmpeg; zero for takes from a
+    /// ring, which keep their post-roll themselves.
+    post_roll: Duration,
+}
+
+impl RecordingTake {
+    fn map(&self, ev: RecorderEvent) -> TakeEvent {
+        match ev {
+            RecorderEvent::MediaWritten => TakeEvent::MediaStarted {
+                since: self.rec.media_since().unwrap_or_else(SystemTime::now),
+            },
+            RecorderEvent::Reconnecting { attempt, reason } => {
+                TakeEvent::Interrupted { attempt, reason }
+            }
+            RecorderEvent::Finished(r) => TakeEvent::Finished(r.map(|clip| ClipFile {
+                dir: clip.dir,
+                path: clip.path,
+                media: clip.info.media,
+                reconnects: clip.reconnects,
+            })),
+        }
+    }
+}
+
+#[async_trait]
+impl Take for RecordingTake {
+    fn dir(&self) -> &Path {
+        self.rec.dir()
+    }
+
+    fn stopper(&self) -> StopTake {
+        let stop = self.rec.stop_handle();
+        let post_roll = self.post_roll;
+        StopTake::new(move || {
+            if post_roll.is_zero() {
+                stop.stop();
+            } else {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(post_roll).await;
+                    stop.stop();
+                });
+            }
+        })
+    }
+
+    async fn next_event(&mut self) -> Option<TakeEvent> {
+        let ev = self.rec.next_event().await?;
+        Some(self.map(ev))
+    }
+
+    fn try_next_event(&mut self) -> Option<TakeEvent> {
+        let ev = self.rec.events.try_recv().ok()?;
+        Some(self.map(ev))
+    }
+}
+
+#[async_trait]
+impl Capture for FfmpegCapture {
+    async fn record(&self, take: &str, camera: &Camera) -> Result<Box<dyn Take>, RecordError> {
+        let pre_roll = Duration::from_secs(camera.pre_roll.get().into());
+        let post_roll = Duration::from_secs(camera.post_roll.get().into());
+        let take = if pre_roll.is_zero() {
+            RecordingTake {
+                rec: self.recorder.start(take, camera.rtsp_url.clone())?,
+                post_roll,
+            }
+        } else {
+            let ring = self.ring_of(camera).await?;
+            RecordingTake {
+                rec: ring.record(take, pre_roll, post_roll)?,
+                post_roll: Duration::ZERO,
+            }
+        };
+        Ok(Box::new(take))
+    }
+
+    async fn keep_warm(&self, camera: &Camera) -> Result<(), RecordError> {
+        if camera.pre_roll.get() == 0 {
+            self.cool(camera.id).await;
+            return Ok(());
+        }
+        self.ring_of(camera).await.map(|_| ())
+    }
+
+    async fn cool(&self, camera: CameraId) {
+        let ring = {
+            let mut rings = self.rings.lock().await;
+            let ring = rings.remove(&camera);
+            self.publish_rings(&rings);
+            ring
+        };
+        if let Some(ring) = ring {
+            tracing::info!(camera_id = %camera, "camera no longer kept warm");
+            ring.remove().await;
+        }
+    }
+
+    async fn remove_cold(&self) {
+        let ring_root = self.recorder.config().record_dir.join(RING_DIR);
+        let known: Vec<String> = self
+            .rings
+            .lock()
+            .await
+            .keys()
+            .map(|c| c.to_string())
+            .collect();
+        if let Ok(rd) = std::fs::read_dir(&ring_root) {
+            for entry in rd.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !known.contains(&name) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+
+    async fn stop_warm(&self) {
+        let rings: Vec<_> = {
+            let mut map = self.rings.lock().await;
+            let rings = map.drain().map(|(_, r)| r).collect();
+            self.publish_rings(&map);
+            rings
+        };
+        for r in &rings {
+            r.stop_and_wait().await;
+        }
+    }
+
+    async fn finalize(&self, dir: &Path) -> Result<PathBuf, RecordError> {
+        parts::join(self.recorder.config(), dir).await
+    }
+
+    async fn probe(&self, clip: &Path) -> Result<MediaInfo, RecordError> {
+        let cfg = self.recorder.config();
+        Ok(probe::probe(&cfg.ffprobe, clip, cfg.probe_timeout)
+            .await?
+            .media)
+    }
+
+    async fn thumbnail(&self, clip: &Path, at_sec: f64, out: &Path) -> Result<(), RecordError> {
+        let cfg = self.recorder.config();
+        process::run(
+            &cfg.ffmpeg,
+            crate::args::thumbnail(clip, at_sec, out),
+            cfg.probe_timeout,
+            RecordErrorKind::Finalize,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn stop_orphans(&self) -> usize {
+        let cfg = self.recorder.config();
+        let mut stopped = crate::ring::stop_orphans(&cfg.record_dir, cfg.stop_timeout).await;
+        for (_, dir) in self.takes_on_disk() {
+            if let Some(m) = Manifest::read(&dir) {
+                if m.process_is_ours(&dir) {
+                    crate::orphans::stop_orphan(m.pid, &dir, cfg.stop_timeout).await;
+                    stopped += 1;
+                }
+                Manifest::remove(&dir);
+            }
+        }
+        stopped
+    }
+
+    fn takes_on_disk(&self) -> Vec<(String, PathBuf)> {
+        let Ok(rd) = std::fs::read_dir(&self.recorder.config().record_dir) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter(|e| e.file_name() != RING_DIR && e.path().is_dir())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect()
+    }
+
+    fn free_bytes(&self) -> Option<u64> {
+        free_bytes(&self.recorder.config().record_dir)
+    }
+
+    fn warm_stats(&self) -> WarmStats {
+        let rings = self.ring_list.lock().unwrap_or_else(|p| p.into_inner());
+        WarmStats {
+            warm: rings.iter().filter(|r| r.is_warm()).count(),
+            total: rings.len(),
+            bytes: rings.iter().map(|r| r.disk_usage().1).sum(),
+        }
+    }
+}
