@@ -6,6 +6,7 @@ mod config;
 mod recording;
 mod run;
 mod secrets;
+mod tasks;
 mod telemetry;
 
 use std::process::ExitCode;

@@ -27,6 +27,8 @@ pub enum StartError {
     Service(#[from] vigil_domain::Error),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the {0} ended unexpectedly; the server stopped")]
+    TaskEnded(&'static str),
 }
 
 fn writable_dir(var: &'static str, dir: &Path) -> Result<(), ConfigError> {
@@ -191,7 +193,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         tracing::warn!(?report, "took up what the previous run left");
     }
     let shutdown = CancellationToken::new();
-    let mut tasks = Tasks::default();
+    let mut tasks = crate::tasks::Tasks::default();
     for (name, handle) in app.service.start_jobs() {
         tasks.watch(name, handle);
     }
@@ -236,10 +238,16 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
 
     // Every task runs until shutdown: one that ends first has failed (a
     // panic included), and the server stops rather than run without it.
-    tokio::select! {
-        _ = wait_for_signal() => tracing::info!("stopping: finishing requests in flight"),
-        name = tasks.first_exit() => tracing::error!(task = name, "a background task ended; stopping the server"),
-    }
+    let failed = tokio::select! {
+        _ = wait_for_signal() => {
+            tracing::info!("stopping: finishing requests in flight");
+            None
+        }
+        name = tasks.first_exit() => {
+            tracing::error!(task = name, "a background task ended; stopping the server");
+            Some(name)
+        }
+    };
     shutdown.cancel();
     http.stop(true).await;
     // Requests are done; now end the recordings so each one is finalized
@@ -255,55 +263,10 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         .await
         .ok();
     tracing::info!("vigil stopped");
-    Ok(())
-}
-
-/// The server's long-running tasks, by name, so the one that ends first
-/// can be named.
-#[derive(Default)]
-struct Tasks(tokio::task::JoinSet<&'static str>);
-
-impl Tasks {
-    fn spawn(
-        &mut self,
-        name: &'static str,
-        task: impl std::future::Future<Output = ()> + Send + 'static,
-    ) {
-        self.0.spawn(async move {
-            task.await;
-            name
-        });
-    }
-
-    /// Watches a task spawned elsewhere.
-    fn watch(&mut self, name: &'static str, handle: tokio::task::JoinHandle<()>) {
-        self.0.spawn(async move {
-            if let Err(e) = handle.await {
-                tracing::error!(task = name, error = %e, "task failed");
-            }
-            name
-        });
-    }
-
-    /// The name of the first task to end; never, when there are none.
-    async fn first_exit(&mut self) -> &'static str {
-        match self.0.join_next().await {
-            Some(Ok(name)) => name,
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "task failed");
-                "unknown"
-            }
-            None => std::future::pending().await,
-        }
-    }
-
-    /// Waits for the rest to end after shutdown, then aborts what is left.
-    async fn join_all(mut self, grace: Duration) {
-        let all = async { while self.0.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!(left = self.0.len(), "tasks still running at exit; aborted");
-            self.0.abort_all();
-        }
+    // A non-zero exit, so a supervisor (systemd, Kubernetes) restarts it.
+    match failed {
+        Some(name) => Err(StartError::TaskEnded(name)),
+        None => Ok(()),
     }
 }
 

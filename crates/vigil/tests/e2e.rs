@@ -205,6 +205,23 @@ async fn seed_flow_on_the_embedded_default() {
     assert!((2.0..5.0).contains(&d), "{d}");
     assert!((d - done["durationSec"].as_f64().unwrap()).abs() < 0.1);
     assert_eq!(recordings_left(data.path()), 0, "temp files removed");
+    // The thumbnail was made in SNAPSHOT_DIR (default $DATA_DIR/snapshots),
+    // stored, and its working file removed.
+    let thumb = reqwest::get(done["thumbnailUrl"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(thumb.status(), 200);
+    assert!(
+        thumb.bytes().await.unwrap().starts_with(&[0xFF, 0xD8]),
+        "a JPEG"
+    );
+    let snapshots = data.path().join("snapshots");
+    assert!(snapshots.is_dir());
+    assert_eq!(
+        std::fs::read_dir(&snapshots).unwrap().count(),
+        0,
+        "working file removed"
+    );
 
     let metrics = reqwest::get(format!("{}/metrics", _server.base))
         .await
