@@ -4,6 +4,8 @@ use std::{path::PathBuf, time::Duration};
 
 #[derive(Debug, Clone)]
 pub struct RecorderConfig {
+    /// Starts ffmpeg for recordings and rings (scripted in unit tests).
+    pub(crate) launcher: std::sync::Arc<dyn crate::launcher::Launcher>,
     pub ffmpeg: PathBuf,
     pub ffprobe: PathBuf,
     /// Where recordings are written while they run (one folder each).
@@ -34,6 +36,7 @@ pub struct RecorderConfig {
 impl RecorderConfig {
     pub fn new(ffmpeg: PathBuf, ffprobe: PathBuf, record_dir: PathBuf) -> Self {
         Self {
+            launcher: std::sync::Arc::new(crate::launcher::OsLauncher),
             ffmpeg,
             ffprobe,
             record_dir,

@@ -32,6 +32,7 @@ pub mod args;
 mod capture;
 mod config;
 mod error;
+mod launcher;
 pub mod manifest;
 mod orphans;
 mod parts;
@@ -41,6 +42,7 @@ mod progress;
 mod ring;
 mod session;
 mod stderr_tail;
+mod supervisor;
 pub mod telemetry;
 
 pub use args::AudioMode;
@@ -109,7 +111,11 @@ impl FfmpegRecorder {
             events: feed.events,
             media_since: feed.media_since,
         };
-        tokio::spawn(session.run());
+        // Made here, in the caller's span, so the take's log lines carry
+        // what the caller knows of it (a playback id) without the recorder
+        // knowing playbacks.
+        let span = tracing::info_span!("take", take = %id);
+        tokio::spawn(session.run(span));
         Ok(recording)
     }
 }

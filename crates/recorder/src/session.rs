@@ -12,12 +12,11 @@ use crate::{
     parts::{self, Clip},
     progress::ProgressParser,
     stderr_tail::StderrTail,
+    supervisor::{self, next_line, Run},
     RecordError, RecorderConfig,
 };
-use std::{path::PathBuf, process::Stdio, sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc};
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    process::{Child, Command},
     sync::{mpsc, watch},
     time::Instant,
 };
@@ -54,8 +53,9 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub async fn run(mut self) {
-        let span = tracing::info_span!("recorder", playback_id = %self.id);
+    /// Records, then joins the clip, in `span` (made by the caller before
+    /// it spawned this, so the caller's span, a playback's, is its parent).
+    pub async fn run(mut self, span: tracing::Span) {
         let result = tracing::Instrument::instrument(self.record(), span.clone()).await;
         let result = match result {
             Ok(reconnects) => {
@@ -80,15 +80,13 @@ impl Session {
                 return Ok(attempt);
             }
             tail.clear();
-            let child = self.spawn(audio)?;
-            let (exit, got_media) = self.supervise(child, &mut tail, limit, media_ever).await;
+            let run = self.spawn(audio)?;
+            let (exit, got_media) = self.supervise(run, &mut tail, limit, media_ever).await;
             media_ever |= got_media;
             match exit {
                 Exit::Stopped => return Ok(attempt),
                 _ if !media_ever => {
-                    let unsupported_audio = tail.mentions("Could not find tag for codec")
-                        || tail.mentions("codec not currently supported");
-                    if audio == AudioMode::Copy && unsupported_audio {
+                    if audio == AudioMode::Copy && supervisor::audio_refused(&tail) {
                         tracing::info!("camera audio can't be copied; encoding it to AAC");
                         audio = AudioMode::Aac;
                         continue;
@@ -120,10 +118,8 @@ impl Session {
                     let _ = self
                         .events
                         .send(RecorderEvent::Reconnecting { attempt, reason });
-                    let backoff = Duration::from_millis(500 * 2u64.pow(attempt.min(4)))
-                        .min(Duration::from_secs(5));
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(supervisor::backoff(attempt)) => {}
                         _ = self.stop.changed() => {}
                     }
                 }
@@ -131,7 +127,7 @@ impl Session {
         }
     }
 
-    fn spawn(&self, audio: AudioMode) -> Result<Child, RecordError> {
+    fn spawn(&self, audio: AudioMode) -> Result<Run, RecordError> {
         let start = parts::next_number(&self.dir);
         let argv = args::record(
             &self.cfg,
@@ -140,37 +136,18 @@ impl Session {
             start,
             audio,
         );
-        let child = Command::new(&self.cfg.ffmpeg)
-            .args(&argv)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            // Only if this supervisor itself is dropped mid-run (a bug or a
-            // runtime shutdown); normal stops go through `q`.
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| RecordError::spawn(format!("{}: {e}", self.cfg.ffmpeg.display())))?;
-        if let Some(pid) = child.id() {
-            if let Err(e) = Manifest::write(&self.dir, &self.id, pid, &self.url) {
-                tracing::warn!(error = %e, "cannot write the recording manifest");
-            }
-            tracing::debug!(pid, first_part = start, "ffmpeg started");
-        }
-        Ok(child)
+        tracing::debug!(first_part = start, "starting ffmpeg");
+        Run::start(&self.cfg, &argv, &self.dir, &self.id, &self.url, true)
     }
 
     /// Watches one ffmpeg run. Returns how it ended and whether it wrote media.
     async fn supervise(
         &mut self,
-        mut child: Child,
+        mut run: Run,
         tail: &mut StderrTail,
         limit: Instant,
         media_before: bool,
     ) -> (Exit, bool) {
-        let mut stdin = child.stdin.take();
-        let mut progress = child.stdout.take().map(|s| BufReader::new(s).lines());
-        let mut stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
         let mut parser = ProgressParser::default();
         let bytes_before = parts::bytes_written(&self.dir);
         let first_frame_deadline = Instant::now() + self.cfg.first_frame_timeout;
@@ -183,30 +160,25 @@ impl Session {
                 first_frame_deadline.min(limit)
             };
             tokio::select! {
-                line = next_line(&mut progress) => match line {
-                    Some(l) => {
-                        if let Some(p) = parser.feed(&l) {
-                            if !got_media && p.frame > 0 && parts::bytes_written(&self.dir) > bytes_before {
-                                got_media = true;
-                                if !media_before {
-                                    tracing::info!("first media written");
-                                    self.report_first_media();
-                                } else {
-                                    tracing::info!("camera back; recording resumed");
-                                }
+                line = next_line(&mut run.progress) => {
+                    let block = line.and_then(|l| parser.feed(&l));
+                    if let Some(p) = block {
+                        if !got_media && p.frame > 0 && parts::bytes_written(&self.dir) > bytes_before {
+                            got_media = true;
+                            if !media_before {
+                                tracing::info!("first media written");
+                                self.report_first_media();
+                            } else {
+                                tracing::info!("camera back; recording resumed");
                             }
                         }
                     }
-                    None => progress = None,
+                }
+                line = next_line(&mut run.stderr) => if let Some(l) = line {
+                    let shown = tail.push(&l);
+                    tracing::debug!(target: "ffmpeg", "{shown}");
                 },
-                line = next_line(&mut stderr) => match line {
-                    Some(l) => {
-                        let shown = tail.push(&l);
-                        tracing::debug!(target: "ffmpeg", "{shown}");
-                    }
-                    None => stderr = None,
-                },
-                status = child.wait() => {
+                status = run.process.wait() => {
                     tracing::debug!(?status, "ffmpeg exited");
                     break false;
                 }
@@ -221,51 +193,28 @@ impl Session {
                         break true;
                     }
                     tracing::warn!("no media before the first-frame deadline");
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
+                    run.kill().await;
                     return (Exit::NoFirstFrame, false);
                 }
             }
         };
-        if !stopped {
-            // Drain what is left of stderr for the failure message.
-            if let Some(lines) = stderr.as_mut() {
-                while let Ok(Some(l)) = lines.next_line().await {
-                    tail.push(&l);
-                }
-            }
-            return (Exit::Ended, got_media);
+        if stopped {
+            run.quit(self.cfg.stop_timeout, tail).await;
+        } else {
+            run.drain_stderr(tail).await;
         }
-        // Exactly one request to quit; ffmpeg then finalizes the open part.
-        if let Some(mut s) = stdin.take() {
-            let _ = s.write_all(b"q").await;
-            let _ = s.flush().await;
-        }
-        let drain = async {
-            loop {
-                tokio::select! {
-                    status = child.wait() => return status,
-                    Some(l) = next_line(&mut stderr) => { tail.push(&l); }
-                    Some(_) = next_line(&mut progress) => {}
-                }
-            }
-        };
-        match tokio::time::timeout(self.cfg.stop_timeout, drain).await {
-            Ok(status) => tracing::debug!(?status, "ffmpeg stopped"),
-            Err(_) => {
-                tracing::warn!("ffmpeg did not stop in time; killing it");
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-            }
-        }
-        // Media may have reached disk between the last progress block and the stop.
+        // Media may have reached disk after the last progress block that
+        // was read: before the stop, or before the camera dropped (a run
+        // that ends right after its first frames must not pass for one
+        // that recorded nothing; its folder would be thrown away).
         if !got_media && parts::bytes_written(&self.dir) > bytes_before {
             got_media = true;
             if !media_before {
                 self.report_first_media();
             }
         }
-        (Exit::Stopped, got_media)
+        let exit = if stopped { Exit::Stopped } else { Exit::Ended };
+        (exit, got_media)
     }
 
     fn report_first_media(&self) {
@@ -287,12 +236,6 @@ pub(crate) fn stop_requested(stop: &watch::Receiver<bool>) -> bool {
     *stop.borrow() || stop.has_changed().is_err()
 }
 
-pub(crate) async fn next_line<R>(lines: &mut Option<tokio::io::Lines<R>>) -> Option<String>
-where
-    R: tokio::io::AsyncBufRead + Unpin,
-{
-    match lines {
-        Some(l) => l.next_line().await.ok().flatten(),
-        None => std::future::pending().await,
-    }
-}
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -1,0 +1,413 @@
+//! The pre-roll ring: one warm ffmpeg per camera writing short MPEG-TS
+//! segments (cut at keyframes, codec copy) into `record_dir/ring/<name>/`,
+//! the oldest deleted once they fall out of the window to keep.
+//!
+//! A recording taken from the ring (a *tap*) never starts its own ffmpeg:
+//! it hard-links the segments covering `trigger − pre-roll … end +
+//! post-roll` into its own folder as they appear, the one being written
+//! included (a hard link shares the file, so it keeps growing). The
+//! folder is then an ordinary recording folder: joined, probed, queued and
+//! recovered like any other. Taps on one camera share segments without
+//! copying, and since every tap holds its own links the ring deletes its
+//! names on time whatever uploads are doing: its disk use stays bounded.
+//!
+//! The module holds the ring's ffmpeg; [`window`] the pure bookkeeping of
+//! which segments it holds, and [`tap`] the recordings taken from it.
+
+use crate::{
+    args::{self, AudioMode},
+    manifest::Manifest,
+    parts,
+    supervisor::{self, next_line, Run},
+    RecordError, RecorderConfig, RecorderEvent, Recording,
+};
+use tap::{Tap, TapTask};
+use window::Window;
+mod tap;
+mod window;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+use tokio::{
+    sync::{oneshot, watch},
+    time::Instant,
+};
+use vigil_domain::RtspUrl;
+
+/// Rings live under this folder of `record_dir`.
+pub const RING_DIR: &str = "ring";
+/// How often the ring looks for new segments: the delay before a tap sees
+/// one, and the resolution of its times.
+const SCAN_EVERY: Duration = Duration::from_millis(100);
+
+/// A camera kept connected, holding its last seconds of video. Cheap to
+/// clone; the ffmpeg stops when [`Ring::stop`] is called or the last clone
+/// is dropped.
+#[derive(Debug, Clone)]
+pub struct Ring {
+    shared: Arc<Shared>,
+    owner: Arc<Owner>,
+}
+
+#[derive(Debug)]
+struct Owner {
+    stop: watch::Sender<bool>,
+    exited: watch::Receiver<bool>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    cfg: Arc<RecorderConfig>,
+    name: String,
+    url: RtspUrl,
+    dir: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    window: Window,
+    taps: Vec<Tap>,
+    /// An ffmpeg run is going on.
+    running: bool,
+    /// The ring has stopped for good.
+    stopped: bool,
+}
+
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Ring {
+    /// Connects `url` and keeps the last `keep` of it in
+    /// `record_dir/ring/<name>/`. Segments a previous run left there are
+    /// kept while they are recent and removed otherwise.
+    pub(crate) fn start(
+        cfg: Arc<RecorderConfig>,
+        name: &str,
+        url: RtspUrl,
+        keep: Duration,
+    ) -> Result<Ring, RecordError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(RecordError::io(format!("invalid ring name {name:?}")));
+        }
+        let dir = cfg.record_dir.join(RING_DIR).join(name);
+        std::fs::create_dir_all(&dir)?;
+        let segments = window::rebuild(&dir, keep, SystemTime::now())?;
+        let shared = Arc::new(Shared {
+            cfg,
+            name: name.to_owned(),
+            url,
+            dir,
+            state: Mutex::new(State {
+                window: Window::new(keep, segments),
+                taps: Vec::new(),
+                running: false,
+                stopped: false,
+            }),
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (exited_tx, exited_rx) = watch::channel(false);
+        let span = tracing::info_span!("ring", camera_id = %name);
+        tokio::spawn(tracing::Instrument::instrument(
+            shared.clone().run(stop_rx, exited_tx),
+            span,
+        ));
+        Ok(Ring {
+            shared,
+            owner: Arc::new(Owner {
+                stop: stop_tx,
+                exited: exited_rx,
+            }),
+        })
+    }
+
+    pub fn url(&self) -> &RtspUrl {
+        &self.shared.url
+    }
+
+    pub fn set_keep(&self, keep: Duration) {
+        lock(&self.shared.state).window.keep = keep;
+    }
+
+    /// Whether video is arriving now, so a tap has media at once.
+    pub fn is_warm(&self) -> bool {
+        let st = lock(&self.shared.state);
+        st.running && st.window.grew_within(SystemTime::now())
+    }
+
+    /// The ring's segment files and their total size, for checks and
+    /// telemetry.
+    pub fn disk_usage(&self) -> (usize, u64) {
+        lock(&self.shared.state).window.disk_usage()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Asks the ffmpeg to stop; taps still open end with what they have.
+    pub fn stop(&self) {
+        self.owner.stop.send_replace(true);
+    }
+
+    /// Stops the ring and waits until its ffmpeg has exited.
+    pub async fn stop_and_wait(&self) {
+        self.stop();
+        let mut exited = self.owner.exited.clone();
+        let _ = exited.wait_for(|e| *e).await;
+    }
+
+    /// Stops the ring and removes its folder.
+    pub async fn remove(&self) {
+        self.stop_and_wait().await;
+        let _ = tokio::fs::remove_dir_all(&self.shared.dir).await;
+    }
+
+    /// Records `record_dir/<id>/` from the ring: the segments from now −
+    /// `pre_roll` until the stop + `post_roll`. With a warm ring the first
+    /// event, [`RecorderEvent::MediaWritten`], is already waiting.
+    pub fn record(
+        &self,
+        id: &str,
+        pre_roll: Duration,
+        post_roll: Duration,
+    ) -> Result<Recording, RecordError> {
+        if lock(&self.shared.state).stopped {
+            return Err(RecordError::camera_unreachable(
+                "the camera's ring has stopped",
+            ));
+        }
+        let dir = crate::prepare_dir(&self.shared.cfg, id)?;
+        let (recording, feed) = Recording::open(id, dir.clone());
+        let (done_tx, done_rx) = oneshot::channel();
+        let now = SystemTime::now();
+        {
+            let mut st = lock(&self.shared.state);
+            self.shared.scan(&mut st, now);
+            st.taps.push(Tap {
+                id: id.to_owned(),
+                dir: dir.clone(),
+                from: now.checked_sub(pre_roll).unwrap_or(now),
+                until: None,
+                next_part: 0,
+                seen: None,
+                linked: Vec::new(),
+                media: false,
+                reconnects: 0,
+                events: feed.events.clone(),
+                media_since: feed.media_since,
+                done: Some(done_tx),
+            });
+            self.shared.link(&mut st);
+        }
+        let tap = TapTask {
+            shared: self.shared.clone(),
+            _ring: self.owner.clone(),
+            id: id.to_owned(),
+            dir,
+            post_roll,
+            stop: feed.stop,
+            events: feed.events,
+            done: done_rx,
+        };
+        let span = tracing::info_span!("take", take = %id, camera_id = %self.shared.name);
+        tokio::spawn(tracing::Instrument::instrument(tap.run(), span));
+        Ok(recording)
+    }
+}
+
+impl Shared {
+    /// Takes in what ffmpeg wrote since the last look.
+    fn scan(&self, st: &mut State, now: SystemTime) {
+        if let Ok(listing) = parts::list_from(&self.dir, st.window.last_known()) {
+            st.window.observe(listing, now, window::mtime);
+        }
+    }
+
+    /// Deletes segments that fell out of the window.
+    fn evict(&self, st: &mut State, now: SystemTime) {
+        for path in st.window.expired(now) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    fn tick(&self) {
+        self.tick_locked(&mut lock(&self.state));
+    }
+
+    /// Keeps ffmpeg running until stopped, reconnecting with backoff.
+    async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, exited: watch::Sender<bool>) {
+        if let Some(m) = Manifest::read(&self.dir) {
+            if m.process_is_ours(&self.dir) {
+                crate::orphans::stop_orphan(m.pid, &self.dir, self.cfg.stop_timeout).await;
+            }
+            Manifest::remove(&self.dir);
+        }
+        let mut audio = AudioMode::Copy;
+        let mut attempt = 0u32;
+        while !*stop.borrow() {
+            let started = Instant::now();
+            let reason = self.run_once(&mut stop, &mut audio).await;
+            {
+                let mut st = lock(&self.state);
+                st.running = false;
+                self.tick_locked(&mut st);
+                let last_write = st
+                    .window
+                    .segments
+                    .back()
+                    .and_then(|s| window::mtime(&s.path));
+                st.window
+                    .close_last(last_write.unwrap_or_else(SystemTime::now));
+                if !*stop.borrow() {
+                    for tap in st.taps.iter_mut().filter(|t| t.media && t.until.is_none()) {
+                        tap.reconnects += 1;
+                        let _ = tap.events.send(RecorderEvent::Reconnecting {
+                            attempt: tap.reconnects,
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                self.link(&mut st);
+            }
+            if *stop.borrow() {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                if attempt > 3 {
+                    tracing::info!("ring camera back");
+                }
+                attempt = 0;
+            }
+            attempt += 1;
+            crate::telemetry::ffmpeg_restart();
+            let backoff = supervisor::backoff(attempt);
+            // A camera away for days must not flood the log: the first
+            // attempts, then one line a minute or so.
+            if attempt <= 3 || attempt.is_multiple_of(12) {
+                tracing::warn!(attempt, %reason, ?backoff, "ring camera dropped; reconnecting");
+            } else {
+                tracing::debug!(attempt, %reason, "ring camera still away");
+            }
+            let deadline = Instant::now() + backoff;
+            // Keep evicting and ending taps while the camera is away.
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = stop.changed() => break,
+                    _ = tokio::time::sleep(SCAN_EVERY) => self.tick(),
+                }
+            }
+        }
+        {
+            let mut st = lock(&self.state);
+            st.stopped = true;
+            self.tick_locked(&mut st);
+        }
+        Manifest::remove(&self.dir);
+        tracing::info!("ring stopped");
+        exited.send_replace(true);
+    }
+
+    fn tick_locked(&self, st: &mut State) {
+        let now = SystemTime::now();
+        self.scan(st, now);
+        self.link(st);
+        self.evict(st, now);
+    }
+
+    /// One ffmpeg run. Returns why it ended.
+    async fn run_once(&self, stop: &mut watch::Receiver<bool>, audio: &mut AudioMode) -> String {
+        let start_number = {
+            let st = lock(&self.state);
+            st.window.next_number().max(parts::next_number(&self.dir))
+        };
+        let mut cfg = (*self.cfg).clone();
+        cfg.segment_seconds = 1;
+        let argv = args::record(
+            &cfg,
+            self.url.expose_with_credentials(),
+            &self.dir,
+            start_number,
+            *audio,
+        );
+        let mut run = match Run::start(
+            &self.cfg,
+            &argv,
+            &self.dir,
+            &self.shared_id(),
+            &self.url,
+            false,
+        ) {
+            Ok(r) => r,
+            Err(e) => return e.to_string(),
+        };
+        {
+            let mut st = lock(&self.state);
+            st.running = true;
+            st.window.new_run();
+        }
+        let mut tail = crate::stderr_tail::StderrTail::new(self.url.clone(), 6);
+        let mut ticks = tokio::time::interval(SCAN_EVERY);
+        let stopped = loop {
+            tokio::select! {
+                _ = ticks.tick() => self.tick(),
+                line = next_line(&mut run.stderr) => if let Some(l) = line {
+                    let shown = tail.push(&l);
+                    tracing::debug!(target: "ffmpeg", "{shown}");
+                },
+                _ = run.process.wait() => break false,
+                _ = stop.changed() => if *stop.borrow() { break true },
+            }
+        };
+        if stopped {
+            run.quit(self.cfg.stop_timeout, &mut tail).await;
+            return "stopped".into();
+        }
+        run.drain_stderr(&mut tail).await;
+        if *audio == AudioMode::Copy && supervisor::audio_refused(&tail) {
+            tracing::info!("camera audio can't be copied; encoding it to AAC");
+            *audio = AudioMode::Aac;
+        }
+        tail.summary().unwrap_or_else(|| "stream ended".into())
+    }
+
+    fn shared_id(&self) -> String {
+        format!("ring-{}", self.name)
+    }
+}
+
+/// Stops the ring ffmpegs a crashed run left behind (their manifests name
+/// them), so nothing writes into segments while recovery joins clips.
+/// Returns how many were stopped.
+pub(crate) async fn stop_orphans(record_dir: &Path, timeout: Duration) -> usize {
+    let mut stopped = 0;
+    let Ok(rd) = std::fs::read_dir(record_dir.join(RING_DIR)) else {
+        return 0;
+    };
+    for entry in rd.flatten() {
+        let dir = entry.path();
+        if let Some(m) = Manifest::read(&dir) {
+            if m.process_is_ours(&dir) {
+                crate::orphans::stop_orphan(m.pid, &dir, timeout).await;
+                stopped += 1;
+            }
+            Manifest::remove(&dir);
+        }
+    }
+    stopped
+}
