@@ -1,15 +1,17 @@
 #!/usr/bin/python3
-"""A test camera: GStreamer's RTSP server streaming a test pattern (H.264)
-and a tone (AAC), for Vigil's recorder tests.
+"""A test camera: GStreamer's RTSP server streaming a test pattern (H.264,
+or H.265 as many field cameras) and a tone (AAC, or Opus, or G.711 A-law /
+mu-law as many field cameras), for Vigil's recorder tests.
 
     /usr/bin/python3 tools/camera.py --port 8554 [--path /test] [--bitrate 500]
         [--width 640 --height 360] [--fps 25] [--no-audio] [--pattern smpte]
+        [--video h264|h265] [--audio aac|opus|pcma|pcmu] [--gop SECONDS]
 
 Prints "ready rtsp://127.0.0.1:PORT/PATH" once it listens, and runs until
 SIGTERM/SIGINT. SIGUSR1 turns the picture white and SIGUSR2 black, at
 once: a visible marker of wall-clock time, so a test can tell which frames
-of a clip were filmed before a moment it chose. The GOP is one second (key-int-max = fps), so recordings can
-start and be cut on whole seconds.
+of a clip were filmed before a moment it chose. The GOP is one second by default (key-int-max = fps), so recordings can
+start and be cut on whole seconds; `--gop 4` is a "smart codec" camera.
 """
 import argparse
 import signal
@@ -31,22 +33,41 @@ def main() -> int:
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--fps", type=int, default=25)
     p.add_argument("--no-audio", action="store_true")
+    p.add_argument("--video", choices=["h264", "h265"], default="h264")
+    p.add_argument("--audio", choices=["aac", "opus", "pcma", "pcmu"], default="aac",
+                   help="aac; opus; pcma/pcmu: G.711 A-law/mu-law at 8 kHz, as many cameras send")
+    p.add_argument("--gop", type=float, default=1.0, help="keyframe interval, seconds")
     p.add_argument("--pattern", default="smpte", help="videotestsrc pattern at start (smpte, black, white)")
     p.add_argument("--cbr", action="store_true", help="pad to a constant bitrate, like a real camera")
     a = p.parse_args()
 
     Gst.init(None)
-    cbr = " pass=cbr vbv-buf-capacity=1000 option-string=nal-hrd=cbr" if a.cbr else ""
+    key_int = max(1, round(a.fps * a.gop))
+    if a.video == "h264":
+        cbr = " pass=cbr vbv-buf-capacity=1000 option-string=nal-hrd=cbr" if a.cbr else ""
+        encode = (
+            f"x264enc tune=zerolatency sliced-threads=false speed-preset=ultrafast key-int-max={key_int} bitrate={a.bitrate}{cbr} "
+            f"! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96"
+        )
+    else:
+        encode = (
+            f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max={key_int} bitrate={a.bitrate} "
+            f"! video/x-h265 ! rtph265pay name=pay0 pt=96"
+        )
     video = (
         f"videotestsrc name=src is-live=true pattern={a.pattern} ! video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 "
-        f"! videoconvert "
-        f"! x264enc tune=zerolatency sliced-threads=false speed-preset=ultrafast key-int-max={a.fps} bitrate={a.bitrate}{cbr} "
-        f"! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96"
+        f"! videoconvert ! {encode}"
     )
-    audio = (
-        "audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=16000,channels=1 ! audioconvert "
-        "! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
-    )
+    audio = {
+        "aac": "audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=16000,channels=1 ! audioconvert "
+        "! avenc_aac ! rtpmp4gpay name=pay1 pt=97",
+        "opus": "audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=48000,channels=1 ! audioconvert "
+        "! opusenc ! rtpopuspay name=pay1 pt=97",
+        "pcma": "audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=8000,channels=1 ! audioconvert "
+        "! alawenc ! rtppcmapay name=pay1",
+        "pcmu": "audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=8000,channels=1 ! audioconvert "
+        "! mulawenc ! rtppcmupay name=pay1",
+    }[a.audio]
     launch = f"( {video} {'' if a.no_audio else audio} )"
 
     server = GstRtspServer.RTSPServer()

@@ -118,20 +118,10 @@ pub fn join(list: &Path, out: &Path) -> Vec<String> {
     .map(String::from)
     .to_vec();
     a.push(list.to_string_lossy().into_owned());
-    // ADTS AAC from MPEG-TS must become raw AAC in MP4.
-    a.extend(
-        [
-            "-map",
-            "0",
-            "-c",
-            "copy",
-            "-bsf:a",
-            "aac_adtstoasc",
-            "-movflags",
-            "+faststart",
-        ]
-        .map(String::from),
-    );
+    // ADTS AAC from MPEG-TS must become raw AAC in MP4: the MP4 muxer
+    // inserts `aac_adtstoasc` itself for a non-fragmented output. Naming the
+    // filter here would refuse every other audio codec (Opus).
+    a.extend(["-map", "0", "-c", "copy", "-movflags", "+faststart"].map(String::from));
     a.push(out.to_string_lossy().into_owned());
     a
 }

@@ -61,6 +61,8 @@ use vigil_domain::RtspUrl;
 #[derive(Debug, Clone)]
 pub struct FfmpegRecorder {
     cfg: Arc<RecorderConfig>,
+    /// Cameras whose audio must be encoded, learned by earlier runs.
+    audio: supervisor::AudioMemory,
 }
 
 /// A running recording: ask it to stop, read what it reports. Dropping it
@@ -89,7 +91,10 @@ impl StopHandle {
 
 impl FfmpegRecorder {
     pub fn new(cfg: RecorderConfig) -> Self {
-        Self { cfg: Arc::new(cfg) }
+        Self {
+            cfg: Arc::new(cfg),
+            audio: Default::default(),
+        }
     }
 
     pub fn config(&self) -> &RecorderConfig {
@@ -110,6 +115,7 @@ impl FfmpegRecorder {
             stop: feed.stop,
             events: feed.events,
             media_since: feed.media_since,
+            audio_memory: self.audio.clone(),
         };
         // Made here, in the caller's span, so the take's log lines carry
         // what the caller knows of it (a playback id) without the recorder
@@ -160,7 +166,7 @@ impl FfmpegRecorder {
         url: RtspUrl,
         keep: std::time::Duration,
     ) -> Result<Ring, RecordError> {
-        Ring::start(self.cfg.clone(), name, url, keep)
+        Ring::start(self.cfg.clone(), name, url, keep, self.audio.clone())
     }
 }
 

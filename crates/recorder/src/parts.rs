@@ -35,6 +35,14 @@ pub fn list_from(dir: &Path, from: Option<u32>) -> std::io::Result<Vec<(u32, Pat
     Ok(parts)
 }
 
+/// Removes the parts numbered `from` or later (a run whose output is not
+/// worth keeping).
+pub fn remove_from(dir: &Path, from: u32) {
+    for (_, path, _) in list_from(dir, Some(from)).unwrap_or_default() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Bytes of media written so far.
 pub fn bytes_written(dir: &Path) -> u64 {
     list(dir)

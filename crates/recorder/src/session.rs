@@ -33,6 +33,7 @@ pub enum RecorderEvent {
     Finished(Result<Clip, RecordError>),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
     /// We asked it to stop (or the length limit did).
     Stopped,
@@ -40,6 +41,8 @@ enum Exit {
     Ended,
     /// No media before the first-frame deadline.
     NoFirstFrame,
+    /// The camera's audio went in as opaque data; redo with AAC.
+    AudioNotCarried,
 }
 
 pub(crate) struct Session {
@@ -50,6 +53,7 @@ pub(crate) struct Session {
     pub stop: watch::Receiver<bool>,
     pub events: mpsc::UnboundedSender<RecorderEvent>,
     pub media_since: crate::MediaSince,
+    pub audio_memory: supervisor::AudioMemory,
 }
 
 impl Session {
@@ -71,7 +75,7 @@ impl Session {
     async fn record(&mut self) -> Result<u32, RecordError> {
         let limit = Instant::now() + self.cfg.max_duration;
         let mut tail = StderrTail::new(self.url.clone(), 6);
-        let mut audio = AudioMode::Copy;
+        let mut audio = self.audio_memory.of(&self.url);
         let mut media_ever = false;
         let mut attempt = 0u32;
         let mut down_since: Option<Instant> = None;
@@ -80,8 +84,22 @@ impl Session {
                 return Ok(attempt);
             }
             tail.clear();
-            let run = self.spawn(audio)?;
-            let (exit, got_media) = self.supervise(run, &mut tail, limit, media_ever).await;
+            let first_part = parts::next_number(&self.dir);
+            let run = self.spawn(audio, first_part)?;
+            let (exit, got_media) = self
+                .supervise(run, &mut tail, limit, media_ever, audio)
+                .await;
+            if exit == Exit::AudioNotCarried {
+                // What this run wrote has its audio as data: drop it, and
+                // encode from now on (for this camera's later takes too).
+                tracing::info!(
+                    "camera audio (G.711 or similar) can't be carried as it is; encoding it to AAC"
+                );
+                parts::remove_from(&self.dir, first_part);
+                audio = AudioMode::Aac;
+                self.audio_memory.learn(&self.url, audio);
+                continue;
+            }
             media_ever |= got_media;
             match exit {
                 Exit::Stopped => return Ok(attempt),
@@ -89,6 +107,7 @@ impl Session {
                     if audio == AudioMode::Copy && supervisor::audio_refused(&tail) {
                         tracing::info!("camera audio can't be copied; encoding it to AAC");
                         audio = AudioMode::Aac;
+                        self.audio_memory.learn(&self.url, audio);
                         continue;
                     }
                     let why = match exit {
@@ -127,8 +146,7 @@ impl Session {
         }
     }
 
-    fn spawn(&self, audio: AudioMode) -> Result<Run, RecordError> {
-        let start = parts::next_number(&self.dir);
+    fn spawn(&self, audio: AudioMode, start: u32) -> Result<Run, RecordError> {
         let argv = args::record(
             &self.cfg,
             self.url.expose_with_credentials(),
@@ -147,6 +165,7 @@ impl Session {
         tail: &mut StderrTail,
         limit: Instant,
         media_before: bool,
+        audio: AudioMode,
     ) -> (Exit, bool) {
         let mut parser = ProgressParser::default();
         let bytes_before = parts::bytes_written(&self.dir);
@@ -177,6 +196,10 @@ impl Session {
                 line = next_line(&mut run.stderr) => if let Some(l) = line {
                     let shown = tail.push(&l);
                     tracing::debug!(target: "ffmpeg", "{shown}");
+                    if audio == AudioMode::Copy && supervisor::audio_not_carried(&l) {
+                        run.kill().await;
+                        return (Exit::AudioNotCarried, got_media);
+                    }
                 },
                 status = run.process.wait() => {
                     tracing::debug!(?status, "ffmpeg exited");

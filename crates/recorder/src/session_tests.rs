@@ -343,3 +343,59 @@ async fn no_video_before_the_first_frame_deadline_fails_as_unreachable_without_t
     }
     assert_eq!(f.launcher.log.lock().unwrap().kills, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn audio_muxed_as_opaque_data_is_redone_as_aac_and_remembered_for_the_camera() {
+    let g711 = "[mpegts @ 0x1] Stream 1, codec pcm_alaw, is muxed as a private data stream and may not be recognized upon reading.";
+    let f = fixture(
+        vec![
+            vec![
+                Step::Media,
+                Step::Says(g711),
+                Step::AwaitQuit { obey: true },
+            ],
+            vec![Step::Media, Step::AwaitQuit { obey: true }],
+            // The camera's next take.
+            vec![Step::Media, Step::AwaitQuit { obey: true }],
+        ],
+        |_| {},
+    );
+    let mut rec = f.recorder.start(ID, url()).unwrap();
+    let mut seen = Vec::new();
+    while f.launcher.log.lock().unwrap().launches.len() < 2 {
+        tokio::select! {
+            ev = rec.next_event() => seen.push(ev),
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Only the second run's part is left: the first one's had no sound.
+    let parts = crate::parts::list(rec.dir()).unwrap();
+    assert_eq!(
+        parts.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [0],
+        "{parts:?}"
+    );
+    rec.stop();
+    seen.extend(events_until_finished(&mut rec).await.into_iter().map(Some));
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Some(RecorderEvent::Reconnecting { .. }))),
+        "{seen:?}"
+    );
+    // A later take of the same camera starts with AAC at once.
+    let again = f.recorder.start("take-2", url()).unwrap();
+    while f.launcher.log.lock().unwrap().launches.len() < 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(again);
+    let log = f.launcher.log.lock().unwrap();
+    let audio: Vec<String> = log
+        .launches
+        .iter()
+        .map(|(_, args)| args[args.iter().position(|a| a == "-c:a").unwrap() + 1].clone())
+        .collect();
+    assert_eq!(audio, ["copy", "aac", "aac"]);
+    assert_eq!(log.kills, 1, "the first run was cut short");
+}

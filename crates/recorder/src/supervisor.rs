@@ -5,6 +5,7 @@
 //! after the stop timeout.
 
 use crate::{
+    args::AudioMode,
     launcher::{Process, Reader, Writer},
     manifest::Manifest,
     stderr_tail::StderrTail,
@@ -24,6 +25,36 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 /// MPEG-TS cannot carry as they are): the next run encodes it to AAC.
 pub(crate) fn audio_refused(tail: &StderrTail) -> bool {
     tail.mentions("Could not find tag for codec") || tail.mentions("codec not currently supported")
+}
+
+/// Whether this stderr line says the camera's audio went into MPEG-TS as
+/// opaque data: G.711 (A-law, µ-law) is "muxed as a private data stream",
+/// which no player reads, so the clip would have no sound without a word.
+/// The run is redone with the audio encoded to AAC.
+pub(crate) fn audio_not_carried(line: &str) -> bool {
+    line.contains("is muxed as a private data stream")
+}
+
+/// What was learned of each camera's audio, so later runs, recordings and
+/// rings of it start in the right mode (no wasted first connection).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AudioMemory(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, AudioMode>>>,
+);
+
+impl AudioMemory {
+    /// Keyed by the URL as shown (password masked): it is all we need.
+    pub fn of(&self, url: &RtspUrl) -> AudioMode {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&url.to_string())
+            .copied()
+            .unwrap_or(AudioMode::Copy)
+    }
+
+    pub fn learn(&self, url: &RtspUrl, mode: AudioMode) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(url.to_string(), mode);
+    }
 }
 
 /// One ffmpeg run and its streams.

@@ -18,7 +18,7 @@ use crate::{
     args::{self, AudioMode},
     manifest::Manifest,
     parts,
-    supervisor::{self, next_line, Run},
+    supervisor::{self, next_line, AudioMemory, Run},
     RecordError, RecorderConfig, RecorderEvent, Recording,
 };
 use tap::{Tap, TapTask};
@@ -69,6 +69,7 @@ struct Shared {
     cfg: Arc<RecorderConfig>,
     name: String,
     url: RtspUrl,
+    audio_memory: AudioMemory,
     dir: PathBuf,
     state: Mutex<State>,
 }
@@ -96,6 +97,7 @@ impl Ring {
         name: &str,
         url: RtspUrl,
         keep: Duration,
+        audio_memory: AudioMemory,
     ) -> Result<Ring, RecordError> {
         if name.is_empty()
             || !name
@@ -111,6 +113,7 @@ impl Ring {
             cfg,
             name: name.to_owned(),
             url,
+            audio_memory,
             dir,
             state: Mutex::new(State {
                 window: Window::new(keep, segments),
@@ -257,11 +260,14 @@ impl Shared {
             }
             Manifest::remove(&self.dir);
         }
-        let mut audio = AudioMode::Copy;
+        let mut audio = self.audio_memory.of(&self.url);
         let mut attempt = 0u32;
         while !*stop.borrow() {
             let started = Instant::now();
-            let reason = self.run_once(&mut stop, &mut audio).await;
+            let Some(reason) = self.run_once(&mut stop, &mut audio).await else {
+                // Redone at once in the audio mode the run turned out to need.
+                continue;
+            };
             {
                 let mut st = lock(&self.state);
                 st.running = false;
@@ -330,8 +336,13 @@ impl Shared {
         self.evict(st, now);
     }
 
-    /// One ffmpeg run. Returns why it ended.
-    async fn run_once(&self, stop: &mut watch::Receiver<bool>, audio: &mut AudioMode) -> String {
+    /// One ffmpeg run. Returns why it ended, or `None` when it is to be
+    /// redone at once (its audio must be encoded).
+    async fn run_once(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        audio: &mut AudioMode,
+    ) -> Option<String> {
         let start_number = {
             let st = lock(&self.state);
             st.window.next_number().max(parts::next_number(&self.dir))
@@ -354,7 +365,7 @@ impl Shared {
             false,
         ) {
             Ok(r) => r,
-            Err(e) => return e.to_string(),
+            Err(e) => return Some(e.to_string()),
         };
         {
             let mut st = lock(&self.state);
@@ -369,6 +380,22 @@ impl Shared {
                 line = next_line(&mut run.stderr) => if let Some(l) = line {
                     let shown = tail.push(&l);
                     tracing::debug!(target: "ffmpeg", "{shown}");
+                    if *audio == AudioMode::Copy && supervisor::audio_not_carried(&l) {
+                        tracing::info!("camera audio (G.711 or similar) can't be carried as it is; encoding it to AAC");
+                        run.kill().await;
+                        let dropped = {
+                            let mut st = lock(&self.state);
+                            st.running = false;
+                            st.window.drop_from(start_number)
+                        };
+                        for path in dropped {
+                            let _ = std::fs::remove_file(path);
+                        }
+                        parts::remove_from(&self.dir, start_number);
+                        *audio = AudioMode::Aac;
+                        self.audio_memory.learn(&self.url, *audio);
+                        return None;
+                    }
                 },
                 _ = run.process.wait() => break false,
                 _ = stop.changed() => if *stop.borrow() { break true },
@@ -376,14 +403,15 @@ impl Shared {
         };
         if stopped {
             run.quit(self.cfg.stop_timeout, &mut tail).await;
-            return "stopped".into();
+            return Some("stopped".into());
         }
         run.drain_stderr(&mut tail).await;
         if *audio == AudioMode::Copy && supervisor::audio_refused(&tail) {
             tracing::info!("camera audio can't be copied; encoding it to AAC");
             *audio = AudioMode::Aac;
+            self.audio_memory.learn(&self.url, *audio);
         }
-        tail.summary().unwrap_or_else(|| "stream ended".into())
+        Some(tail.summary().unwrap_or_else(|| "stream ended".into()))
     }
 
     fn shared_id(&self) -> String {

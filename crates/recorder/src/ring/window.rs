@@ -142,6 +142,18 @@ impl Window {
         gone
     }
 
+    /// Forgets the segments numbered `from` or later (a run whose output
+    /// is not worth keeping) and returns their files to delete.
+    pub fn drop_from(&mut self, from: u32) -> Vec<PathBuf> {
+        let mut gone = Vec::new();
+        while self.segments.back().is_some_and(|s| s.n >= from) {
+            if let Some(seg) = self.segments.pop_back() {
+                gone.push(seg.path);
+            }
+        }
+        gone
+    }
+
     /// Segment files and their total size.
     pub fn disk_usage(&self) -> (usize, u64) {
         (
@@ -263,6 +275,21 @@ mod tests {
         assert_eq!(w.expired(at(100)), [PathBuf::from("part-00001.ts")]);
         assert!(w.expired(at(1000)).is_empty(), "the newest is kept");
         assert_eq!(w.disk_usage(), (1, 1));
+    }
+
+    #[test]
+    fn a_run_not_worth_keeping_is_forgotten_from_its_first_segment() {
+        let mut w = Window::new(Duration::from_secs(60), VecDeque::new());
+        w.observe(vec![seg(0, 1), seg(1, 1), seg(2, 1)], at(0), writes(&[]));
+        assert_eq!(
+            w.drop_from(1),
+            [
+                PathBuf::from("part-00002.ts"),
+                PathBuf::from("part-00001.ts")
+            ]
+        );
+        assert_eq!(w.next_number(), 1);
+        assert!(w.drop_from(5).is_empty());
     }
 
     #[test]

@@ -1,0 +1,126 @@
+//! The recorder against cameras as they are in the field (the test camera
+//! with H.265 video, G.711 or Opus audio): video is copied as it comes,
+//! audio MP4 players can't read is encoded to AAC, Opus is kept, and every
+//! clip finishes and decodes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+use support::{decode_errors, free_port, TestCamera};
+use vigil_domain::RtspUrl;
+use vigil_recorder::{FfmpegRecorder, RecorderConfig, RecorderEvent};
+
+fn recorder(dir: &std::path::Path) -> FfmpegRecorder {
+    let (ffmpeg, ffprobe) = support::tools();
+    FfmpegRecorder::new(RecorderConfig::new(ffmpeg, ffprobe, dir.to_owned()))
+}
+
+/// `(codec_type, codec_name)` of every stream of `path`.
+fn streams(path: &std::path::Path) -> Vec<(String, String)> {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (name, kind) = l.split_once(',')?;
+            Some((kind.to_owned(), name.to_owned()))
+        })
+        .collect()
+}
+
+/// Records `seconds` of a camera started with `args`; returns the clip.
+async fn record(args: &[&str], seconds: u64) -> (tempfile::TempDir, vigil_recorder::Clip) {
+    let cam = TestCamera::start_with(free_port(), args);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = recorder(dir.path())
+        .start("field", RtspUrl::parse(&cam.url()).unwrap())
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(20), rec.next_event())
+        .await
+        .unwrap();
+    assert_eq!(first, Some(RecorderEvent::MediaWritten));
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    rec.stop();
+    let clip = rec.finish().await.unwrap();
+    (dir, clip)
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn h265_with_g711_a_law_is_copied_with_its_audio_encoded_to_aac() {
+    let (_dir, clip) = record(&["--video", "h265", "--audio", "pcma"], 4).await;
+    assert_eq!(clip.info.media.codec.as_deref(), Some("H.265"));
+    assert_eq!(
+        streams(&clip.path),
+        owned(&[("video", "hevc"), ("audio", "aac")]),
+        "no audio lost as opaque data"
+    );
+    let d = clip.info.media.duration_sec.unwrap();
+    assert!((2.5..=6.0).contains(&d), "{d}");
+    assert_eq!(decode_errors(&clip.path), "");
+}
+
+#[tokio::test]
+async fn g711_mu_law_is_encoded_to_aac_too() {
+    let (_dir, clip) = record(&["--audio", "pcmu"], 3).await;
+    assert_eq!(
+        streams(&clip.path),
+        owned(&[("video", "h264"), ("audio", "aac")])
+    );
+    assert_eq!(decode_errors(&clip.path), "");
+}
+
+#[tokio::test]
+async fn opus_audio_is_kept_and_the_clip_finishes() {
+    let (_dir, clip) = record(&["--audio", "opus"], 3).await;
+    assert_eq!(
+        streams(&clip.path),
+        owned(&[("video", "h264"), ("audio", "opus")])
+    );
+    assert!(clip.info.has_audio);
+    assert_eq!(decode_errors(&clip.path), "");
+}
+
+#[tokio::test]
+async fn a_warm_ring_on_a_g711_camera_gives_clips_with_aac_audio() {
+    let cam = TestCamera::start_with(free_port(), &["--audio", "pcma"]);
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recorder(dir.path());
+    let url = RtspUrl::parse(&cam.url()).unwrap();
+    let ring = rec.ring("g711", url, Duration::from_secs(6)).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !ring.is_warm() || ring.disk_usage().0 < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "ring never warmed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let take = ring
+        .record("from-ring", Duration::from_secs(2), Duration::ZERO)
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    take.stop();
+    let clip = take.finish().await.unwrap();
+    assert_eq!(
+        streams(&clip.path),
+        owned(&[("video", "h264"), ("audio", "aac")])
+    );
+    assert_eq!(decode_errors(&clip.path), "");
+    ring.remove().await;
+}
