@@ -6,6 +6,7 @@ mu-law as many field cameras), for Vigil's recorder tests.
     /usr/bin/python3 tools/camera.py --port 8554 [--path /test] [--bitrate 500]
         [--width 640 --height 360] [--fps 25] [--no-audio] [--pattern smpte]
         [--video h264|h265] [--audio aac|opus|pcma|pcmu] [--gop SECONDS]
+        [--auth basic|digest] [--credentials USER:PASSWORD]
 
 Prints "ready rtsp://127.0.0.1:PORT/PATH" once it listens, and runs until
 SIGTERM/SIGINT. SIGUSR1 turns the picture white and SIGUSR2 black, at
@@ -37,6 +38,8 @@ def main() -> int:
     p.add_argument("--audio", choices=["aac", "opus", "pcma", "pcmu"], default="aac",
                    help="aac; opus; pcma/pcmu: G.711 A-law/mu-law at 8 kHz, as many cameras send")
     p.add_argument("--gop", type=float, default=1.0, help="keyframe interval, seconds")
+    p.add_argument("--auth", choices=["basic", "digest"], help="require USER:PASSWORD of --credentials")
+    p.add_argument("--credentials", default="viewer:s3cret-pass", help="USER:PASSWORD for --auth")
     p.add_argument("--pattern", default="smpte", help="videotestsrc pattern at start (smpte, black, white)")
     p.add_argument("--cbr", action="store_true", help="pad to a constant bitrate, like a real camera")
     a = p.parse_args()
@@ -93,6 +96,29 @@ def main() -> int:
         for src in sources:
             src.set_property("pattern", pattern)
         return GLib.SOURCE_CONTINUE
+
+    if a.auth:
+        # GStreamer only challenges when no anonymous (default) token
+        # exists, so there is none: every client must authenticate.
+        gi.require_version("GstRtsp", "1.0")
+        from gi.repository import GstRtsp  # noqa: E402
+
+        user, password = a.credentials.split(":", 1)
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
+        if a.auth == "digest":
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+            auth.add_digest(user, password, token)
+        else:
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        server.set_auth(auth)
+        permissions = GstRtspServer.RTSPPermissions()
+        permissions.add_role_from_structure(Gst.Structure.new_empty("user"))
+        permissions.add_permission_for_role("user", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, True)
+        permissions.add_permission_for_role("user", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, True)
+        factory.set_permissions(permissions)
 
     server.get_mount_points().add_factory(a.path, factory)
     if server.attach(None) == 0:

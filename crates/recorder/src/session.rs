@@ -115,8 +115,8 @@ impl Session {
                             "no video within {} s",
                             self.cfg.first_frame_timeout.as_secs()
                         ),
-                        _ => tail
-                            .summary()
+                        _ => supervisor::refusal(&tail)
+                            .or_else(|| tail.summary())
                             .unwrap_or_else(|| "the stream ended before any media".into()),
                     };
                     return Err(RecordError::camera_unreachable(why));

@@ -27,6 +27,20 @@ pub(crate) fn audio_refused(tail: &StderrTail) -> bool {
     tail.mentions("Could not find tag for codec") || tail.mentions("codec not currently supported")
 }
 
+/// What the camera answered, in words, when it refused the stream: RTSP
+/// status lines ffmpeg prints as "method DESCRIBE failed: 401
+/// Unauthorized". Basic and Digest both end there on wrong credentials.
+pub(crate) fn refusal(tail: &StderrTail) -> Option<String> {
+    [
+        ("401 Unauthorized", "camera refused the credentials (401)"),
+        ("403 Forbidden", "camera refused access (403)"),
+        ("404 Not Found", "camera has no stream at this path (404)"),
+    ]
+    .into_iter()
+    .find(|(said, _)| tail.mentions(said))
+    .map(|(_, meant)| meant.to_owned())
+}
+
 /// Whether this stderr line says the camera's audio went into MPEG-TS as
 /// opaque data: G.711 (A-law, µ-law) is "muxed as a private data stream",
 /// which no player reads, so the clip would have no sound without a word.

@@ -124,3 +124,37 @@ async fn a_warm_ring_on_a_g711_camera_gives_clips_with_aac_audio() {
     assert_eq!(decode_errors(&clip.path), "");
     ring.remove().await;
 }
+
+#[tokio::test]
+async fn digest_and_basic_credentials_in_the_url_work_and_wrong_ones_say_so() {
+    for method in ["digest", "basic"] {
+        let cam = TestCamera::start_with(
+            free_port(),
+            &["--auth", method, "--credentials", "viewer:right-pass-7"],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let rec = recorder(dir.path());
+        let with = |creds: &str| {
+            RtspUrl::parse(&cam.url().replace("rtsp://", &format!("rtsp://{creds}@"))).unwrap()
+        };
+        let mut ok = rec.start("right", with("viewer:right-pass-7")).unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(20), ok.next_event())
+            .await
+            .unwrap();
+        assert_eq!(first, Some(RecorderEvent::MediaWritten), "{method}");
+        ok.stop();
+        assert!(ok.finish().await.is_ok(), "{method}");
+
+        let bad = rec.start("wrong", with("viewer:not-the-pass-9")).unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(20), bad.finish())
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "camera refused the credentials (401)",
+            "{method}: {err}"
+        );
+        assert!(!format!("{err:?}").contains("not-the-pass-9"));
+    }
+}

@@ -411,7 +411,11 @@ impl Shared {
             *audio = AudioMode::Aac;
             self.audio_memory.learn(&self.url, *audio);
         }
-        Some(tail.summary().unwrap_or_else(|| "stream ended".into()))
+        Some(
+            supervisor::refusal(&tail)
+                .or_else(|| tail.summary())
+                .unwrap_or_else(|| "stream ended".into()),
+        )
     }
 
     fn shared_id(&self) -> String {
