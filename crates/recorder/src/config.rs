@@ -18,6 +18,10 @@ pub struct RecorderConfig {
     /// How long a stopping ffmpeg may take to finalize before SIGKILL. Must
     /// exceed `io_timeout`: ffmpeg reads `q` only when its read returns.
     pub stop_timeout: Duration,
+    /// A run that has written media and then writes nothing for this long
+    /// has stalled (a frozen camera keeping its socket open, audio holding
+    /// the muxer) and is restarted, whatever ffmpeg's socket timeout says.
+    pub stall_timeout: Duration,
     /// Length of the MPEG-TS parts (cut at keyframes, so at least one GOP).
     pub segment_seconds: u32,
     /// After a camera drops, keep retrying this long before finishing with
@@ -43,6 +47,7 @@ impl RecorderConfig {
             io_timeout: Duration::from_secs(5),
             first_frame_timeout: Duration::from_secs(15),
             stop_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(10),
             segment_seconds: 2,
             reconnect_window: Duration::from_secs(30),
             max_duration: Duration::from_secs(3600),

@@ -15,7 +15,7 @@ use crate::{
     supervisor::{self, next_line, Run},
     RecordError, RecorderConfig,
 };
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 use tokio::{
     sync::{mpsc, watch},
     time::Instant,
@@ -32,6 +32,9 @@ pub enum RecorderEvent {
     /// The last event: the clip, or why there is none.
     Finished(Result<Clip, RecordError>),
 }
+
+/// How often the stall watchdog looks at the bytes on disk.
+const WATCHDOG_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
@@ -171,6 +174,10 @@ impl Session {
         let bytes_before = parts::bytes_written(&self.dir);
         let first_frame_deadline = Instant::now() + self.cfg.first_frame_timeout;
         let mut got_media = false;
+        // The watchdog: bytes on disk, not whether ffmpeg is alive.
+        let mut watchdog = tokio::time::interval(WATCHDOG_EVERY);
+        let mut last_bytes = bytes_before;
+        let mut last_growth = Instant::now();
 
         let stopped = loop {
             let wait_first = if got_media {
@@ -204,6 +211,21 @@ impl Session {
                 status = run.process.wait() => {
                     tracing::debug!(?status, "ffmpeg exited");
                     break false;
+                }
+                _ = watchdog.tick(), if got_media => {
+                    let bytes = parts::bytes_written(&self.dir);
+                    if bytes > last_bytes {
+                        (last_bytes, last_growth) = (bytes, Instant::now());
+                    } else if last_growth.elapsed() >= self.cfg.stall_timeout {
+                        let why = format!(
+                            "camera stalled: nothing written for {} s",
+                            self.cfg.stall_timeout.as_secs()
+                        );
+                        tracing::warn!("{why}; restarting ffmpeg");
+                        run.kill().await;
+                        tail.push(&why);
+                        break false;
+                    }
                 }
                 _ = self.stop.changed() => {
                     if stop_requested(&self.stop) {

@@ -399,3 +399,40 @@ async fn audio_muxed_as_opaque_data_is_redone_as_aac_and_remembered_for_the_came
     assert_eq!(audio, ["copy", "aac", "aac"]);
     assert_eq!(log.kills, 1, "the first run was cut short");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_stops_writing_is_restarted_by_the_watchdog_once_not_every_second() {
+    let f = fixture(
+        vec![
+            // Media, then a frozen camera: the socket stays open.
+            vec![Step::Media, Step::AwaitQuit { obey: false }],
+            vec![Step::Media, Step::AwaitQuit { obey: true }],
+        ],
+        |cfg| cfg.stall_timeout = Duration::from_secs(10),
+    );
+    let mut rec = f.recorder.start(ID, url()).unwrap();
+    assert_eq!(rec.next_event().await, Some(RecorderEvent::MediaWritten));
+    match rec.next_event().await {
+        Some(RecorderEvent::Reconnecting { attempt: 1, reason }) => {
+            assert!(
+                reason.contains("camera stalled: nothing written for 10 s"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    while f.launcher.log.lock().unwrap().launches.len() < 2 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The second run writes; no further restart for a while.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    rec.stop();
+    let rest = events_until_finished(&mut rec).await;
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    let log = f.launcher.log.lock().unwrap();
+    assert_eq!(log.launches.len(), 2);
+    // Stalled for 10 s (the watchdog ticks every second), then the 1 s backoff.
+    let gap = gaps(&log.launches)[0];
+    assert!((11..=12).contains(&gap), "{gap}");
+    assert_eq!(log.kills, 1);
+}

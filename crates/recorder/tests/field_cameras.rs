@@ -158,3 +158,52 @@ async fn digest_and_basic_credentials_in_the_url_work_and_wrong_ones_say_so() {
         assert!(!format!("{err:?}").contains("not-the-pass-9"));
     }
 }
+
+#[tokio::test]
+async fn a_camera_frozen_for_a_while_leaves_one_clip_that_goes_on_after_it() {
+    let cam = TestCamera::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = recorder(dir.path())
+        .start("frozen", RtspUrl::parse(&cam.url()).unwrap())
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(20), rec.next_event())
+        .await
+        .unwrap();
+    assert_eq!(first, Some(RecorderEvent::MediaWritten));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cam.signal("-STOP");
+    // ffmpeg's socket timeout (5 s) or the watchdog notices.
+    let ev = tokio::time::timeout(Duration::from_secs(20), rec.next_event())
+        .await
+        .unwrap();
+    assert!(
+        matches!(ev, Some(RecorderEvent::Reconnecting { attempt: 1, .. })),
+        "{ev:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cam.signal("-CONT");
+    // Back: recording goes on into the same clip.
+    let grew_from = parts_bytes(&rec);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while parts_bytes(&rec) <= grew_from {
+        assert!(tokio::time::Instant::now() < deadline, "never resumed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    rec.stop();
+    let clip = rec.finish().await.unwrap();
+    assert!(clip.reconnects >= 1, "{clip:?}");
+    let d = clip.info.media.duration_sec.unwrap();
+    assert!(d >= 3.5, "both sides of the freeze are in the clip: {d}");
+    assert_eq!(decode_errors(&clip.path), "");
+}
+
+/// Bytes of parts in a recording's folder.
+fn parts_bytes(rec: &vigil_recorder::Recording) -> u64 {
+    std::fs::read_dir(rec.dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".ts"))
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum()
+}

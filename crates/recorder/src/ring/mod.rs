@@ -374,9 +374,23 @@ impl Shared {
         }
         let mut tail = crate::stderr_tail::StderrTail::new(self.url.clone(), 6);
         let mut ticks = tokio::time::interval(SCAN_EVERY);
+        let run_started = SystemTime::now();
         let stopped = loop {
             tokio::select! {
-                _ = ticks.tick() => self.tick(),
+                _ = ticks.tick() => {
+                    self.tick();
+                    // The watchdog: video on disk, not whether ffmpeg lives.
+                    let idle = lock(&self.state)
+                        .window
+                        .idle_for(run_started, SystemTime::now());
+                    if idle >= self.cfg.stall_timeout {
+                        run.kill().await;
+                        return Some(format!(
+                            "camera stalled: nothing written for {} s",
+                            idle.as_secs()
+                        ));
+                    }
+                }
                 line = next_line(&mut run.stderr) => if let Some(l) = line {
                     let shown = tail.push(&l);
                     tracing::debug!(target: "ffmpeg", "{shown}");

@@ -121,6 +121,13 @@ impl Window {
             .is_some_and(|d| d <= WARM_WITHIN)
     }
 
+    /// How long no video has arrived at `now`, counting from `since` (the
+    /// start of the current run) at the earliest.
+    pub fn idle_for(&self, since: SystemTime, now: SystemTime) -> Duration {
+        let from = self.last_growth.map_or(since, |g| g.max(since));
+        now.duration_since(from).unwrap_or_default()
+    }
+
     /// Removes from the window the segments that ended more than `keep`
     /// before `now` (never the newest) and returns their files to delete.
     /// Taps hold links to what they need, so nothing waits for them.
@@ -290,6 +297,19 @@ mod tests {
         );
         assert_eq!(w.next_number(), 1);
         assert!(w.drop_from(5).is_empty());
+    }
+
+    #[test]
+    fn idle_time_counts_from_the_last_growth_or_the_run_start() {
+        let mut w = Window::new(Duration::from_secs(5), VecDeque::new());
+        assert_eq!(w.idle_for(at(10), at(13)), Duration::from_secs(3));
+        w.observe(vec![seg(0, 10)], at(20), writes(&[]));
+        assert_eq!(w.idle_for(at(10), at(25)), Duration::from_secs(5));
+        assert_eq!(
+            w.idle_for(at(30), at(31)),
+            Duration::from_secs(1),
+            "a new run"
+        );
     }
 
     #[test]

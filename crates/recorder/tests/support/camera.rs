@@ -65,7 +65,12 @@ impl TestCamera {
 
     /// Turns the picture white (`true`) or black, at once.
     pub fn paint(&self, white: bool) {
-        let sig = if white { "-USR1" } else { "-USR2" };
+        self.signal(if white { "-USR1" } else { "-USR2" });
+    }
+
+    /// Sends the camera process a signal (`-STOP` freezes it with its
+    /// sockets open, as a hung camera; `-CONT` thaws it).
+    pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
