@@ -17,6 +17,7 @@ mod m20261125_000005_create_jobs;
 mod m20261125_000006_add_camera_retention;
 mod m20261125_000007_add_list_order_indexes;
 mod m20261201_000008_add_user_token_version;
+mod m20261202_000009_add_playback_clip_facts;
 
 pub use connect::{connect, redact_url};
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_add_camera_retention::Migration),
             Box::new(m20261125_000007_add_list_order_indexes::Migration),
             Box::new(m20261201_000008_add_user_token_version::Migration),
+            Box::new(m20261202_000009_add_playback_clip_facts::Migration),
         ]
     }
 }

@@ -211,6 +211,19 @@ pub struct PlaybackView {
     pub local_path: Option<String>,
     /// Why the recording failed, when FAILED.
     pub error: Option<String>,
+    /// Whether a current browser plays the clip as it is (H.264 with AAC,
+    /// Opus or no audio); null until the clip is probed.
+    pub browser_playable: Option<bool>,
+    /// When the clip's first frame was filmed, pre-roll included.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub clip_start_at: Option<OffsetDateTime>,
+    /// Seconds from the clip's start to the trigger (the event), so a
+    /// player can jump to the moment and still show the run-up; 0 when the
+    /// clip starts after the trigger (no pre-roll: the camera's connect
+    /// time); null before the first frame.
+    pub trigger_offset_sec: Option<f64>,
+    /// Where the clip skips time the camera was away (reconnects, stalls).
+    pub gaps: Vec<GapView>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub started_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -220,6 +233,24 @@ pub struct PlaybackView {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub event: Option<PlaybackEventView>,
+}
+
+/// A stretch the clip skips.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GapView {
+    /// When the camera went away.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Seconds into the clip where the gap falls.
+    pub offset_sec: f64,
+    /// How long the camera was away.
+    pub seconds: f64,
+}
+
+/// Seconds from `from` to `to`, to the millisecond.
+fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> f64 {
+    ((to - from).as_seconds_f64() * 1000.0).round() / 1000.0
 }
 
 /// How long URLs handed out for clips stay valid.
@@ -266,6 +297,23 @@ impl PlaybackView {
             height: p.media.height,
             local_path: p.local_path,
             error: p.error,
+            browser_playable: p.media.browser_playable,
+            clip_start_at: p.started_at,
+            // The trigger is when the playback was created, with its event.
+            trigger_offset_sec: p
+                .started_at
+                .map(|start| seconds_between(start, p.created_at).max(0.0)),
+            gaps: p
+                .gaps
+                .iter()
+                .map(|g| GapView {
+                    at: g.at,
+                    offset_sec: p
+                        .started_at
+                        .map_or(0.0, |start| seconds_between(start, g.at).max(0.0)),
+                    seconds: g.seconds,
+                })
+                .collect(),
             started_at: p.started_at,
             ended_at: p.ended_at,
             created_at: p.created_at,

@@ -315,6 +315,7 @@ impl RecordingService {
                 ..media
             },
             note,
+            gaps: read_gaps(&dir).await,
         };
         match self.lifecycle.apply(id, ready).await {
             Ok(_) => {
@@ -372,6 +373,30 @@ impl RecordingService {
                 None
             }
         }
+    }
+}
+
+/// The take's gaps, kept in its folder from hand-off to upload.
+const GAPS_FILE: &str = "gaps.json";
+
+pub(crate) async fn write_gaps(dir: &Path, gaps: &[vigil_domain::Gap]) {
+    if gaps.is_empty() {
+        return;
+    }
+    let written = match serde_json::to_vec(gaps) {
+        Ok(json) => tokio::fs::write(dir.join(GAPS_FILE), json).await,
+        Err(e) => Err(std::io::Error::other(e)),
+    };
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "cannot note the clip's gaps; it is stored without them");
+    }
+}
+
+/// None written (or unreadable): no gaps known.
+async fn read_gaps(dir: &Path) -> Vec<vigil_domain::Gap> {
+    match tokio::fs::read(dir.join(GAPS_FILE)).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(_) => Vec::new(),
     }
 }
 

@@ -13,7 +13,7 @@ use std::{path::Path, sync::Arc, time::SystemTime};
 use time::OffsetDateTime;
 use vigil_domain::{
     ports::{PlaybackRepo, Result},
-    Error, MediaInfo, Playback, PlaybackId, PlaybackUpdate, RecordingStatus,
+    Error, Gap, MediaInfo, Playback, PlaybackId, PlaybackUpdate, RecordingStatus,
 };
 
 /// What happened to a playback's recording.
@@ -38,6 +38,8 @@ pub enum Happened {
         /// Something the user should know of the clip (reconnects, missing
         /// metadata).
         note: Option<String>,
+        /// Where the clip skips time the camera was away.
+        gaps: Vec<Gap>,
     },
     /// It cannot be finished; `kept` is where its files stay on disk.
     Failed {
@@ -92,12 +94,14 @@ fn update(what: Happened, now: OffsetDateTime) -> PlaybackUpdate {
             thumbnail_key,
             media,
             note,
+            gaps,
         } => PlaybackUpdate {
             video_key: Some(video_key),
             thumbnail_key,
             media: Some(media),
             local_path: Some(None),
             error: note,
+            gaps: Some(gaps),
             ..Default::default()
         },
         Happened::Failed { reason, kept } => PlaybackUpdate {
@@ -185,6 +189,7 @@ mod tests {
                 thumbnail_key: None,
                 media: MediaInfo::default(),
                 note: None,
+                gaps: Vec::new(),
             },
             Happened::Failed {
                 reason: "r".into(),
@@ -278,6 +283,7 @@ mod tests {
                 thumbnail_key: None,
                 media: MediaInfo::default(),
                 note: Some("reconnected".into()),
+                gaps: Vec::new(),
             },
             now,
         );

@@ -203,6 +203,9 @@ impl RecordingService {
             // A conflict means it is already past RECORDING: queue anyway.
             _ => {}
         }
+        // The folder travels with the job (and survives a restart): what
+        // the take knows of its gaps goes with it.
+        crate::jobs::write_gaps(&clip.dir, &clip.gaps).await;
         // Only now, with the row PROCESSING, does the recording stop
         // counting as active: a stop racing with the end must not find it
         // RECORDING and unheld.

@@ -521,3 +521,49 @@ async fn a_hung_join_is_killed_and_fails_the_playback_keeping_its_parts() {
     wait_killed(&f._dir.path().join("ffmpeg.pid")).await;
     assert_eq!(f.service.active_count(), 0);
 }
+
+#[tokio::test]
+async fn a_frozen_camera_leaves_a_gap_the_stored_playback_shows() {
+    let cam = TestCamera::start();
+    let f = fixture(4).await;
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Pending);
+    f.service.start(id, &camera(&cam.url())).await.unwrap();
+    wait_status(&f, id, RecordingStatus::Recording).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cam.signal("-STOP");
+    // Frozen past ffmpeg's socket timeout, then back.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    cam.signal("-CONT");
+    let dir = f.record_dir.join(id.to_string());
+    let before = support_bytes(&dir);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while support_bytes(&dir) <= before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the camera never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    f.service.stop(id).await.unwrap();
+    wait_status(&f, id, RecordingStatus::Completed).await;
+    let p = f.playbacks.get_now(id);
+    assert_eq!(p.gaps.len(), 1, "{p:?}");
+    assert!(p.gaps[0].seconds >= 3.0, "{:?}", p.gaps);
+    assert!(p.started_at.is_some_and(|s| p.gaps[0].at > s));
+    assert_eq!(p.media.browser_playable, Some(true));
+    wait_cleaned(&f, &dir).await;
+}
+
+/// Bytes of parts in a take's folder.
+fn support_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".ts"))
+                .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -37,6 +37,8 @@ pub struct ClipFile {
     pub media: MediaInfo,
     /// How many times the camera dropped and was reconnected.
     pub reconnects: u32,
+    /// Where the clip skips time the camera was away.
+    pub gaps: Vec<crate::Gap>,
 }
 
 /// Asks a take to stop (after the camera's post-roll); cloneable, and

@@ -27,7 +27,7 @@ pub use event_type::{EventType, RecordingTypes};
 pub use ids::{CameraId, EventId, JobId, PlaybackId, UserId};
 pub use job::{Job, JobKind, NewJob};
 pub use page::Page;
-pub use playback::{EventSummary, MediaInfo, Playback, PlaybackFilter, PlaybackUpdate};
+pub use playback::{EventSummary, Gap, MediaInfo, Playback, PlaybackFilter, PlaybackUpdate};
 pub use record_error::{RecordError, RecordErrorKind};
 pub use recording_status::{RecordingStatus, TransitionError};
 pub use role::Role;

@@ -16,6 +16,31 @@ pub struct MediaInfo {
     pub resolution: Option<String>,
     pub width: Option<i32>,
     pub height: Option<i32>,
+    /// Whether a current browser plays the clip as it is (H.264 video with
+    /// AAC, Opus or no audio); `None` when ffprobe could not tell.
+    pub browser_playable: Option<bool>,
+}
+
+impl MediaInfo {
+    /// Whether browsers play `video` (an ffprobe codec name) with `audio`
+    /// (`None`: no audio track). H.265 plays only where the hardware
+    /// decodes it, so it counts as not playable.
+    pub fn plays_in_browsers(video: &str, audio: Option<&str>) -> bool {
+        let video_ok = matches!(video, "h264");
+        let audio_ok = matches!(audio, None | Some("aac" | "opus" | "mp3"));
+        video_ok && audio_ok
+    }
+}
+
+/// A stretch inside a clip where the camera was away (a reconnect or a
+/// stall): the clip skips it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Gap {
+    /// When the camera went away.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// How long it was away.
+    pub seconds: f64,
 }
 
 /// The event a playback belongs to, as shown inside a playback.
@@ -41,8 +66,12 @@ pub struct Playback {
     pub media: MediaInfo,
     pub local_path: Option<String>,
     pub error: Option<String>,
+    /// When the clip's first frame was filmed (before the event, by up to
+    /// the pre-roll).
     pub started_at: Option<OffsetDateTime>,
     pub ended_at: Option<OffsetDateTime>,
+    /// Where the clip skips time, in order.
+    pub gaps: Vec<Gap>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub event: Option<EventSummary>,
@@ -69,6 +98,7 @@ pub struct PlaybackUpdate {
     pub error: Option<String>,
     pub started_at: Option<OffsetDateTime>,
     pub ended_at: Option<OffsetDateTime>,
+    pub gaps: Option<Vec<Gap>>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -227,6 +227,8 @@ pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::Camer
                 resolution: Set(Some("1080p".into())),
                 width: Set(Some(1920)),
                 height: Set(Some(1080)),
+                browser_playable: Set(Some(true)),
+                gaps: Set(None),
                 local_path: Set(None),
                 error: Set(None),
                 started_at: Set(Some(at)),

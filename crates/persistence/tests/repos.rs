@@ -293,7 +293,12 @@ both!(
             resolution: Some("1080p".into()),
             width: Some(1920),
             height: Some(1080),
+            browser_playable: Some(false),
         };
+        let at = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap();
+        let gaps = vec![vigil_domain::Gap { at, seconds: 4.25 }];
         let done = pbs
             .transition(
                 pid,
@@ -302,6 +307,7 @@ both!(
                     media: Some(media.clone()),
                     video_key: Some(vigil_domain::Playback::video_key_for(pid)),
                     local_path: Some(None),
+                    gaps: Some(gaps.clone()),
                     ..Default::default()
                 },
             )
@@ -309,6 +315,8 @@ both!(
             .unwrap();
         assert_eq!(done.media, media);
         assert_eq!(done.local_path, None);
+        assert_eq!(done.gaps, gaps, "gaps are stored and read back");
+        assert_eq!(pbs.get(pid).await.unwrap().unwrap().gaps, gaps);
         let fail = pbs
             .transition(pid, RecordingStatus::Failed, PlaybackUpdate::default())
             .await

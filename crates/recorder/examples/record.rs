@@ -51,6 +51,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             RecorderEvent::Reconnecting { attempt, reason } => {
                 println!("camera dropped ({reason}); reconnect {attempt}")
             }
+            RecorderEvent::Resumed { away } => {
+                println!("camera back after {:.1} s", away.as_secs_f64())
+            }
             RecorderEvent::Finished(Ok(clip)) => {
                 let m = &clip.info.media;
                 println!(

@@ -92,21 +92,34 @@ struct RecordingTake {
 }
 
 impl RecordingTake {
-    fn map(&self, ev: RecorderEvent) -> TakeEvent {
-        match ev {
+    /// `None` for what the port does not report (the gaps come with the
+    /// clip).
+    fn map(&self, ev: RecorderEvent) -> Option<TakeEvent> {
+        Some(match ev {
             RecorderEvent::MediaWritten => TakeEvent::MediaStarted {
                 since: self.rec.media_since().unwrap_or_else(SystemTime::now),
             },
             RecorderEvent::Reconnecting { attempt, reason } => {
                 TakeEvent::Interrupted { attempt, reason }
             }
-            RecorderEvent::Finished(r) => TakeEvent::Finished(r.map(|clip| ClipFile {
-                dir: clip.dir,
-                path: clip.path,
-                media: clip.info.media,
-                reconnects: clip.reconnects,
+            RecorderEvent::Resumed { .. } => return None,
+            RecorderEvent::Finished(r) => TakeEvent::Finished(r.map(|clip| {
+                ClipFile {
+                    dir: clip.dir,
+                    path: clip.path,
+                    media: clip.info.media,
+                    reconnects: clip.reconnects,
+                    gaps: clip
+                        .gaps
+                        .into_iter()
+                        .map(|(at, away)| vigil_domain::Gap {
+                            at: time::OffsetDateTime::from(at),
+                            seconds: (away.as_secs_f64() * 1000.0).round() / 1000.0,
+                        })
+                        .collect(),
+                }
             })),
-        }
+        })
     }
 }
 
@@ -133,13 +146,21 @@ impl Take for RecordingTake {
     }
 
     async fn next_event(&mut self) -> Option<TakeEvent> {
-        let ev = self.rec.next_event().await?;
-        Some(self.map(ev))
+        loop {
+            let ev = self.rec.next_event().await?;
+            if let Some(ev) = self.map(ev) {
+                return Some(ev);
+            }
+        }
     }
 
     fn try_next_event(&mut self) -> Option<TakeEvent> {
-        let ev = self.rec.events.try_recv().ok()?;
-        Some(self.map(ev))
+        loop {
+            let ev = self.rec.events.try_recv().ok()?;
+            if let Some(ev) = self.map(ev) {
+                return Some(ev);
+            }
+        }
     }
 }
 

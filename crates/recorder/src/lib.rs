@@ -116,6 +116,9 @@ impl FfmpegRecorder {
             events: feed.events,
             media_since: feed.media_since,
             audio_memory: self.audio.clone(),
+            last_media: None,
+            down_at: None,
+            gaps: Vec::new(),
         };
         // Made here, in the caller's span, so the take's log lines carry
         // what the caller knows of it (a playback id) without the recorder

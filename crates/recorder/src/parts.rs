@@ -1,7 +1,10 @@
 //! The MPEG-TS parts of one recording, and joining them into one clip.
 
 use crate::{args, probe, process, RecordError, RecordErrorKind, RecorderConfig};
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime},
+};
 
 /// The recording's parts in order, with their sizes.
 pub fn list(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf, u64)>> {
@@ -110,6 +113,7 @@ pub async fn finish(
     cfg: &RecorderConfig,
     dir: &Path,
     reconnects: u32,
+    gaps: Vec<(SystemTime, Duration)>,
 ) -> Result<Clip, RecordError> {
     let path = join(cfg, dir).await?;
     let info = match probe::probe(&cfg.ffprobe, &path, cfg.probe_timeout).await {
@@ -127,6 +131,7 @@ pub async fn finish(
         path,
         info,
         reconnects,
+        gaps,
     })
 }
 
@@ -139,6 +144,8 @@ pub struct Clip {
     pub info: probe::ClipInfo,
     /// How many times the camera dropped and was reconnected.
     pub reconnects: u32,
+    /// Where the clip skips time: when the camera went away, for how long.
+    pub gaps: Vec<(SystemTime, Duration)>,
 }
 
 impl Clip {

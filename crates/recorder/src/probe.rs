@@ -78,10 +78,15 @@ pub fn parse(json: &[u8]) -> Result<ClipInfo, RecordError> {
     let Some(video) = video else {
         return Err(RecordError::probe("the clip has no video stream"));
     };
-    let has_audio = out
+    let audio = out
         .streams
         .iter()
-        .any(|s| s.codec_type.as_deref() == Some("audio"));
+        .find(|s| s.codec_type.as_deref() == Some("audio"));
+    let has_audio = audio.is_some();
+    let browser_playable = video
+        .codec_name
+        .as_deref()
+        .map(|v| MediaInfo::plays_in_browsers(v, audio.and_then(|a| a.codec_name.as_deref())));
     let fmt = out.format.as_ref();
     let num = |v: Option<&String>| v.and_then(|s| s.parse::<f64>().ok());
     let media = MediaInfo {
@@ -92,6 +97,7 @@ pub fn parse(json: &[u8]) -> Result<ClipInfo, RecordError> {
         resolution: video.height.map(resolution_label),
         width: video.width,
         height: video.height,
+        browser_playable,
     };
     Ok(ClipInfo {
         media,
@@ -127,6 +133,7 @@ mod tests {
         );
         assert_eq!(info.media.resolution.as_deref(), Some("360p"));
         assert!(info.has_audio);
+        assert_eq!(info.media.browser_playable, Some(true), "H.264 + AAC");
         let d = info.media.duration_sec.unwrap();
         assert!((4.0..6.0).contains(&d), "{d}");
         assert!(info.media.file_size_bytes.unwrap() > 100_000);
@@ -138,6 +145,18 @@ mod tests {
         assert_eq!(resolution_label(720), "720p");
         assert_eq!(resolution_label(1080), "1080p");
         assert_eq!(resolution_label(2160), "4K");
+    }
+
+    #[test]
+    fn h265_or_g711_is_not_browser_playable() {
+        let hevc = parse(br#"{"streams":[{"codec_type":"video","codec_name":"hevc"},{"codec_type":"audio","codec_name":"aac"}],"format":{}}"#).unwrap();
+        assert_eq!(hevc.media.browser_playable, Some(false));
+        let alaw = parse(br#"{"streams":[{"codec_type":"video","codec_name":"h264"},{"codec_type":"audio","codec_name":"pcm_alaw"}],"format":{}}"#).unwrap();
+        assert_eq!(alaw.media.browser_playable, Some(false));
+        let silent =
+            parse(br#"{"streams":[{"codec_type":"video","codec_name":"h264"}],"format":{}}"#)
+                .unwrap();
+        assert_eq!(silent.media.browser_playable, Some(true));
     }
 
     #[test]

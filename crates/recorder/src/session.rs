@@ -29,12 +29,18 @@ pub enum RecorderEvent {
     MediaWritten,
     /// The camera dropped; a reconnect follows (numbered from 1).
     Reconnecting { attempt: u32, reason: String },
+    /// Media flows again after the camera was away this long (a reconnect,
+    /// or a freeze on the same connection); the clip has a gap there.
+    Resumed { away: Duration },
     /// The last event: the clip, or why there is none.
     Finished(Result<Clip, RecordError>),
 }
 
 /// How often the stall watchdog looks at the bytes on disk.
 const WATCHDOG_EVERY: Duration = Duration::from_secs(1);
+/// Media that stops this long and resumes in the same run is a gap (every
+/// packet is flushed, so a live camera grows the part many times a second).
+const GAP_AFTER: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
@@ -57,6 +63,12 @@ pub(crate) struct Session {
     pub events: mpsc::UnboundedSender<RecorderEvent>,
     pub media_since: crate::MediaSince,
     pub audio_memory: supervisor::AudioMemory,
+    /// When media last reached disk, where a gap begins: wall time for
+    /// the record, monotonic time to measure it.
+    pub last_media: Option<(std::time::SystemTime, Instant)>,
+    /// When the camera went away, while it is away.
+    pub down_at: Option<(std::time::SystemTime, Instant)>,
+    pub gaps: Vec<(std::time::SystemTime, Duration)>,
 }
 
 impl Session {
@@ -134,6 +146,9 @@ impl Session {
                         return Ok(attempt);
                     }
                     attempt += 1;
+                    if self.down_at.is_none() {
+                        self.down_at = Some(self.last_media.unwrap_or_else(now_both));
+                    }
                     let reason = tail.summary().unwrap_or_else(|| "stream ended".into());
                     tracing::warn!(attempt, %reason, "camera dropped; reconnecting");
                     crate::telemetry::ffmpeg_restart();
@@ -178,6 +193,7 @@ impl Session {
         let mut watchdog = tokio::time::interval(WATCHDOG_EVERY);
         let mut last_bytes = bytes_before;
         let mut last_growth = Instant::now();
+        let mut pending_gap: Option<Duration> = None;
 
         let stopped = loop {
             let wait_first = if got_media {
@@ -196,7 +212,9 @@ impl Session {
                                 self.report_first_media();
                             } else {
                                 tracing::info!("camera back; recording resumed");
+                                self.close_gap();
                             }
+                            self.last_media = Some(now_both());
                         }
                     }
                 }
@@ -215,6 +233,23 @@ impl Session {
                 _ = watchdog.tick(), if got_media => {
                     let bytes = parts::bytes_written(&self.dir);
                     if bytes > last_bytes {
+                        let quiet = last_growth.elapsed();
+                        if quiet >= GAP_AFTER {
+                            // Media again after a freeze, or ffmpeg writing
+                            // what it held as it gives up on the camera:
+                            // only more media on the next look tells. The
+                            // freeze's start stays the last media meanwhile.
+                            pending_gap = Some(quiet);
+                        } else {
+                            if let (Some(away), Some((at, _))) = (pending_gap.take(), self.last_media) {
+                                // The camera froze and came back on the same
+                                // connection: the clip skips that time too.
+                                tracing::warn!(seconds = away.as_secs(), "camera froze and came back");
+                                self.gaps.push((at, away));
+                                let _ = self.events.send(RecorderEvent::Resumed { away });
+                            }
+                            self.last_media = Some(now_both());
+                        }
                         (last_bytes, last_growth) = (bytes, Instant::now());
                     } else if last_growth.elapsed() >= self.cfg.stall_timeout {
                         let why = format!(
@@ -256,10 +291,22 @@ impl Session {
             got_media = true;
             if !media_before {
                 self.report_first_media();
+            } else {
+                self.close_gap();
             }
+            self.last_media = Some(now_both());
         }
         let exit = if stopped { Exit::Stopped } else { Exit::Ended };
         (exit, got_media)
+    }
+
+    /// The camera is back: the time since it went away is a gap.
+    fn close_gap(&mut self) {
+        if let Some((down, since)) = self.down_at.take() {
+            let away = since.elapsed();
+            self.gaps.push((down, away));
+            let _ = self.events.send(RecorderEvent::Resumed { away });
+        }
     }
 
     fn report_first_media(&self) {
@@ -268,10 +315,15 @@ impl Session {
     }
 
     async fn finalize(&self, reconnects: u32) -> Result<Clip, RecordError> {
-        let clip = parts::finish(&self.cfg, &self.dir, reconnects).await?;
+        let clip = parts::finish(&self.cfg, &self.dir, reconnects, self.gaps.clone()).await?;
         Manifest::remove(&self.dir);
         Ok(clip)
     }
+}
+
+/// Now, as wall time (for the record) and monotonic time (to measure).
+fn now_both() -> (std::time::SystemTime, Instant) {
+    (std::time::SystemTime::now(), Instant::now())
 }
 
 /// Whether the owner asked to stop, or is gone: with every stop handle

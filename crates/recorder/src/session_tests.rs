@@ -35,6 +35,8 @@ enum Step {
     Says(&'static str),
     /// Exits by itself (the camera dropped).
     Exit,
+    /// Writes nothing for this many seconds, the connection kept.
+    Quiet(u64),
     /// Waits for `q` on stdin; exits then when `obey`, never otherwise.
     AwaitQuit { obey: bool },
 }
@@ -127,6 +129,7 @@ impl Launcher for Scripted {
                             .unwrap();
                     }
                     Step::Exit => break,
+                    Step::Quiet(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
                     Step::AwaitQuit { obey } => {
                         let mut b = [0u8; 1];
                         while stdin_r.read_exact(&mut b).await.is_ok() && b[0] != b'q' {}
@@ -235,7 +238,12 @@ async fn a_dropped_camera_is_reconnected_after_a_backoff_and_stopped_with_one_q(
     tokio::time::sleep(Duration::from_secs(1)).await;
     rec.stop();
     let rest = events_until_finished(&mut rec).await;
-    assert_eq!(rest.len(), 1, "{rest:?}");
+    match rest.as_slice() {
+        [RecorderEvent::Resumed { away }, RecorderEvent::Finished(_)] => {
+            assert_eq!(away.as_secs(), 1, "away for the backoff: {away:?}")
+        }
+        other => panic!("{other:?}"),
+    }
     let log = f.launcher.log.lock().unwrap();
     assert_eq!(gaps(&log.launches), [1], "one backoff of 1 s");
     assert_eq!((log.quits, log.kills), (1, 0), "one q, no kill");
@@ -428,11 +436,52 @@ async fn a_run_that_stops_writing_is_restarted_by_the_watchdog_once_not_every_se
     tokio::time::sleep(Duration::from_secs(5)).await;
     rec.stop();
     let rest = events_until_finished(&mut rec).await;
-    assert_eq!(rest.len(), 1, "{rest:?}");
+    match rest.as_slice() {
+        // From the last write to the next run's first: the stall plus the
+        // backoff.
+        [RecorderEvent::Resumed { away }, RecorderEvent::Finished(_)] => {
+            assert!((10..=12).contains(&away.as_secs()), "{away:?}")
+        }
+        other => panic!("{other:?}"),
+    }
     let log = f.launcher.log.lock().unwrap();
     assert_eq!(log.launches.len(), 2);
     // Stalled for 10 s (the watchdog ticks every second), then the 1 s backoff.
     let gap = gaps(&log.launches)[0];
     assert!((11..=12).contains(&gap), "{gap}");
     assert_eq!(log.kills, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_camera_that_freezes_and_comes_back_on_the_same_connection_leaves_a_gap() {
+    let f = fixture(
+        vec![vec![
+            Step::Media,
+            Step::Quiet(1),
+            Step::Media,
+            // Frozen for 6 s: under the stall timeout, so no restart.
+            Step::Quiet(6),
+            Step::Media,
+            Step::Quiet(1),
+            Step::Media,
+            Step::AwaitQuit { obey: true },
+        ]],
+        |cfg| cfg.stall_timeout = Duration::from_secs(10),
+    );
+    let mut rec = f.recorder.start(ID, url()).unwrap();
+    assert_eq!(rec.next_event().await, Some(RecorderEvent::MediaWritten));
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    rec.stop();
+    let rest = events_until_finished(&mut rec).await;
+    assert_eq!(
+        f.launcher.log.lock().unwrap().launches.len(),
+        1,
+        "no restart"
+    );
+    match rest.as_slice() {
+        [RecorderEvent::Resumed { away }, RecorderEvent::Finished(_)] => {
+            assert!((5..=7).contains(&away.as_secs()), "{away:?}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -195,6 +195,9 @@ async fn a_camera_frozen_for_a_while_leaves_one_clip_that_goes_on_after_it() {
     assert!(clip.reconnects >= 1, "{clip:?}");
     let d = clip.info.media.duration_sec.unwrap();
     assert!(d >= 3.5, "both sides of the freeze are in the clip: {d}");
+    // The freeze is one gap, of at least the time the camera was stopped.
+    assert_eq!(clip.gaps.len(), 1, "{:?}", clip.gaps);
+    assert!(clip.gaps[0].1 >= Duration::from_secs(3), "{:?}", clip.gaps);
     assert_eq!(decode_errors(&clip.path), "");
 }
 

@@ -100,7 +100,13 @@ impl Recorder for ScriptedRecorder {
                             resolution: Some("1080p".into()),
                             width: Some(1920),
                             height: Some(1080),
+                            browser_playable: Some(true),
                         }),
+                        // The camera was away for 2 s just before the end.
+                        gaps: Some(vec![vigil_domain::Gap {
+                            at: time::OffsetDateTime::now_utc(),
+                            seconds: 2.0,
+                        }]),
                         ..Default::default()
                     },
                 )

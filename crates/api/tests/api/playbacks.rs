@@ -263,3 +263,36 @@ async fn status_changes_are_pushed_filtered_like_the_list() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_completed_playback_shows_its_clip_timing_and_browser_playability() {
+    let app = spawn_app().await;
+    let (t, pb, _) = completed(&app).await;
+    let v: Value = app.get_json(&t, &format!("/playbacks/{pb}")).await;
+    assert_eq!(v["browserPlayable"], true);
+    assert_eq!(v["clipStartAt"], v["startedAt"], "{v}");
+    assert!(v["clipStartAt"].is_string());
+    let offset = v["triggerOffsetSec"].as_f64().unwrap();
+    assert!(offset >= 0.0, "{offset}");
+    let gaps = v["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{v}");
+    assert_eq!(gaps[0]["seconds"], 2.0);
+    assert!(gaps[0]["offsetSec"].as_f64().unwrap() >= 0.0);
+    assert!(gaps[0]["at"].is_string());
+    // A playback still pending has none of them yet.
+    let cam = app.create_camera("Yard").await;
+    let ev: Value = app
+        .post_event(&t, cam["id"].as_str().unwrap(), "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fresh: Value = app
+        .get_json(
+            &t,
+            &format!("/playbacks/{}", ev["playbackId"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(fresh["browserPlayable"], Value::Null);
+    assert_eq!(fresh["gaps"], serde_json::json!([]));
+}

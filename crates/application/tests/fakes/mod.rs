@@ -28,6 +28,7 @@ impl MemPlaybacks {
                 error: None,
                 started_at: None,
                 ended_at: None,
+                gaps: Vec::new(),
                 created_at: now,
                 updated_at: now,
                 event: None,
@@ -94,6 +95,9 @@ impl PlaybackRepo for MemPlaybacks {
         }
         if let Some(t) = u.started_at {
             p.started_at = Some(t);
+        }
+        if let Some(g) = u.gaps {
+            p.gaps = g;
         }
         if let Some(t) = u.ended_at {
             p.ended_at = Some(t);

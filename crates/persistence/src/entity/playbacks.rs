@@ -16,10 +16,13 @@ pub struct Model {
     pub resolution: Option<String>,
     pub width: Option<i32>,
     pub height: Option<i32>,
+    pub browser_playable: Option<bool>,
     pub local_path: Option<String>,
     pub error: Option<String>,
     pub started_at: Option<TimeDateTimeWithTimeZone>,
     pub ended_at: Option<TimeDateTimeWithTimeZone>,
+    /// JSON array of `Gap`s; null: none.
+    pub gaps: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

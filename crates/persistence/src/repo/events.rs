@@ -105,10 +105,12 @@ impl EventRepo for SqlEventRepo {
                 resolution: Set(None),
                 width: Set(None),
                 height: Set(None),
+                browser_playable: Set(None),
                 local_path: Set(None),
                 error: Set(None),
                 started_at: Set(None),
                 ended_at: Set(None),
+                gaps: Set(None),
                 created_at: Set(t),
                 updated_at: Set(t),
             }

@@ -61,11 +61,16 @@ fn to_domain(m: playbacks::Model, event: Option<events::Model>) -> Result<Playba
             resolution: m.resolution,
             width: m.width,
             height: m.height,
+            browser_playable: m.browser_playable,
         },
         local_path: m.local_path,
         error: m.error,
         started_at: m.started_at,
         ended_at: m.ended_at,
+        gaps: match m.gaps.as_deref() {
+            Some(json) => serde_json::from_str(json).map_err(|e| corrupt("gaps", e))?,
+            None => Vec::new(),
+        },
         created_at: m.created_at,
         updated_at: m.updated_at,
         event: event.map(summary).transpose()?,
@@ -164,6 +169,14 @@ impl PlaybackRepo for SqlPlaybackRepo {
             row.resolution = Set(media.resolution);
             row.width = Set(media.width);
             row.height = Set(media.height);
+            row.browser_playable = Set(media.browser_playable);
+        }
+        if let Some(gaps) = update.gaps {
+            let json = (!gaps.is_empty())
+                .then(|| serde_json::to_string(&gaps))
+                .transpose()
+                .map_err(|e| Error::internal(format!("gaps: {e}")))?;
+            row.gaps = Set(json);
         }
         if let Some(p) = update.local_path {
             row.local_path = Set(p);

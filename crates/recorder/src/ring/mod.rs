@@ -211,6 +211,8 @@ impl Ring {
                 linked: Vec::new(),
                 media: false,
                 reconnects: 0,
+                down_at: None,
+                gaps: Vec::new(),
                 events: feed.events.clone(),
                 media_since: feed.media_since,
                 done: Some(done_tx),
@@ -277,11 +279,12 @@ impl Shared {
                     .segments
                     .back()
                     .and_then(|s| window::mtime(&s.path));
-                st.window
-                    .close_last(last_write.unwrap_or_else(SystemTime::now));
+                let down_at = last_write.unwrap_or_else(SystemTime::now);
+                st.window.close_last(down_at);
                 if !*stop.borrow() {
                     for tap in st.taps.iter_mut().filter(|t| t.media && t.until.is_none()) {
                         tap.reconnects += 1;
+                        tap.down_at.get_or_insert(down_at);
                         let _ = tap.events.send(RecorderEvent::Reconnecting {
                             attempt: tap.reconnects,
                             reason: reason.clone(),

@@ -9,6 +9,9 @@ use std::{
     sync::Arc,
     time::{Duration, SystemTime},
 };
+/// When the camera went away inside a clip, and for how long.
+pub(super) type Gaps = Vec<(SystemTime, Duration)>;
+
 use tokio::{
     sync::{mpsc, oneshot, watch},
     time::Instant,
@@ -27,9 +30,12 @@ pub(super) struct Tap {
     pub linked: Vec<u32>,
     pub media: bool,
     pub reconnects: u32,
+    /// When the camera went away, while it is away.
+    pub down_at: Option<SystemTime>,
+    pub gaps: Gaps,
     pub events: mpsc::UnboundedSender<RecorderEvent>,
     pub media_since: crate::MediaSince,
-    pub done: Option<oneshot::Sender<u32>>,
+    pub done: Option<oneshot::Sender<(u32, Gaps)>>,
 }
 
 impl Shared {
@@ -63,6 +69,13 @@ impl Shared {
                     Ok(()) => {
                         tap.next_part += 1;
                         tap.linked.push(seg.n);
+                        // The first segment of the camera's return closes
+                        // the gap it left.
+                        if let Some(down) = tap.down_at.take() {
+                            let away = seg.start.duration_since(down).unwrap_or_default();
+                            tap.gaps.push((down, away));
+                            let _ = tap.events.send(RecorderEvent::Resumed { away });
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(take = %tap.id, error = %e, "cannot link a ring segment");
@@ -88,7 +101,7 @@ impl Shared {
                 !running && (stopped || now.duration_since(until).is_ok_and(|d| d > io_grace));
             if cut || gone || stopped {
                 if let Some(done) = tap.done.take() {
-                    let _ = done.send(tap.reconnects);
+                    let _ = done.send((tap.reconnects, std::mem::take(&mut tap.gaps)));
                 }
             }
         }
@@ -108,7 +121,7 @@ pub(super) struct TapTask {
     pub post_roll: Duration,
     pub stop: watch::Receiver<bool>,
     pub events: mpsc::UnboundedSender<RecorderEvent>,
-    pub done: oneshot::Receiver<u32>,
+    pub done: oneshot::Receiver<(u32, Gaps)>,
 }
 
 impl TapTask {
@@ -117,10 +130,10 @@ impl TapTask {
         let first_frame = Instant::now() + cfg.first_frame_timeout;
         let limit = Instant::now() + cfg.max_duration;
         let mut ending = false;
-        let reconnects = loop {
+        let (reconnects, gaps) = loop {
             let has_media = self.with_tap(|t| t.media).unwrap_or(true);
             tokio::select! {
-                r = &mut self.done => break r.unwrap_or(0),
+                r = &mut self.done => break r.unwrap_or_default(),
                 _ = self.stop.changed(), if !ending => {
                     if crate::session::stop_requested(&self.stop) {
                         ending = true;
@@ -151,7 +164,7 @@ impl TapTask {
                 _ = tokio::time::sleep(Duration::from_millis(250)), if !has_media => {}
             }
         };
-        let result = parts::finish(&cfg, &self.dir, reconnects).await;
+        let result = parts::finish(&cfg, &self.dir, reconnects, gaps).await;
         let _ = self.events.send(RecorderEvent::Finished(result));
     }
 
