@@ -245,16 +245,22 @@ async fn a_camera_drop_leaves_the_ring_running() {
     until("the ring back", secs(30), || ring.is_warm()).await;
     tokio::time::sleep(secs(2)).await;
     recording.stop();
-    let mut reconnects = 0;
+    let (mut reconnects, mut resumed) = (0, 0);
     let clip = loop {
         match recording.next_event().await.unwrap() {
             RecorderEvent::Reconnecting { .. } => reconnects += 1,
+            RecorderEvent::Resumed { .. } => resumed += 1,
             RecorderEvent::Finished(r) => break r.unwrap(),
             other => panic!("unexpected {other:?}"),
         }
     };
     assert!(reconnects >= 1);
     assert_eq!(clip.reconnects, reconnects);
+    // The time the camera was away is a gap in the clip, reported when the
+    // ring's first new segment was linked.
+    assert_eq!(clip.gaps.len(), resumed, "{:?}", clip.gaps);
+    assert!(resumed >= 1);
+    assert!(clip.gaps[0].1 >= secs(1), "{:?}", clip.gaps);
     assert!(clip.info.media.duration_sec.unwrap() >= 3.0);
     drop(cam);
     ring.remove().await;

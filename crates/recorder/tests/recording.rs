@@ -108,6 +108,8 @@ async fn a_camera_that_drops_and_returns_gives_one_clip_of_both_parts() {
     assert!(clip.reconnects >= 1);
     let d = clip.info.media.duration_sec.unwrap();
     assert!(d >= 5.0, "both parts must be in the clip, got {d} s");
+    // However many attempts it took, the time away is one gap.
+    assert_eq!(clip.gaps.len(), 1, "{:?}", clip.gaps);
     assert!(is_faststart(&clip.path));
 }
 
