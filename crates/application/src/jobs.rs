@@ -102,6 +102,13 @@ impl RecordingService {
         }
     }
 
+    /// The process's shutdown signal: cancelling it makes the workers claim
+    /// nothing more; the owner of the other tasks stops them on it too, so
+    /// one token stops everything.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.workers.stopping.clone()
+    }
+
     /// Lets running jobs finish until `deadline`, then drops what is still
     /// in hand and releases this process's leases.
     pub(crate) async fn stop_jobs(&self, deadline: tokio::time::Instant) {

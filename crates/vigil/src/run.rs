@@ -192,7 +192,9 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     if report != Default::default() {
         tracing::warn!(?report, "took up what the previous run left");
     }
-    let shutdown = CancellationToken::new();
+    // One token: the upload workers stop claiming, retention stops, when it
+    // is cancelled.
+    let shutdown: CancellationToken = app.service.shutdown_token();
     let mut tasks = crate::tasks::Tasks::default();
     for (name, handle) in app.service.start_jobs() {
         tasks.watch(name, handle);
