@@ -536,9 +536,9 @@ async fn a_frozen_camera_leaves_a_gap_the_stored_playback_shows() {
     tokio::time::sleep(Duration::from_secs(8)).await;
     cam.signal("-CONT");
     let dir = f.record_dir.join(id.to_string());
-    let before = support_bytes(&dir);
+    let before = support::parts_bytes(&dir);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while support_bytes(&dir) <= before {
+    while support::parts_bytes(&dir) <= before {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the camera never came back"
@@ -554,16 +554,4 @@ async fn a_frozen_camera_leaves_a_gap_the_stored_playback_shows() {
     assert!(p.started_at.is_some_and(|s| p.gaps[0].at > s));
     assert_eq!(p.media.browser_playable, Some(true));
     wait_cleaned(&f, &dir).await;
-}
-
-/// Bytes of parts in a take's folder.
-fn support_bytes(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".ts"))
-                .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0)
 }

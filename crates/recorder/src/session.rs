@@ -193,7 +193,9 @@ impl Session {
         let mut watchdog = tokio::time::interval(WATCHDOG_EVERY);
         let mut last_bytes = bytes_before;
         let mut last_growth = Instant::now();
-        let mut pending_gap: Option<Duration> = None;
+        // A freeze on this connection that media came back after: how long,
+        // and since when it flows again.
+        let mut freeze: Option<(Duration, Instant)> = None;
 
         let stopped = loop {
             let wait_first = if got_media {
@@ -234,20 +236,16 @@ impl Session {
                     let bytes = parts::bytes_written(&self.dir);
                     if bytes > last_bytes {
                         let quiet = last_growth.elapsed();
-                        if quiet >= GAP_AFTER {
+                        if quiet >= GAP_AFTER && freeze.is_none() {
                             // Media again after a freeze, or ffmpeg writing
                             // what it held as it gives up on the camera:
-                            // only more media on the next look tells. The
-                            // freeze's start stays the last media meanwhile.
-                            pending_gap = Some(quiet);
-                        } else {
-                            if let (Some(away), Some((at, _))) = (pending_gap.take(), self.last_media) {
-                                // The camera froze and came back on the same
-                                // connection: the clip skips that time too.
-                                tracing::warn!(seconds = away.as_secs(), "camera froze and came back");
-                                self.gaps.push((at, away));
-                                let _ = self.events.send(RecorderEvent::Resumed { away });
-                            }
+                            // only media still flowing a while later tells
+                            // (or a stop before that). The freeze's start
+                            // stays the last media meanwhile.
+                            freeze = Some((quiet, Instant::now()));
+                        } else if freeze.is_some_and(|(_, back)| back.elapsed() >= GAP_AFTER) {
+                            self.commit_freeze(freeze.take());
+                        } else if freeze.is_none() {
                             self.last_media = Some(now_both());
                         }
                         (last_bytes, last_growth) = (bytes, Instant::now());
@@ -279,8 +277,12 @@ impl Session {
             }
         };
         if stopped {
+            // Media flowed again until the stop: the freeze was one.
+            self.commit_freeze(freeze.take());
             run.quit(self.cfg.stop_timeout, tail).await;
         } else {
+            // The run ended by itself: what looked like a return was ffmpeg
+            // flushing as it gave up; the reconnect's gap covers it.
             run.drain_stderr(tail).await;
         }
         // Media may have reached disk after the last progress block that
@@ -298,6 +300,17 @@ impl Session {
         }
         let exit = if stopped { Exit::Stopped } else { Exit::Ended };
         (exit, got_media)
+    }
+
+    /// A freeze the camera came back from on the same connection is a gap.
+    fn commit_freeze(&mut self, freeze: Option<(Duration, Instant)>) {
+        let (Some((away, _)), Some((at, _))) = (freeze, self.last_media) else {
+            return;
+        };
+        tracing::warn!(seconds = away.as_secs(), "camera froze and came back");
+        self.gaps.push((at, away));
+        let _ = self.events.send(RecorderEvent::Resumed { away });
+        self.last_media = Some(now_both());
     }
 
     /// The camera is back: the time since it went away is a gap.

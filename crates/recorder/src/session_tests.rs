@@ -485,3 +485,48 @@ async fn a_camera_that_freezes_and_comes_back_on_the_same_connection_leaves_a_ga
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_flush_before_ffmpeg_gives_up_is_not_taken_for_the_camera_coming_back() {
+    let f = fixture(
+        vec![
+            // Frozen, then ffmpeg writes what it held (over two looks) and
+            // exits: the camera did not come back.
+            vec![
+                Step::Media,
+                Step::Quiet(6),
+                Step::Media,
+                Step::Quiet(1),
+                Step::Media,
+                Step::Exit,
+            ],
+            vec![Step::Media, Step::AwaitQuit { obey: true }],
+        ],
+        |cfg| cfg.stall_timeout = Duration::from_secs(10),
+    );
+    let mut rec = f.recorder.start(ID, url()).unwrap();
+    assert_eq!(rec.next_event().await, Some(RecorderEvent::MediaWritten));
+    while f.launcher.log.lock().unwrap().launches.len() < 2 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    rec.stop();
+    let rest = events_until_finished(&mut rec).await;
+    let resumed: Vec<Duration> = rest
+        .iter()
+        .filter_map(|e| match e {
+            RecorderEvent::Resumed { away } => Some(*away),
+            _ => None,
+        })
+        .collect();
+    // One gap, from the freeze's start to the next run's media.
+    assert_eq!(resumed.len(), 1, "{rest:?}");
+    assert!(resumed[0] >= Duration::from_secs(7), "{resumed:?}");
+    assert!(
+        matches!(
+            rest.first(),
+            Some(RecorderEvent::Reconnecting { attempt: 1, .. })
+        ),
+        "{rest:?}"
+    );
+}

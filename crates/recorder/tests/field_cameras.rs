@@ -183,9 +183,9 @@ async fn a_camera_frozen_for_a_while_leaves_one_clip_that_goes_on_after_it() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     cam.signal("-CONT");
     // Back: recording goes on into the same clip.
-    let grew_from = parts_bytes(&rec);
+    let grew_from = support::parts_bytes(rec.dir());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while parts_bytes(&rec) <= grew_from {
+    while support::parts_bytes(rec.dir()) <= grew_from {
         assert!(tokio::time::Instant::now() < deadline, "never resumed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -199,14 +199,4 @@ async fn a_camera_frozen_for_a_while_leaves_one_clip_that_goes_on_after_it() {
     assert_eq!(clip.gaps.len(), 1, "{:?}", clip.gaps);
     assert!(clip.gaps[0].1 >= Duration::from_secs(3), "{:?}", clip.gaps);
     assert_eq!(decode_errors(&clip.path), "");
-}
-
-/// Bytes of parts in a recording's folder.
-fn parts_bytes(rec: &vigil_recorder::Recording) -> u64 {
-    std::fs::read_dir(rec.dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".ts"))
-        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
-        .sum()
 }

@@ -69,6 +69,18 @@ pub fn is_faststart(path: &std::path::Path) -> bool {
     matches!((find(b"moov"), find(b"mdat")), (Some(m), Some(d)) if m < d)
 }
 
+/// Bytes of MPEG-TS parts in a recording's folder (0 when it is gone).
+pub fn parts_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".ts"))
+                .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 pub async fn sleep(d: Duration) {
     tokio::time::sleep(d).await
 }
