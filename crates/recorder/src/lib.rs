@@ -46,7 +46,7 @@ mod supervisor;
 pub mod telemetry;
 
 pub use args::AudioMode;
-pub use capture::{free_bytes, FfmpegCapture};
+pub use capture::FfmpegCapture;
 pub use config::RecorderConfig;
 pub use error::{RecordError, RecordErrorKind};
 pub use parts::{Clip, CLIP_NAME};
