@@ -18,6 +18,7 @@ mod m20261125_000006_add_camera_retention;
 mod m20261125_000007_add_list_order_indexes;
 mod m20261201_000008_add_user_token_version;
 mod m20261202_000009_add_playback_clip_facts;
+mod m20261202_000010_add_camera_stream;
 
 pub use connect::{connect, redact_url};
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_add_list_order_indexes::Migration),
             Box::new(m20261201_000008_add_user_token_version::Migration),
             Box::new(m20261202_000009_add_playback_clip_facts::Migration),
+            Box::new(m20261202_000010_add_camera_stream::Migration),
         ]
     }
 }

@@ -105,10 +105,62 @@ pub struct CameraView {
     pub post_roll_seconds: u32,
     /// Days its playbacks are kept; null: the server's `RETENTION_DAYS`.
     pub retention_days: Option<u32>,
+    /// `off`: video copied as the camera sends it; `h264`: clips
+    /// re-encoded to H.264 at the end, so every browser plays them.
+    #[schema(value_type = TranscodeName)]
+    pub transcode: &'static str,
+    /// What the camera sends and whether it can be reached (read-only).
+    pub stream: StreamView,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+// Listed for the OpenAPI document; a test keeps it equal to `Transcode`.
+/// `off`: the camera's video is copied; `h264`: clips are re-encoded.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TranscodeName {
+    Off,
+    H264,
+}
+
+// Listed for the OpenAPI document; a test keeps it equal to `StreamState`.
+/// Whether the camera's stream can be reached, as last seen.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamStateName {
+    Unknown,
+    Connecting,
+    Connected,
+    Offline,
+    Unauthorized,
+}
+
+/// A camera's stream as last measured: by a probe when the camera was
+/// created or its URL changed, by its warm ring, and by each clip.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamView {
+    #[schema(value_type = StreamStateName)]
+    pub state: &'static str,
+    /// `H.264`, `H.265`, ...
+    pub video_codec: Option<String>,
+    /// As ffprobe names it: `aac`, `opus`, `pcm_alaw`, `pcm_mulaw`, ...
+    pub audio_codec: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub fps: Option<f64>,
+    /// Measured from the packets' key flags.
+    pub keyframe_interval_sec: Option<f64>,
+    /// Why the camera could not be reached (password masked).
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub checked_at: Option<OffsetDateTime>,
+    /// Human-readable: a keyframe interval longer than `preRollSeconds`,
+    /// a codec browsers can't play, audio re-encoded.
+    pub warnings: Vec<String>,
 }
 
 impl From<Camera> for CameraView {
@@ -121,6 +173,19 @@ impl From<Camera> for CameraView {
             pre_roll_seconds: c.pre_roll.get(),
             post_roll_seconds: c.post_roll.get(),
             retention_days: c.retention.map(|d| d.get()),
+            transcode: c.transcode.as_str(),
+            stream: StreamView {
+                warnings: c.stream_warnings(),
+                state: c.stream.state.as_str(),
+                video_codec: c.stream.facts.video_codec,
+                audio_codec: c.stream.facts.audio_codec,
+                width: c.stream.facts.width,
+                height: c.stream.facts.height,
+                fps: c.stream.facts.fps,
+                keyframe_interval_sec: c.stream.facts.keyframe_interval_sec,
+                last_error: c.stream.last_error,
+                checked_at: c.stream.checked_at,
+            },
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -333,6 +398,7 @@ impl PlaybackView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_domain::{StreamState, Transcode};
 
     fn names<T: Serialize>(all: &[T]) -> Vec<String> {
         all.iter()
@@ -362,6 +428,26 @@ mod tests {
             .iter()
             .map(|t| t.as_str().to_owned())
             .collect();
+        assert_eq!(documented, domain);
+        let documented = names(&[TranscodeName::Off, TranscodeName::H264]);
+        let domain = [Transcode::Off, Transcode::H264].map(|t| t.as_str().to_owned());
+        assert_eq!(documented, domain);
+        use StreamStateName as T;
+        let documented = names(&[
+            T::Unknown,
+            T::Connecting,
+            T::Connected,
+            T::Offline,
+            T::Unauthorized,
+        ]);
+        let domain = [
+            StreamState::Unknown,
+            StreamState::Connecting,
+            StreamState::Connected,
+            StreamState::Offline,
+            StreamState::Unauthorized,
+        ]
+        .map(|t| t.as_str().to_owned());
         assert_eq!(documented, domain);
         let documented = names(&[RoleName::Admin, RoleName::Operator, RoleName::Viewer]);
         let domain: Vec<String> = Role::ALL.iter().map(|r| r.as_str().to_owned()).collect();

@@ -46,13 +46,16 @@ impl App {
             ports.playbacks,
             playback_events.clone(),
         ));
+        let streams =
+            crate::streams::CameraStreams::new(ports.cameras.clone(), ports.capture.clone());
         let service = RecordingService::new(
             ports.capture,
             playbacks.clone(),
             ports.store.clone(),
             ports.jobs,
             limits,
-        );
+        )
+        .with_streams(streams);
         let recordings = Recordings::new(
             ports.cameras,
             ports.events,

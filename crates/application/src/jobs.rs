@@ -95,6 +95,9 @@ impl RecordingService {
             let depth = self.jobs.depth().await.ok();
             crate::telemetry::gauges(depth, self.capture.free_bytes());
             crate::telemetry::rings(self.capture.warm_stats());
+            if let Some(s) = &self.streams {
+                s.sync_warm().await;
+            }
             tokio::select! {
                 _ = self.workers.stopping.cancelled() => return,
                 _ = tokio::time::sleep(GAUGE_EVERY) => {}

@@ -7,6 +7,8 @@
 //!   stores finished clips, [`recovery`] finishes what a crash left;
 //! - [`lifecycle`]: what happened to a recording, and the status changes it
 //!   makes; the only writer of a playback's status outside persistence;
+//! - [`streams`]: the cameras' `stream` objects, from probes, takes and
+//!   warm rings;
 //! - [`retention`], [`admin`] (the first admin), and [`notify`] (the
 //!   decorator that publishes status changes for SSE).
 //!
@@ -21,6 +23,7 @@ pub mod recordings;
 pub mod recovery;
 pub mod retention;
 pub mod service;
+pub mod streams;
 pub mod telemetry;
 
 pub use app::{App, AppPorts};
@@ -30,3 +33,4 @@ pub use recordings::Recordings;
 pub use recovery::RecoveryReport;
 pub use retention::{Retention, SweepReport};
 pub use service::{RecordingService, ServiceLimits};
+pub use streams::CameraStreams;

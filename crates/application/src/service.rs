@@ -67,6 +67,9 @@ pub struct RecordingService {
     /// waits on it instead of polling.
     pub(crate) idle: Arc<tokio::sync::Notify>,
     pub(crate) workers: crate::jobs::Workers,
+    /// Where takes report their camera's link and clips what they measured;
+    /// none for a service without a camera repository (tests).
+    pub(crate) streams: Option<crate::streams::CameraStreams>,
 }
 
 /// First wait before handing a finished clip to the queue again while the
@@ -96,7 +99,14 @@ impl RecordingService {
             active: Arc::default(),
             idle: Arc::default(),
             workers: crate::jobs::Workers::default(),
+            streams: None,
         }
+    }
+
+    /// Keeps the cameras' `stream` objects from what takes see.
+    pub fn with_streams(mut self, streams: crate::streams::CameraStreams) -> Self {
+        self.streams = Some(streams);
+        self
     }
 
     pub fn active_count(&self) -> usize {
@@ -165,7 +175,13 @@ impl RecordingService {
     }
 
     /// Follows one take to its end.
-    async fn drive(self, id: PlaybackId, mut take: Box<dyn Take>, mut first_media: bool) {
+    async fn drive(
+        self,
+        id: PlaybackId,
+        camera: CameraId,
+        mut take: Box<dyn Take>,
+        mut first_media: bool,
+    ) {
         let started = std::time::Instant::now();
         let dir = take.dir().to_owned();
         while let Some(ev) = take.next_event().await {
@@ -174,12 +190,21 @@ impl RecordingService {
                     if std::mem::take(&mut first_media) {
                         crate::telemetry::time_to_recording(started.elapsed());
                         self.mark_recording(id, &dir, since).await;
+                        if let Some(s) = &self.streams {
+                            s.connected(camera).await;
+                        }
                     }
                 }
                 TakeEvent::Interrupted { attempt, reason } => {
                     tracing::warn!(playback_id = %id, attempt, %reason, "camera dropped; reconnecting");
                 }
                 TakeEvent::Finished(result) => {
+                    if let Some(s) = &self.streams {
+                        match &result {
+                            Ok(clip) => s.clip(camera, clip.stream.as_deref().cloned()).await,
+                            Err(e) => s.take_failed(camera, e).await,
+                        }
+                    }
                     // `complete` frees the recording slot once the row is
                     // PROCESSING: storing the clip does not count against
                     // MAX_CONCURRENT_RECORDINGS.
@@ -342,7 +367,7 @@ impl Recorder for RecordingService {
             self.mark_recording(playback, take.dir(), since).await;
             crate::telemetry::time_to_recording(asked.elapsed());
         }
-        tokio::spawn(self.clone().drive(playback, take, first_media));
+        tokio::spawn(self.clone().drive(playback, camera.id, take, first_media));
         Ok(())
     }
 
@@ -374,5 +399,11 @@ impl Recorder for RecordingService {
 
     async fn forget(&self, camera: CameraId) {
         self.capture.cool(camera).await;
+    }
+
+    fn check_stream(&self, camera: &Camera) {
+        if let Some(s) = &self.streams {
+            s.check(camera);
+        }
     }
 }

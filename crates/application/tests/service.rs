@@ -98,6 +98,8 @@ fn camera(url: &str) -> Camera {
         pre_roll: Default::default(),
         post_roll: Default::default(),
         retention: None,
+        transcode: Default::default(),
+        stream: Default::default(),
         created_at: time::OffsetDateTime::now_utc(),
         updated_at: time::OffsetDateTime::now_utc(),
     }

@@ -1,6 +1,6 @@
 //! A camera: a name, a stream URL and its recording settings.
 
-use crate::{CameraId, RtspUrl};
+use crate::{CameraId, CameraStream, RtspUrl, Transcode};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub fn parse_channel(v: i64) -> Result<i32, String> {
         .ok_or_else(|| "nChannelID must be an integer between 0 and 2147483647".to_owned())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Camera {
     pub id: CameraId,
     pub name: CameraName,
@@ -94,8 +94,22 @@ pub struct Camera {
     pub post_roll: RollSeconds,
     /// None: the server-wide `RETENTION_DAYS` applies (if set).
     pub retention: Option<RetentionDays>,
+    pub transcode: Transcode,
+    /// What the camera was last seen to send (read-only for clients).
+    pub stream: CameraStream,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+impl Camera {
+    /// What the camera's settings and its stream, together, warn about.
+    pub fn stream_warnings(&self) -> Vec<String> {
+        self.stream.warnings(
+            self.pre_roll.get(),
+            crate::stream::RING_SEGMENT_SECONDS,
+            self.transcode,
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +120,7 @@ pub struct NewCamera {
     pub pre_roll: RollSeconds,
     pub post_roll: RollSeconds,
     pub retention: Option<RetentionDays>,
+    pub transcode: Transcode,
 }
 
 /// Fields to change; `None` leaves a field as it is. `n_channel_id:
@@ -118,6 +133,7 @@ pub struct CameraPatch {
     pub pre_roll: Option<RollSeconds>,
     pub post_roll: Option<RollSeconds>,
     pub retention: Option<Option<RetentionDays>>,
+    pub transcode: Option<Transcode>,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! knows cameras and folders, never playbacks' statuses, jobs or stores;
 //! the application's lifecycle turns what it reports into status changes.
 
-use crate::{Camera, CameraId, MediaInfo, RecordError};
+use crate::{Camera, CameraId, MediaInfo, RecordError, StreamFacts, StreamState};
 use async_trait::async_trait;
 use std::{
     fmt::Debug,
@@ -39,6 +39,18 @@ pub struct ClipFile {
     pub reconnects: u32,
     /// Where the clip skips time the camera was away.
     pub gaps: Vec<crate::Gap>,
+    /// What the clip shows of the camera's stream (keyframe interval
+    /// included); `None` when it could not be measured in time.
+    pub stream: Option<Box<StreamFacts>>,
+}
+
+/// A warm camera's link, as its ring sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmLink {
+    pub camera: CameraId,
+    pub state: StreamState,
+    /// Why it is offline or unauthorized (password masked).
+    pub error: Option<String>,
 }
 
 /// Asks a take to stop (after the camera's post-roll); cloneable, and
@@ -117,4 +129,10 @@ pub trait Capture: Send + Sync + Debug {
     /// Free bytes where takes are written.
     fn free_bytes(&self) -> Option<u64>;
     fn warm_stats(&self) -> WarmStats;
+    /// The link of each warm camera.
+    fn warm_links(&self) -> Vec<WarmLink>;
+    /// Connects to the camera for a few seconds and measures what it
+    /// sends (codecs, size, frame rate, keyframe interval), within a
+    /// deadline. A refusal is [`crate::RecordErrorKind::Refused`].
+    async fn probe_stream(&self, camera: &Camera) -> Result<StreamFacts, RecordError>;
 }

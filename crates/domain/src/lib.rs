@@ -18,6 +18,7 @@ pub mod record_error;
 pub mod recording_status;
 pub mod role;
 pub mod rtsp_url;
+pub mod stream;
 pub mod user;
 
 pub use camera::{Camera, CameraName, CameraPatch, NewCamera, RetentionDays, RollSeconds};
@@ -32,4 +33,5 @@ pub use record_error::{RecordError, RecordErrorKind};
 pub use recording_status::{RecordingStatus, TransitionError};
 pub use role::Role;
 pub use rtsp_url::RtspUrl;
+pub use stream::{CameraStream, StreamFacts, StreamState, Transcode};
 pub use user::{NewUser, Password, PasswordHash, User, UserPatch, Username};

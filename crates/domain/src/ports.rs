@@ -47,6 +47,9 @@ pub trait CameraRepo: Send + Sync + Debug {
     async fn get(&self, id: CameraId) -> Result<Option<Camera>>;
     async fn list(&self, page: Page) -> Result<Listed<Camera>>;
     async fn update(&self, id: CameraId, patch: CameraPatch) -> Result<Camera>;
+    /// Replaces the camera's `stream` object (a deleted camera is no
+    /// error: there is nothing left to describe).
+    async fn set_stream(&self, id: CameraId, stream: &crate::CameraStream) -> Result<()>;
     /// Conflict while the camera still has events (their clips would lose
     /// their camera); returns whether a row was deleted.
     async fn delete(&self, id: CameraId) -> Result<bool>;
@@ -174,6 +177,10 @@ pub trait Recorder: Send + Sync + Debug {
     async fn watch(&self, camera: &Camera) -> Result<()>;
     /// Stops keeping a deleted camera warm.
     async fn forget(&self, camera: CameraId);
+    /// Probes what the camera sends, in the background, and stores it as
+    /// the camera's `stream` (state `connecting` until the probe ends).
+    /// Called when a camera is created or its URL changes.
+    fn check_stream(&self, camera: &Camera);
 }
 
 /// Something `/ready` checks: the database or the object store.

@@ -13,6 +13,9 @@ pub enum RecordErrorKind {
     Spawn,
     /// The camera could not be reached, or went away for good.
     CameraUnreachable,
+    /// The camera answered and refused: wrong credentials (401) or no
+    /// access (403).
+    Refused,
     /// The camera answered, but no media reached disk.
     NoMedia,
     /// The parts could not be joined into a clip.
@@ -31,6 +34,7 @@ impl RecordErrorKind {
         match self {
             Self::Spawn => "spawn",
             Self::CameraUnreachable => "camera_unreachable",
+            Self::Refused => "refused",
             Self::NoMedia => "no_media",
             Self::Finalize => "finalize",
             Self::Probe => "probe",
@@ -42,7 +46,7 @@ impl RecordErrorKind {
     fn describe(self) -> &'static str {
         match self {
             Self::Spawn => "cannot run ffmpeg",
-            Self::CameraUnreachable => "camera unreachable",
+            Self::CameraUnreachable | Self::Refused => "camera unreachable",
             Self::NoMedia => "nothing was recorded",
             Self::Finalize => "cannot finalize the recording",
             Self::Probe => "cannot probe the recording",
@@ -85,6 +89,9 @@ impl RecordError {
     }
     pub fn camera_unreachable(m: impl Into<String>) -> Self {
         Self::new(RecordErrorKind::CameraUnreachable, m)
+    }
+    pub fn refused(m: impl Into<String>) -> Self {
+        Self::new(RecordErrorKind::Refused, m)
     }
     pub fn no_media(m: impl Into<String>) -> Self {
         Self::new(RecordErrorKind::NoMedia, m)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use vigil_domain::{
     camera::RollSeconds, ErrorKind, EventFilter, EventType, MediaInfo, NewCamera, NewEvent,
     NewUser, Page, PasswordHash, PlaybackFilter, PlaybackId, PlaybackUpdate, RecordingStatus, Role,
-    RtspUrl, UserPatch, Username,
+    RtspUrl, StreamFacts, StreamState, Transcode, UserPatch, Username,
 };
 use vigil_persistence::{
     both,
@@ -30,6 +30,7 @@ fn new_camera(name: &str) -> NewCamera {
         pre_roll: RollSeconds::parse("preRollSeconds", 5).unwrap(),
         post_roll: RollSeconds::default(),
         retention: None,
+        transcode: Transcode::Off,
     }
 }
 
@@ -136,6 +137,54 @@ both!(users_crud_and_uniqueness, |t: TestDatabase| async move {
     let missing = users.update(op.id, UserPatch::default()).await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
 });
+
+both!(
+    a_cameras_stream_is_stored_apart_from_its_settings,
+    |t: TestDatabase| async move {
+        let cams = t.db.cameras();
+        let cam = cams.create(new_camera("Yard")).await.unwrap();
+        assert_eq!(cam.stream.state, StreamState::Unknown, "not probed yet");
+        assert_eq!(cam.transcode, Transcode::Off);
+        let stream = vigil_domain::CameraStream {
+            state: StreamState::Connected,
+            facts: StreamFacts {
+                video_codec: Some("H.265".into()),
+                audio_codec: Some("pcm_alaw".into()),
+                width: Some(1920),
+                height: Some(1080),
+                fps: Some(25.0),
+                keyframe_interval_sec: Some(4.0),
+            },
+            last_error: None,
+            checked_at: Some(
+                time::OffsetDateTime::now_utc()
+                    .replace_nanosecond(0)
+                    .unwrap(),
+            ),
+        };
+        cams.set_stream(cam.id, &stream).await.unwrap();
+        let back = cams.get(cam.id).await.unwrap().unwrap();
+        assert_eq!(back.stream, stream);
+        assert_eq!(back.updated_at, cam.updated_at, "not a user's change");
+        // A settings change keeps the stream, and transcode is a setting.
+        let changed = cams
+            .update(
+                cam.id,
+                vigil_domain::CameraPatch {
+                    transcode: Some(Transcode::H264),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.transcode, Transcode::H264);
+        assert_eq!(changed.stream, stream);
+        // A camera deleted meanwhile is no error.
+        assert!(cams.delete(cam.id).await.unwrap());
+        cams.set_stream(cam.id, &stream).await.unwrap();
+        assert!(cams.get(cam.id).await.unwrap().is_none());
+    }
+);
 
 both!(
     cameras_keep_credentials_and_refuse_delete_with_events,

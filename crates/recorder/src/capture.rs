@@ -16,8 +16,8 @@ use std::{
 };
 use tokio::sync::Mutex;
 use vigil_domain::{
-    capture::{Capture, ClipFile, StopTake, Take, TakeEvent, WarmStats},
-    Camera, CameraId, MediaInfo,
+    capture::{Capture, ClipFile, StopTake, Take, TakeEvent, WarmLink, WarmStats},
+    Camera, CameraId, MediaInfo, StreamFacts, Transcode,
 };
 
 /// Segments a ring keeps beyond the pre-roll: the clip starts at the
@@ -31,7 +31,7 @@ pub struct FfmpegCapture {
     /// Warm cameras (those with a pre-roll), by camera.
     rings: Arc<Mutex<HashMap<CameraId, Ring>>>,
     /// A snapshot of the rings for the synchronous gauges.
-    ring_list: Arc<std::sync::Mutex<Vec<Ring>>>,
+    ring_list: Arc<std::sync::Mutex<Vec<(CameraId, Ring)>>>,
 }
 
 impl FfmpegCapture {
@@ -49,7 +49,7 @@ impl FfmpegCapture {
 
     fn publish_rings(&self, rings: &HashMap<CameraId, Ring>) {
         *self.ring_list.lock().unwrap_or_else(|p| p.into_inner()) =
-            rings.values().cloned().collect();
+            rings.iter().map(|(id, r)| (*id, r.clone())).collect();
     }
 
     /// The camera's ring, started (or restarted for a new URL) as needed.
@@ -117,6 +117,7 @@ impl RecordingTake {
                             seconds: (away.as_secs_f64() * 1000.0).round() / 1000.0,
                         })
                         .collect(),
+                    stream: clip.stream,
                 }
             })),
         })
@@ -181,6 +182,9 @@ impl Capture for FfmpegCapture {
                 post_roll: Duration::ZERO,
             }
         };
+        if camera.transcode == Transcode::H264 {
+            parts::mark_transcoded(take.rec.dir())?;
+        }
         Ok(Box::new(take))
     }
 
@@ -291,9 +295,29 @@ impl Capture for FfmpegCapture {
     fn warm_stats(&self) -> WarmStats {
         let rings = self.ring_list.lock().unwrap_or_else(|p| p.into_inner());
         WarmStats {
-            warm: rings.iter().filter(|r| r.is_warm()).count(),
+            warm: rings.iter().filter(|(_, r)| r.is_warm()).count(),
             total: rings.len(),
-            bytes: rings.iter().map(|r| r.disk_usage().1).sum(),
+            bytes: rings.iter().map(|(_, r)| r.disk_usage().1).sum(),
         }
+    }
+
+    fn warm_links(&self) -> Vec<WarmLink> {
+        let rings = self.ring_list.lock().unwrap_or_else(|p| p.into_inner());
+        rings
+            .iter()
+            .map(|(camera, r)| {
+                let (state, error) = r.link();
+                WarmLink {
+                    camera: *camera,
+                    state,
+                    error,
+                }
+            })
+            .collect()
+    }
+
+    async fn probe_stream(&self, camera: &Camera) -> Result<StreamFacts, RecordError> {
+        let cfg = self.recorder.config();
+        crate::stream_probe::probe_live(cfg, &camera.rtsp_url, cfg.stream_probe_window).await
     }
 }

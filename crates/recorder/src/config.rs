@@ -35,6 +35,9 @@ pub struct RecorderConfig {
     /// Longest an ffprobe of a clip, or the making of its thumbnail, may
     /// take before the tool is killed.
     pub probe_timeout: Duration,
+    /// How much of a camera's stream a probe reads: two keyframes of a
+    /// "smart codec" camera (4 s GOP) fit in it.
+    pub stream_probe_window: Duration,
 }
 
 impl RecorderConfig {
@@ -53,6 +56,7 @@ impl RecorderConfig {
             max_duration: Duration::from_secs(3600),
             join_timeout: Duration::from_secs(300),
             probe_timeout: Duration::from_secs(30),
+            stream_probe_window: Duration::from_secs(9),
         }
     }
 }

@@ -42,6 +42,7 @@ mod progress;
 mod ring;
 mod session;
 mod stderr_tail;
+pub mod stream_probe;
 mod supervisor;
 pub mod telemetry;
 

@@ -1,6 +1,6 @@
 //! The MPEG-TS parts of one recording, and joining them into one clip.
 
-use crate::{args, probe, process, RecordError, RecordErrorKind, RecorderConfig};
+use crate::{args, probe, process, stream_probe, RecordError, RecordErrorKind, RecorderConfig};
 use std::{
     path::{Path, PathBuf},
     time::{Duration, SystemTime},
@@ -83,13 +83,32 @@ pub async fn join(cfg: &RecorderConfig, dir: &Path) -> Result<PathBuf, RecordErr
     let list_path = dir.join("parts.ffconcat");
     tokio::fs::write(&list_path, text).await?;
     let out = dir.join(CLIP_NAME);
-    let res = process::run(
-        &cfg.ffmpeg,
-        args::join(&list_path, &out),
-        cfg.join_timeout,
-        RecordErrorKind::Finalize,
-    )
-    .await;
+    let res = if is_transcoded(dir) {
+        // Re-encoding takes time in proportion to the clip: the deadline
+        // grows with it (4 s per second of video is far beyond veryfast's
+        // pace on one core), and `nice` leaves the cores to recordings and
+        // the API first.
+        let seconds = parts.len() as u64 * u64::from(cfg.segment_seconds.max(1));
+        let deadline = cfg.join_timeout + Duration::from_secs(seconds * 4);
+        let argv = args::join_transcoded(&list_path, &out);
+        match nice() {
+            Some(nice) => {
+                let mut with = vec!["-n".to_owned(), "10".to_owned()];
+                with.push(cfg.ffmpeg.to_string_lossy().into_owned());
+                with.extend(argv);
+                process::run(nice, with, deadline, RecordErrorKind::Finalize).await
+            }
+            None => process::run(&cfg.ffmpeg, argv, deadline, RecordErrorKind::Finalize).await,
+        }
+    } else {
+        process::run(
+            &cfg.ffmpeg,
+            args::join(&list_path, &out),
+            cfg.join_timeout,
+            RecordErrorKind::Finalize,
+        )
+        .await
+    };
     let made = tokio::fs::metadata(&out)
         .await
         .map(|m| m.len() > 0)
@@ -108,6 +127,29 @@ pub async fn join(cfg: &RecorderConfig, dir: &Path) -> Result<PathBuf, RecordErr
     }
 }
 
+/// The file whose presence in a take's folder makes its join re-encode
+/// the video to H.264: written when the take starts, so a clip finished
+/// after a crash is transcoded too.
+const TRANSCODE_MARK: &str = "transcode-h264";
+
+pub fn mark_transcoded(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(dir.join(TRANSCODE_MARK), b"")
+}
+
+fn is_transcoded(dir: &Path) -> bool {
+    dir.join(TRANSCODE_MARK).exists()
+}
+
+fn nice() -> Option<&'static Path> {
+    ["/usr/bin/nice", "/bin/nice"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+}
+
+/// How much of a clip is read to measure the camera's stream.
+const STREAM_WINDOW: Duration = Duration::from_secs(30);
+
 /// Joins the parts in `dir` and probes the clip.
 pub async fn finish(
     cfg: &RecorderConfig,
@@ -125,6 +167,20 @@ pub async fn finish(
         }
         other => other?,
     };
+    // The camera's stream as the clip shows it; a transcoded clip shows
+    // the encoder's, not the camera's, so it tells nothing.
+    let stream = if is_transcoded(dir) {
+        None
+    } else {
+        match stream_probe::probe_file(&cfg.ffprobe, &path, STREAM_WINDOW, cfg.probe_timeout).await
+        {
+            Ok(facts) => Some(Box::new(facts)),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot measure the stream of the clip");
+                None
+            }
+        }
+    };
     tracing::info!(duration = ?info.media.duration_sec, size = ?info.media.file_size_bytes, reconnects, "clip ready");
     Ok(Clip {
         dir: dir.to_owned(),
@@ -132,6 +188,7 @@ pub async fn finish(
         info,
         reconnects,
         gaps,
+        stream,
     })
 }
 
@@ -146,6 +203,9 @@ pub struct Clip {
     pub reconnects: u32,
     /// Where the clip skips time: when the camera went away, for how long.
     pub gaps: Vec<(SystemTime, Duration)>,
+    /// What the clip shows of the camera's stream (keyframe interval
+    /// included); `None` for a transcoded clip or when ffprobe failed.
+    pub stream: Option<Box<vigil_domain::StreamFacts>>,
 }
 
 impl Clip {

@@ -125,6 +125,11 @@ impl Session {
                         self.audio_memory.learn(&self.url, audio);
                         continue;
                     }
+                    if exit != Exit::NoFirstFrame {
+                        if let Some((meant, true)) = supervisor::refusal_by(|s| tail.mentions(s)) {
+                            return Err(RecordError::refused(meant));
+                        }
+                    }
                     let why = match exit {
                         Exit::NoFirstFrame => format!(
                             "no video within {} s",

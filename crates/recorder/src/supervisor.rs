@@ -31,14 +31,36 @@ pub(crate) fn audio_refused(tail: &StderrTail) -> bool {
 /// status lines ffmpeg prints as "method DESCRIBE failed: 401
 /// Unauthorized". Basic and Digest both end there on wrong credentials.
 pub(crate) fn refusal(tail: &StderrTail) -> Option<String> {
+    refusal_by(|said| tail.mentions(said)).map(|(meant, _)| meant)
+}
+
+/// [`refusal`] in any text, and whether it is of the credentials or the
+/// access (401, 403) rather than of the path.
+pub(crate) fn refusal_in(text: &str) -> Option<(String, bool)> {
+    refusal_by(|said| text.contains(said))
+}
+
+/// The refusal `said` recognizes, and whether it is of the credentials or
+/// the access.
+pub(crate) fn refusal_by(said: impl Fn(&str) -> bool) -> Option<(String, bool)> {
     [
-        ("401 Unauthorized", "camera refused the credentials (401)"),
-        ("403 Forbidden", "camera refused access (403)"),
-        ("404 Not Found", "camera has no stream at this path (404)"),
+        (
+            "401 Unauthorized",
+            "camera refused the credentials (401)",
+            true,
+        ),
+        ("403 Forbidden", "camera refused access (403)", true),
+        (
+            "404 Not Found",
+            "camera has no stream at this path (404)",
+            false,
+        ),
     ]
     .into_iter()
-    .find(|(said, _)| tail.mentions(said))
-    .map(|(_, meant)| meant.to_owned())
+    // The words already said stand for the refusal too, so a reason
+    // passed on is recognized again.
+    .find(|(s, meant, _)| said(s) || said(meant))
+    .map(|(_, meant, denied)| (meant.to_owned(), denied))
 }
 
 /// Whether this stderr line says the camera's audio went into MPEG-TS as

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use vigil_domain::{
     camera::{parse_channel, RollSeconds},
     ports::{CameraRepo, Recorder},
-    CameraId, CameraName, CameraPatch, NewCamera, RetentionDays, RtspUrl,
+    CameraId, CameraName, CameraPatch, NewCamera, RetentionDays, RtspUrl, Transcode,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,6 +51,10 @@ pub struct CreateCamera {
     #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 1, maximum = 36500)]
     pub retention_days: Option<i64>,
+    /// `off` (default): video copied as the camera sends it; `h264`: clips
+    /// re-encoded to H.264 (for H.265 cameras), so every browser plays them.
+    #[schema(value_type = Option<crate::views::TranscodeName>)]
+    pub transcode: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,6 +90,9 @@ pub struct UpdateCamera {
     #[serde(default, deserialize_with = "int::patch")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
     pub retention_days: Option<Option<i64>>,
+    /// `off` or `h264`; applies to recordings started after the change.
+    #[schema(value_type = Option<crate::views::TranscodeName>)]
+    pub transcode: Option<String>,
 }
 
 fn name(raw: &str) -> ApiResult<CameraName> {
@@ -102,6 +109,10 @@ fn channel(v: i64) -> ApiResult<i32> {
 
 fn retention(v: i64) -> ApiResult<RetentionDays> {
     RetentionDays::parse(v).map_err(|e| ApiError::field("retentionDays", e))
+}
+
+fn transcode(raw: &str) -> ApiResult<Transcode> {
+    Transcode::parse(raw).map_err(|e| ApiError::field("transcode", e))
 }
 
 fn roll(field: &str, v: i64) -> ApiResult<RollSeconds> {
@@ -142,11 +153,18 @@ pub async fn create(
         pre_roll: roll("preRollSeconds", b.pre_roll_seconds.unwrap_or(0))?,
         post_roll: roll("postRollSeconds", b.post_roll_seconds.unwrap_or(0))?,
         retention: b.retention_days.map(retention).transpose()?,
+        transcode: b
+            .transcode
+            .as_deref()
+            .map(transcode)
+            .transpose()?
+            .unwrap_or_default(),
     };
     let cam = cameras.create(new).await?;
     tracing::Span::current().record("camera_id", tracing::field::display(cam.id));
     tracing::info!(rtsp_url = %cam.rtsp_url, "camera created");
     keep_warm(recorder.get_ref(), &cam).await;
+    recorder.check_stream(&cam);
     Ok(HttpResponse::Created().json(CameraView::from(cam)))
 }
 
@@ -199,9 +217,14 @@ pub async fn update(
             .retention_days
             .map(|r| r.map(retention).transpose())
             .transpose()?,
+        transcode: b.transcode.as_deref().map(transcode).transpose()?,
     };
+    let url_changed = patch.rtsp_url.is_some();
     let cam = cameras.update(id, patch).await?;
     keep_warm(recorder.get_ref(), &cam).await;
+    if url_changed {
+        recorder.check_stream(&cam);
+    }
     Ok(HttpResponse::Ok().json(CameraView::from(cam)))
 }
 

@@ -21,8 +21,8 @@ use utoipa::{
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail,
-        views::RecordingStatusName, views::EventTypeName, views::RoleName,
-        views::UserView, views::CameraView, views::CameraRef, views::EventView, views::PlaybackView, views::PlaybackEventView,
+        views::RecordingStatusName, views::EventTypeName, views::RoleName, views::TranscodeName, views::StreamStateName,
+        views::UserView, views::CameraView, views::StreamView, views::CameraRef, views::EventView, views::PlaybackView, views::PlaybackEventView,
         routes::login::LoginRequest, routes::login::TokenView,
         routes::users::CreateUser, routes::users::UpdateUser,
         routes::cameras::CreateCamera, routes::cameras::UpdateCamera,

@@ -231,3 +231,58 @@ async fn pre_roll_cameras_are_kept_warm_while_they_have_one() {
     );
     assert!(!warm(id), "a deleted camera is let go");
 }
+
+/// A camera's stream is probed when it is created and when its URL
+/// changes, never for other changes; `stream` and `transcode` are shown,
+/// and `stream` can't be written.
+#[tokio::test]
+async fn the_stream_is_probed_on_create_and_url_change_and_is_read_only() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post(
+            &admin,
+            "/cameras",
+            json!({"name": "Gate", "rtspUrl": "rtsp://cam/live", "transcode": "h264"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let cam: Value = r.json().await.unwrap();
+    assert_eq!(cam["transcode"], "h264");
+    assert_eq!(cam["stream"]["state"], "unknown", "{cam}");
+    assert_eq!(cam["stream"]["warnings"], json!([]));
+    assert!(cam["stream"]["keyframeIntervalSec"].is_null());
+    let id: CameraId = cam["id"].as_str().unwrap().parse().unwrap();
+    let checked = || app.recorder.checked.lock().unwrap().clone();
+    assert_eq!(checked(), vec![id]);
+
+    let path = format!("/cameras/{id}");
+    let r = app.patch(&admin, &path, json!({"name": "Front"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(checked(), vec![id], "a rename probes nothing");
+    let r = app
+        .patch(
+            &admin,
+            &path,
+            json!({"rtspUrl": "rtsp://cam/other", "transcode": "off"}),
+        )
+        .await;
+    let changed: Value = r.json().await.unwrap();
+    assert_eq!(changed["transcode"], "off");
+    assert_eq!(checked(), vec![id, id], "a new URL is probed");
+
+    // Unknown values are refused by name; `stream` is not a field to set.
+    for bad in [json!({"transcode": "h265"}), json!({"transcode": 1})] {
+        let r = app.patch(&admin, &path, bad).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body: Value = r.json().await.unwrap();
+        assert!(body.to_string().contains("transcode"), "{body}");
+    }
+    // `stream` is not a field a client sets: it is ignored like any
+    // unknown field, and stays what was measured.
+    let r = app
+        .patch(&admin, &path, json!({"stream": {"state": "connected"}}))
+        .await;
+    let after: Value = r.json().await.unwrap();
+    assert_eq!(after["stream"]["state"], "unknown");
+}

@@ -37,6 +37,8 @@ pub struct ScriptedRecorder {
     /// Cameras kept warm for their pre-roll.
     pub warm: Mutex<HashSet<CameraId>>,
     pub refuse_with: Mutex<Option<String>>,
+    /// Cameras whose stream a probe was asked for, in order.
+    pub checked: Mutex<Vec<CameraId>>,
     pub clip: Vec<u8>,
 }
 
@@ -136,6 +138,10 @@ impl Recorder for ScriptedRecorder {
     async fn forget(&self, camera: CameraId) {
         self.warm.lock().unwrap().remove(&camera);
     }
+
+    fn check_stream(&self, camera: &Camera) {
+        self.checked.lock().unwrap().push(camera.id);
+    }
 }
 
 pub struct TestApp {
@@ -223,6 +229,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         active: Mutex::new(HashSet::new()),
         warm: Mutex::new(HashSet::new()),
         refuse_with: Mutex::new(None),
+        checked: Mutex::new(Vec::new()),
         clip: (0..200_000u32).map(|i| (i % 251) as u8).collect(),
     });
     let settings = ApiSettings {

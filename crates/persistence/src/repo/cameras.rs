@@ -11,7 +11,8 @@ use sea_orm::{
 use vigil_domain::{
     camera::{RetentionDays, RollSeconds},
     ports::{CameraRepo, Listed, Result},
-    Camera, CameraId, CameraName, CameraPatch, Error, NewCamera, Page, RtspUrl,
+    Camera, CameraId, CameraName, CameraPatch, CameraStream, Error, NewCamera, Page, RtspUrl,
+    Transcode,
 };
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,11 @@ pub(crate) fn to_domain(m: cameras::Model) -> Result<Camera> {
             .retention_days
             .map(|d| RetentionDays::parse(d.into()).map_err(|e| corrupt("retention", e)))
             .transpose()?,
+        transcode: Transcode::parse(&m.transcode).map_err(|e| corrupt("transcode", e))?,
+        stream: match m.stream.as_deref() {
+            Some(json) => serde_json::from_str(json).map_err(|e| corrupt("stream", e))?,
+            None => CameraStream::default(),
+        },
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
@@ -56,6 +62,8 @@ impl CameraRepo for SqlCameraRepo {
             pre_roll_seconds: Set(new.pre_roll.get() as i32),
             post_roll_seconds: Set(new.post_roll.get() as i32),
             retention_days: Set(new.retention.map(|d| d.get() as i32)),
+            transcode: Set(new.transcode.as_str().to_owned()),
+            stream: Set(None),
             created_at: Set(t),
             updated_at: Set(t),
         };
@@ -119,8 +127,28 @@ impl CameraRepo for SqlCameraRepo {
         if let Some(r) = patch.retention {
             row.retention_days = Set(r.map(|d| d.get() as i32));
         }
+        if let Some(t) = patch.transcode {
+            row.transcode = Set(t.as_str().to_owned());
+        }
         row.updated_at = Set(now());
         to_domain(row.update(&self.conn).await.map_err(db_err("camera"))?)
+    }
+
+    async fn set_stream(&self, id: CameraId, stream: &CameraStream) -> Result<()> {
+        let json =
+            serde_json::to_string(stream).map_err(|e| Error::internal(format!("stream: {e}")))?;
+        // One UPDATE of one column: a PATCH racing with it keeps its own
+        // fields, and `updated_at` stays the user's last change.
+        cameras::Entity::update_many()
+            .col_expr(
+                cameras::Column::Stream,
+                sea_orm::sea_query::Expr::value(json),
+            )
+            .filter(cameras::Column::Id.eq(id.as_uuid()))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err("camera"))?;
+        Ok(())
     }
 
     async fn delete(&self, id: CameraId) -> Result<bool> {

@@ -35,7 +35,7 @@ use tokio::{
     sync::{oneshot, watch},
     time::Instant,
 };
-use vigil_domain::RtspUrl;
+use vigil_domain::{RtspUrl, StreamState};
 
 /// Rings live under this folder of `record_dir`.
 pub const RING_DIR: &str = "ring";
@@ -82,6 +82,9 @@ struct State {
     running: bool,
     /// The ring has stopped for good.
     stopped: bool,
+    /// Why the last run ended, and whether the camera refused the
+    /// credentials or the access; cleared once video flows again.
+    last_failure: Option<(String, bool)>,
 }
 
 fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
@@ -120,6 +123,7 @@ impl Ring {
                 taps: Vec::new(),
                 running: false,
                 stopped: false,
+                last_failure: None,
             }),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -150,6 +154,21 @@ impl Ring {
     pub fn is_warm(&self) -> bool {
         let st = lock(&self.shared.state);
         st.running && st.window.grew_within(SystemTime::now())
+    }
+
+    /// The camera's link as the ring sees it: connected while video
+    /// arrives, else why the last run ended.
+    pub fn link(&self) -> (StreamState, Option<String>) {
+        let mut st = lock(&self.shared.state);
+        if st.running && st.window.grew_within(SystemTime::now()) {
+            st.last_failure = None;
+            return (StreamState::Connected, None);
+        }
+        match &st.last_failure {
+            Some((why, true)) => (StreamState::Unauthorized, Some(why.clone())),
+            Some((why, false)) => (StreamState::Offline, Some(why.clone())),
+            None => (StreamState::Connecting, None),
+        }
     }
 
     /// The ring's segment files and their total size, for checks and
@@ -273,6 +292,10 @@ impl Shared {
             {
                 let mut st = lock(&self.state);
                 st.running = false;
+                if !*stop.borrow() {
+                    let denied = supervisor::refusal_in(&reason).is_some_and(|(_, d)| d);
+                    st.last_failure = Some((reason.clone(), denied));
+                }
                 self.tick_locked(&mut st);
                 let last_write = st
                     .window
@@ -351,7 +374,7 @@ impl Shared {
             st.window.next_number().max(parts::next_number(&self.dir))
         };
         let mut cfg = (*self.cfg).clone();
-        cfg.segment_seconds = 1;
+        cfg.segment_seconds = vigil_domain::stream::RING_SEGMENT_SECONDS;
         let argv = args::record(
             &cfg,
             self.url.expose_with_credentials(),
