@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 use support::{decode_errors, free_port, TestCamera};
 use vigil_domain::RtspUrl;
-use vigil_recorder::{FfmpegRecorder, RecorderConfig, RecorderEvent};
+use vigil_recorder::{stream_probe::probe_live, FfmpegRecorder, RecorderConfig, RecorderEvent};
 
 fn recorder(dir: &std::path::Path) -> FfmpegRecorder {
     let (ffmpeg, ffprobe) = support::tools();
@@ -156,7 +156,138 @@ async fn digest_and_basic_credentials_in_the_url_work_and_wrong_ones_say_so() {
             "{method}: {err}"
         );
         assert!(!format!("{err:?}").contains("not-the-pass-9"));
+        assert_eq!(err.kind(), vigil_recorder::RecordErrorKind::Refused);
     }
+}
+
+/// A "smart codec" camera (H.265, G.711, a keyframe every 4 s): the probe
+/// measures what it sends from the packets, and a clip of it measures the
+/// same keyframe interval.
+#[tokio::test]
+async fn a_probe_measures_codecs_and_the_keyframe_interval_from_packets() {
+    let cam = TestCamera::start_with(
+        free_port(),
+        &["--video", "h265", "--audio", "pcma", "--gop", "4"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recorder(dir.path());
+    let url = RtspUrl::parse(&cam.url()).unwrap();
+    let facts = probe_live(rec.config(), &url, Duration::from_secs(9))
+        .await
+        .unwrap();
+    assert_eq!(facts.video_codec.as_deref(), Some("H.265"));
+    assert_eq!(facts.audio_codec.as_deref(), Some("pcm_alaw"));
+    assert_eq!((facts.width, facts.height), (Some(640), Some(360)));
+    assert_eq!(facts.fps, Some(25.0));
+    let k = facts.keyframe_interval_sec.unwrap();
+    assert!((3.9..=4.1).contains(&k), "{k}");
+
+    let mut take = rec.start("gop", url).unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(20), take.next_event())
+        .await
+        .unwrap();
+    assert_eq!(first, Some(RecorderEvent::MediaWritten));
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    take.stop();
+    let clip = take.finish().await.unwrap();
+    let seen = clip.stream.expect("the clip is measured");
+    let k = seen.keyframe_interval_sec.unwrap();
+    assert!((3.9..=4.1).contains(&k), "{k}");
+    assert_eq!(seen.video_codec.as_deref(), Some("H.265"));
+}
+
+/// Wrong Digest credentials are a refusal, said without the password;
+/// nobody listening is "unreachable".
+#[tokio::test]
+async fn a_probe_tells_a_refusal_from_an_unreachable_camera() {
+    let cam = TestCamera::start_with(
+        free_port(),
+        &["--auth", "digest", "--credentials", "viewer:right-pass-7"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recorder(dir.path());
+    let wrong = RtspUrl::parse(
+        &cam.url()
+            .replace("rtsp://", "rtsp://viewer:not-the-pass-9@"),
+    )
+    .unwrap();
+    let e = probe_live(rec.config(), &wrong, Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), vigil_recorder::RecordErrorKind::Refused, "{e}");
+    assert_eq!(e.message(), "camera refused the credentials (401)");
+    let right =
+        RtspUrl::parse(&cam.url().replace("rtsp://", "rtsp://viewer:right-pass-7@")).unwrap();
+    let ok = probe_live(rec.config(), &right, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(ok.video_codec.as_deref(), Some("H.264"));
+
+    let nobody = RtspUrl::parse(&format!(
+        "rtsp://viewer:not-the-pass-9@127.0.0.1:{}/test",
+        free_port()
+    ))
+    .unwrap();
+    let e = probe_live(rec.config(), &nobody, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        vigil_recorder::RecordErrorKind::CameraUnreachable,
+        "{e}"
+    );
+    assert!(!e.to_string().contains("not-the-pass-9"), "{e}");
+}
+
+/// A camera set to `transcode: h264` gives H.264 clips from its H.265.
+#[tokio::test]
+async fn a_transcoded_camera_gives_h264_clips() {
+    use vigil_domain::capture::{Capture, TakeEvent};
+    let cam = TestCamera::start_with(free_port(), &["--video", "h265", "--audio", "pcma"]);
+    let dir = tempfile::tempdir().unwrap();
+    let capture = vigil_recorder::FfmpegCapture::new(recorder(dir.path()));
+    let camera = vigil_domain::Camera {
+        id: vigil_domain::CameraId::new(),
+        name: vigil_domain::CameraName::parse("Field").unwrap(),
+        rtsp_url: RtspUrl::parse(&cam.url()).unwrap(),
+        n_channel_id: None,
+        pre_roll: Default::default(),
+        post_roll: Default::default(),
+        retention: None,
+        transcode: vigil_domain::Transcode::H264,
+        stream: Default::default(),
+        created_at: time::OffsetDateTime::now_utc(),
+        updated_at: time::OffsetDateTime::now_utc(),
+    };
+    let mut take = capture.record("transcoded", &camera).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(20), take.next_event())
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, Some(TakeEvent::MediaStarted { .. })),
+        "{first:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    take.stopper().stop();
+    let clip = loop {
+        match take.next_event().await {
+            Some(TakeEvent::Finished(r)) => break r.unwrap(),
+            Some(_) => continue,
+            None => panic!("no end"),
+        }
+    };
+    assert_eq!(clip.media.codec.as_deref(), Some("H.264"));
+    assert_eq!(clip.media.browser_playable, Some(true));
+    assert_eq!(
+        streams(&clip.path),
+        owned(&[("video", "h264"), ("audio", "aac")])
+    );
+    assert!(
+        clip.stream.is_none(),
+        "the encoder's stream is not the camera's"
+    );
+    assert_eq!(decode_errors(&clip.path), "");
+    assert!(support::is_faststart(&clip.path));
 }
 
 #[tokio::test]
@@ -199,4 +330,59 @@ async fn a_camera_frozen_for_a_while_leaves_one_clip_that_goes_on_after_it() {
     assert_eq!(clip.gaps.len(), 1, "{:?}", clip.gaps);
     assert!(clip.gaps[0].1 >= Duration::from_secs(3), "{:?}", clip.gaps);
     assert_eq!(decode_errors(&clip.path), "");
+}
+
+/// A warm camera's link as its ring sees it: unauthorized with the
+/// reason while the credentials are wrong, connected once they are right.
+#[tokio::test]
+async fn a_warm_rings_link_says_unauthorized_then_connected() {
+    use vigil_domain::{capture::Capture, StreamState};
+    let cam = TestCamera::start_with(
+        free_port(),
+        &["--auth", "digest", "--credentials", "viewer:right-pass-7"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let capture = vigil_recorder::FfmpegCapture::new(recorder(dir.path()));
+    let with = |creds: &str| {
+        RtspUrl::parse(&cam.url().replace("rtsp://", &format!("rtsp://{creds}@"))).unwrap()
+    };
+    let mut camera = vigil_domain::Camera {
+        id: vigil_domain::CameraId::new(),
+        name: vigil_domain::CameraName::parse("Warm").unwrap(),
+        rtsp_url: with("viewer:not-the-pass-9"),
+        n_channel_id: None,
+        pre_roll: vigil_domain::RollSeconds::parse("preRollSeconds", 2).unwrap(),
+        post_roll: Default::default(),
+        retention: None,
+        transcode: Default::default(),
+        stream: Default::default(),
+        created_at: time::OffsetDateTime::now_utc(),
+        updated_at: time::OffsetDateTime::now_utc(),
+    };
+    let link_becomes = |state: StreamState| {
+        let capture = capture.clone();
+        async move {
+            // The ring has no event stream of its own: its link is read.
+            for _ in 0..200 {
+                if let Some(l) = capture.warm_links().into_iter().find(|l| l.state == state) {
+                    return l;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("never {state:?}: {:?}", capture.warm_links());
+        }
+    };
+    capture.keep_warm(&camera).await.unwrap();
+    let refused = link_becomes(StreamState::Unauthorized).await;
+    assert_eq!(refused.camera, camera.id);
+    assert_eq!(
+        refused.error.as_deref(),
+        Some("camera refused the credentials (401)")
+    );
+    camera.rtsp_url = with("viewer:right-pass-7");
+    capture.keep_warm(&camera).await.unwrap();
+    let ok = link_becomes(StreamState::Connected).await;
+    assert_eq!(ok.error, None);
+    capture.cool(camera.id).await;
+    assert!(capture.warm_links().is_empty());
 }
