@@ -197,6 +197,15 @@ impl RecordingService {
                 }
                 TakeEvent::Interrupted { attempt, reason } => {
                     tracing::warn!(playback_id = %id, attempt, %reason, "camera dropped; reconnecting");
+                    if let Some(s) = &self.streams {
+                        s.offline(camera, reason).await;
+                    }
+                }
+                TakeEvent::Resumed { away } => {
+                    tracing::info!(playback_id = %id, away_s = away.as_secs_f64(), "camera back; recording goes on");
+                    if let Some(s) = &self.streams {
+                        s.connected(camera).await;
+                    }
                 }
                 TakeEvent::Finished(result) => {
                     if let Some(s) = &self.streams {
@@ -306,6 +315,7 @@ impl RecordingService {
                 if matches!(
                     e.kind(),
                     RecordErrorKind::CameraUnreachable
+                        | RecordErrorKind::Refused
                         | RecordErrorKind::NoMedia
                         | RecordErrorKind::Spawn
                 ) =>

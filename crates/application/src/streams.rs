@@ -26,7 +26,17 @@ pub struct CameraStreams {
     written: Arc<tokio::sync::Mutex<HashMap<CameraId, Link>>>,
     /// Probes under way (each bounded by the capture's own deadline).
     probes: TaskTracker,
+    /// Probes admitted (running or waiting), and those running: a burst
+    /// of camera creations must not start a burst of ffprobes.
+    admitted: Arc<tokio::sync::Semaphore>,
+    running: Arc<tokio::sync::Semaphore>,
 }
+
+/// Probes waiting or running at most; beyond, a camera's stream is left to
+/// its first recording.
+const PROBES_ADMITTED: usize = 32;
+/// Probes running at once.
+const PROBES_RUNNING: usize = 4;
 
 impl CameraStreams {
     pub fn new(cameras: Arc<dyn CameraRepo>, capture: Arc<dyn Capture>) -> Self {
@@ -35,21 +45,37 @@ impl CameraStreams {
             capture,
             written: Arc::default(),
             probes: TaskTracker::new(),
+            admitted: Arc::new(tokio::sync::Semaphore::new(PROBES_ADMITTED)),
+            running: Arc::new(tokio::sync::Semaphore::new(PROBES_RUNNING)),
         }
     }
 
     /// Probes `camera` in the background: `connecting` at once, then what
     /// the probe found.
     pub fn check(&self, camera: &Camera) {
+        let Ok(admitted) = self.admitted.clone().try_acquire_owned() else {
+            tracing::warn!(camera_id = %camera.id, "too many camera probes waiting; this one is left to the first recording");
+            return;
+        };
         let me = self.clone();
-        let camera = camera.clone();
-        let span = tracing::info_span!("stream_probe", camera_id = %camera.id);
+        let id = camera.id;
+        let span = tracing::info_span!("stream_probe", camera_id = %id);
         self.probes.spawn(
             async move {
-                me.update(camera.id, |s| {
+                let _admitted = admitted;
+                me.update(id, |s| {
                     s.state = StreamState::Connecting;
                 })
                 .await;
+                let Ok(_running) = me.running.acquire().await else {
+                    return;
+                };
+                // Read again: the URL may have changed, or the camera gone,
+                // while the probe waited its turn.
+                let camera = match me.cameras.get(id).await {
+                    Ok(Some(c)) => c,
+                    _ => return,
+                };
                 let result = me.capture.probe_stream(&camera).await;
                 match &result {
                     Ok(f) => tracing::info!(
@@ -58,7 +84,7 @@ impl CameraStreams {
                     ),
                     Err(e) => tracing::warn!(error = %e, "camera stream probe failed"),
                 }
-                me.update(camera.id, |s| match result {
+                me.update(id, |s| match result {
                     Ok(facts) => {
                         // A probe that saw too few keyframes keeps what an
                         // earlier, longer look (a clip) measured.
@@ -88,6 +114,11 @@ impl CameraStreams {
     /// The camera's media is flowing (a take started).
     pub async fn connected(&self, camera: CameraId) {
         self.link(camera, StreamState::Connected, None).await;
+    }
+
+    /// The camera dropped during a take (a reconnect follows).
+    pub async fn offline(&self, camera: CameraId, reason: String) {
+        self.link(camera, StreamState::Offline, Some(reason)).await;
     }
 
     /// A take of the camera could not record: when the camera refused or

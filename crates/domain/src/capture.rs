@@ -23,6 +23,8 @@ pub enum TakeEvent {
     MediaStarted { since: SystemTime },
     /// The camera dropped; a reconnect follows (numbered from 1).
     Interrupted { attempt: u32, reason: String },
+    /// Media flows again after an interruption (or a freeze) of `away`.
+    Resumed { away: std::time::Duration },
     /// The last event: the joined clip, or why there is none.
     Finished(Result<ClipFile, RecordError>),
 }

@@ -92,8 +92,6 @@ struct RecordingTake {
 }
 
 impl RecordingTake {
-    /// `None` for what the port does not report (the gaps come with the
-    /// clip).
     fn map(&self, ev: RecorderEvent) -> Option<TakeEvent> {
         Some(match ev {
             RecorderEvent::MediaWritten => TakeEvent::MediaStarted {
@@ -102,7 +100,7 @@ impl RecordingTake {
             RecorderEvent::Reconnecting { attempt, reason } => {
                 TakeEvent::Interrupted { attempt, reason }
             }
-            RecorderEvent::Resumed { .. } => return None,
+            RecorderEvent::Resumed { away } => TakeEvent::Resumed { away },
             RecorderEvent::Finished(r) => TakeEvent::Finished(r.map(|clip| {
                 ClipFile {
                     dir: clip.dir,

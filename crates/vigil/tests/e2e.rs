@@ -12,106 +12,21 @@
 
 #[path = "../../recorder/tests/support/camera.rs"]
 mod camera;
+mod client;
 mod fault_proxy;
 mod server;
 
 use camera::{frame_lumas, free_port, TestCamera};
+use client::Api;
 use fault_proxy::{FaultProxy, Mode};
 use serde_json::{json, Value};
-use server::{Server, PASSWORD};
+use server::Server;
 use std::{
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 use vigil_persistence::testing::{Backend, TestDatabase};
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Api {
-    async fn login(base: &str) -> Self {
-        let http = reqwest::Client::new();
-        let v: Value = http
-            .post(format!("{base}/auth/login"))
-            .json(&json!({"username": "admin", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        Api {
-            base: base.to_owned(),
-            http,
-            token: v["accessToken"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap()
-    }
-
-    /// Ends an event; returns the answer.
-    async fn end(&self, ev: &Value) -> Value {
-        let path = format!("/events/{}/end", ev["id"].as_str().unwrap());
-        self.post(&path, json!({})).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    /// A camera and a MOTION event on it, recording for about 3 s; returns
-    /// the event and its playback id.
-    async fn record_for_3s(&self, cam: &TestCamera) -> (Value, String) {
-        let camera = self
-            .post(
-                "/cameras",
-                json!({"name": "Camera 1", "rtspUrl": cam.url()}),
-            )
-            .await;
-        let ev = self
-            .post("/events", json!({"cameraId": camera["id"], "type": "MOTION", "description": "Motion detected"}))
-            .await;
-        let pb = ev["playbackId"].as_str().unwrap().to_owned();
-        self.wait_status(&pb, "RECORDING").await;
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        (ev, pb)
-    }
-
-    async fn wait_status(&self, pb: &str, status: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let v = self.get(&format!("/playbacks/{pb}")).await;
-            if v["recordingStatus"] == status {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "playback never {status}: {v}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
 
 /// The test S3 server's endpoint, with a fresh bucket for this process.
 async fn s3_endpoint() -> String {

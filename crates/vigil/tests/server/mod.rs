@@ -19,7 +19,27 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: Vec<(String, String)>) -> Self {
+        Self::start_logging(env, None)
+    }
+
+    /// Started with its log (stdout and stderr) written to `log`.
+    pub fn start_logged(env: Vec<(String, String)>, log: &std::path::Path) -> Self {
+        Self::start_logging(env, Some(log))
+    }
+
+    fn start_logging(env: Vec<(String, String)>, log: Option<&std::path::Path>) -> Self {
         let port = free_port();
+        let output = || match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
+            None if std::env::var_os("TEST_LOG").is_some() => Stdio::inherit(),
+            None => Stdio::null(),
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
@@ -27,16 +47,8 @@ impl Server {
             .env("ADMIN_PASSWORD", PASSWORD)
             .env("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-1")
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .stderr(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
+            .stdout(output())
+            .stderr(output());
         let child = cmd.spawn().unwrap();
         let s = Server {
             child,

@@ -1,0 +1,94 @@
+//! The API as a test client sees it: logged in as the admin, JSON in and
+//! out. (Each test crate uses part of it.)
+#![allow(dead_code)]
+
+use crate::{camera::TestCamera, server::PASSWORD};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+impl Api {
+    pub async fn login(base: &str) -> Self {
+        let http = reqwest::Client::new();
+        let v: Value = http
+            .post(format!("{base}/auth/login"))
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Api {
+            base: base.to_owned(),
+            http,
+            token: v["accessToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// Ends an event; returns the answer.
+    pub async fn end(&self, ev: &Value) -> Value {
+        let path = format!("/events/{}/end", ev["id"].as_str().unwrap());
+        self.post(&path, json!({})).await
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A camera and a MOTION event on it, recording for about 3 s; returns
+    /// the event and its playback id.
+    pub async fn record_for_3s(&self, cam: &TestCamera) -> (Value, String) {
+        let camera = self
+            .post(
+                "/cameras",
+                json!({"name": "Camera 1", "rtspUrl": cam.url()}),
+            )
+            .await;
+        let ev = self
+            .post("/events", json!({"cameraId": camera["id"], "type": "MOTION", "description": "Motion detected"}))
+            .await;
+        let pb = ev["playbackId"].as_str().unwrap().to_owned();
+        self.wait_status(&pb, "RECORDING").await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        (ev, pb)
+    }
+
+    pub async fn wait_status(&self, pb: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = self.get(&format!("/playbacks/{pb}")).await;
+            if v["recordingStatus"] == status {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "playback never {status}: {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
