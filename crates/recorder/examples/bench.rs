@@ -13,6 +13,8 @@
 //! ffmpeg processes from /proc.
 //! `preroll`: from a recording asked of a warm ring (5 s pre-roll) to its
 //! first media, against bare ffmpeg's spawn → first frame, alternating.
+//! `transcode`: SECONDS of the camera joined by copy and re-encoded to
+//! H.264: CPU per clip-second of each.
 //! `warm`: N warm cameras for SECONDS: CPU, RSS and disk writes of their
 //! ffmpegs, this process's CPU (the ring scans), and the rings' size.
 //!
@@ -194,6 +196,30 @@ fn ffmpeg_usage() -> (u64, u64, usize) {
     (ticks, rss, n)
 }
 
+/// CPU seconds of the reaped children of this process (`cutime + cstime`).
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    let close = stat.rfind(')').expect("stat");
+    let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    let ticks: u64 = f[13].parse::<u64>().expect("cutime") + f[14].parse::<u64>().expect("cstime");
+    ticks as f64 / 100.0
+}
+
+/// Runs one join (under `nice` when asked); its CPU and wall seconds.
+fn timed_join(args: Vec<String>, nice: bool) -> (f64, f64) {
+    let (cpu0, t0) = (children_cpu(), Instant::now());
+    let mut cmd = if nice {
+        let mut c = std::process::Command::new("nice");
+        c.args(["-n", "10", "ffmpeg"]);
+        c
+    } else {
+        std::process::Command::new("ffmpeg")
+    };
+    let status = cmd.args(args).status().expect("ffmpeg");
+    assert!(status.success(), "join failed");
+    (children_cpu() - cpu0, t0.elapsed().as_secs_f64())
+}
+
 #[tokio::main]
 async fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
@@ -272,6 +298,35 @@ async fn main() {
                 "| RSS of all ffmpeg | {} MB ({:.1} MB each) | | |",
                 rss >> 20,
                 (rss as f64 / n as f64) / 1048576.0
+            );
+        }
+        Some("transcode") => {
+            // SECONDS of the camera recorded as parts, then joined twice:
+            // a copy (what every clip costs) and the H.264 re-encode of
+            // `transcode: "h264"`; CPU of the joining ffmpeg per second of
+            // clip, from this process's reaped children.
+            let url = RtspUrl::parse(&a[1]).expect("url");
+            let secs: u64 = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
+            let mut r = rec.start(&rand_id(), url).expect("start");
+            let first = tokio::time::timeout(Duration::from_secs(30), r.next_event()).await;
+            assert!(matches!(first, Ok(Some(RecorderEvent::MediaWritten))), "{first:?}");
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            r.stop();
+            let clip = r.finish().await.expect("clip");
+            let clip_sec = clip.info.media.duration_sec.expect("duration");
+            let list = clip.dir.join("parts.ffconcat");
+            let out = clip.dir.join("again.mp4");
+            let (copy_cpu, copy_wall) =
+                timed_join(vigil_recorder::args::join(&list, &out), false);
+            let (enc_cpu, enc_wall) =
+                timed_join(vigil_recorder::args::join_transcoded(&list, &out), true);
+            let _ = clip.remove_files().await;
+            println!(
+                "| transcode to H.264 (veryfast, CRF 23, nice 10): CPU per clip-second, {clip_sec:.0} s clip | {:.3} CPU-s ({:.2} s wall per clip-second) | {:.4} CPU-s (copy join) | {:.0} |",
+                enc_cpu / clip_sec,
+                enc_wall / clip_sec,
+                copy_cpu / clip_sec,
+                enc_cpu / copy_cpu.max(0.0001)
             );
         }
         Some("bare") => {

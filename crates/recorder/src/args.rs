@@ -33,6 +33,10 @@ pub fn record(
         "-nostats",
         "-progress",
         "pipe:1",
+        // A progress block every 0.1 s instead of 0.5 s: the first frame is
+        // noticed (and the playback RECORDING) up to 0.4 s sooner.
+        "-stats_period",
+        "0.1",
         // Before -i: restricts what the input may open. RTSP is a demuxer
         // over TCP (and TLS for rtsps), so file:, concat:, http: are refused.
         "-protocol_whitelist",
@@ -256,6 +260,7 @@ mod tests {
         assert_eq!(a[pos("-flush_packets") + 1], "1");
         assert!(a.last().unwrap().ends_with("part-%05d.ts"));
         assert!(!a.iter().any(|x| x == "-stimeout"), "removed in ffmpeg 5");
+        assert_eq!(a[pos("-stats_period") + 1], "0.1");
     }
 
     #[test]
