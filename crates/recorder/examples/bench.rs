@@ -316,8 +316,7 @@ async fn main() {
             let clip_sec = clip.info.media.duration_sec.expect("duration");
             let list = clip.dir.join("parts.ffconcat");
             let out = clip.dir.join("again.mp4");
-            let (copy_cpu, copy_wall) =
-                timed_join(vigil_recorder::args::join(&list, &out), false);
+            let (copy_cpu, _) = timed_join(vigil_recorder::args::join(&list, &out), false);
             let (enc_cpu, enc_wall) =
                 timed_join(vigil_recorder::args::join_transcoded(&list, &out), true);
             let _ = clip.remove_files().await;
