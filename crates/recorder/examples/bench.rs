@@ -13,8 +13,8 @@
 //! ffmpeg processes from /proc.
 //! `preroll`: from a recording asked of a warm ring (5 s pre-roll) to its
 //! first media, against bare ffmpeg's spawn → first frame, alternating.
-//! `transcode`: SECONDS of the camera joined by copy and re-encoded to
-//! H.264: CPU per clip-second of each.
+//! `transcode`: SECONDS of 1080p H.265 parts joined by copy and
+//! re-encoded to H.264: CPU per clip-second of each.
 //! `warm`: N warm cameras for SECONDS: CPU, RSS and disk writes of their
 //! ffmpegs, this process's CPU (the ring scans), and the rings' size.
 //!
@@ -301,27 +301,47 @@ async fn main() {
             );
         }
         Some("transcode") => {
-            // SECONDS of the camera recorded as parts, then joined twice:
-            // a copy (what every clip costs) and the H.264 re-encode of
-            // `transcode: "h264"`; CPU of the joining ffmpeg per second of
-            // clip, from this process's reaped children.
-            let url = RtspUrl::parse(&a[1]).expect("url");
-            let secs: u64 = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
-            let mut r = rec.start(&rand_id(), url).expect("start");
-            let first = tokio::time::timeout(Duration::from_secs(30), r.next_event()).await;
-            assert!(matches!(first, Ok(Some(RecorderEvent::MediaWritten))), "{first:?}");
-            tokio::time::sleep(Duration::from_secs(secs)).await;
-            r.stop();
-            let clip = r.finish().await.expect("clip");
-            let clip_sec = clip.info.media.duration_sec.expect("duration");
-            let list = clip.dir.join("parts.ffconcat");
-            let out = clip.dir.join("again.mp4");
+            // SECONDS of 1080p25 H.265 at 4 Mbit/s with AAC, made offline as
+            // the recorder's 2 s MPEG-TS parts (a live GStreamer H.265
+            // encoder can't keep up with 1080p on 2 cores, and its clip's
+            // timestamps stretch), then joined twice: a copy (what every
+            // clip costs) and the H.264 re-encode of `transcode: "h264"`;
+            // CPU of the joining ffmpeg per second of clip, from this
+            // process's reaped children.
+            let secs: u64 = a.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
+            let parts = dir.join(format!("transcode-{}", rand_id()));
+            std::fs::create_dir_all(&parts).expect("dir");
+            let made = std::process::Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+                .arg(format!("testsrc2=size=1920x1080:rate=25:duration={secs}"))
+                .args(["-f", "lavfi", "-i"])
+                .arg(format!("sine=frequency=440:duration={secs}"))
+                .args(["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=25:log-level=error"])
+                .args(["-b:v", "4M", "-c:a", "aac", "-f", "segment", "-segment_format", "mpegts"])
+                .args(["-segment_time", "2"])
+                .arg(parts.join("part-%05d.ts"))
+                .status()
+                .expect("ffmpeg");
+            assert!(made.success(), "parts not made");
+            let mut names: Vec<_> = std::fs::read_dir(&parts)
+                .expect("parts")
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            let list = parts.join("parts.ffconcat");
+            let text: String = std::iter::once("ffconcat version 1.0\n".to_owned())
+                .chain(names.iter().map(|n| format!("file '{n}'\n")))
+                .collect();
+            std::fs::write(&list, text).expect("list");
+            let out = parts.join("video.mp4");
             let (copy_cpu, _) = timed_join(vigil_recorder::args::join(&list, &out), false);
             let (enc_cpu, enc_wall) =
                 timed_join(vigil_recorder::args::join_transcoded(&list, &out), true);
-            let _ = clip.remove_files().await;
+            let _ = std::fs::remove_dir_all(&parts);
+            let clip_sec = secs as f64;
             println!(
-                "| transcode to H.264 (veryfast, CRF 23, nice 10): CPU per clip-second, {clip_sec:.0} s clip | {:.3} CPU-s ({:.2} s wall per clip-second) | {:.4} CPU-s (copy join) | {:.0} |",
+                "| transcode H.265 → H.264 (veryfast, CRF 23, nice 10), 1080p25 4 Mbit/s, {secs} s clip: CPU per clip-second | {:.3} CPU-s ({:.2} s wall per clip-second) | {:.4} CPU-s (copy join) | {:.0} |",
                 enc_cpu / clip_sec,
                 enc_wall / clip_sec,
                 copy_cpu / clip_sec,

@@ -90,6 +90,10 @@ pub async fn join(cfg: &RecorderConfig, dir: &Path) -> Result<PathBuf, RecordErr
         // the API first.
         let seconds = parts.len() as u64 * u64::from(cfg.segment_seconds.max(1));
         let deadline = cfg.join_timeout + Duration::from_secs(seconds * 4);
+        // One transcode per two cores at a time: the others wait their
+        // turn (their deadline starts with it) instead of starving the
+        // recordings.
+        let _turn = transcodes().acquire().await;
         let argv = args::join_transcoded(&list_path, &out);
         match nice() {
             Some(nice) => {
@@ -138,6 +142,14 @@ pub fn mark_transcoded(dir: &Path) -> std::io::Result<()> {
 
 fn is_transcoded(dir: &Path) -> bool {
     dir.join(TRANSCODE_MARK).exists()
+}
+
+fn transcodes() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
 }
 
 fn nice() -> Option<&'static Path> {

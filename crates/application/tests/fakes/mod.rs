@@ -1,5 +1,7 @@
 //! In-memory stand-ins for the ports the recording service reports to. The
 //! real repositories and stores have their own tests against real servers.
+//! (Each test crate uses part of them.)
+#![allow(dead_code)]
 
 use std::{collections::HashMap, path::Path, sync::Mutex, time::Duration};
 use vigil_domain::{
