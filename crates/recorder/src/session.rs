@@ -38,9 +38,7 @@ pub enum RecorderEvent {
 
 /// How often the stall watchdog looks at the bytes on disk.
 const WATCHDOG_EVERY: Duration = Duration::from_secs(1);
-/// Media that stops this long and resumes in the same run is a gap (every
-/// packet is flushed, so a live camera grows the part many times a second).
-const GAP_AFTER: Duration = Duration::from_secs(3);
+use crate::supervisor::GAP_AFTER;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {

@@ -15,6 +15,12 @@ use std::{path::Path, time::Duration};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use vigil_domain::RtspUrl;
 
+/// Media that stops this long and resumes in the same run is a gap (every
+/// packet is flushed, so a live camera grows its file many times a
+/// second); it counts once media has flowed this long again, since ffmpeg
+/// giving up on a camera also writes what it held.
+pub(crate) const GAP_AFTER: Duration = Duration::from_secs(3);
+
 /// The wait before reconnect `attempt` (numbered from 1): 1 s, 2 s, 4 s,
 /// then 5 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {

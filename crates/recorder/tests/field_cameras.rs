@@ -125,6 +125,51 @@ async fn a_warm_ring_on_a_g711_camera_gives_clips_with_aac_audio() {
     ring.remove().await;
 }
 
+/// A camera that freezes for 4 s (less than the socket timeout, so the
+/// ring's ffmpeg keeps its connection) and comes back: the clip taken from
+/// the ring across it is one clip with one gap, and no reconnect.
+#[tokio::test]
+async fn a_freeze_within_a_rings_run_is_a_gap_of_the_clip_taken_across_it() {
+    let cam = TestCamera::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recorder(dir.path());
+    let ring = rec
+        .ring(
+            "freeze",
+            RtspUrl::parse(&cam.url()).unwrap(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !ring.is_warm() || ring.disk_usage().0 < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "ring never warmed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut take = ring
+        .record("across", Duration::from_secs(1), Duration::ZERO)
+        .unwrap();
+    assert_eq!(take.next_event().await, Some(RecorderEvent::MediaWritten));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cam.signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    cam.signal("-CONT");
+    // Reported once video has flowed 3 s again.
+    let ev = tokio::time::timeout(Duration::from_secs(15), take.next_event())
+        .await
+        .unwrap();
+    let Some(RecorderEvent::Resumed { away }) = ev else {
+        panic!("{ev:?}");
+    };
+    assert!(away >= Duration::from_secs(3), "{away:?}");
+    take.stop();
+    let clip = take.finish().await.unwrap();
+    assert_eq!(clip.reconnects, 0, "the connection held");
+    assert_eq!(clip.gaps.len(), 1, "{:?}", clip.gaps);
+    assert!(clip.gaps[0].1 >= Duration::from_secs(3), "{:?}", clip.gaps);
+    assert_eq!(decode_errors(&clip.path), "");
+    ring.remove().await;
+}
+
 #[tokio::test]
 async fn digest_and_basic_credentials_in_the_url_work_and_wrong_ones_say_so() {
     for method in ["digest", "basic"] {

@@ -37,6 +37,56 @@ use tokio::{
 };
 use vigil_domain::{RtspUrl, StreamState};
 
+/// A freeze of the camera within one ffmpeg run: no video for
+/// [`supervisor::GAP_AFTER`] or more, then video again. It counts once
+/// video has flowed that long again, or at a stop; the run ending first
+/// (ffmpeg flushing as it gives up) leaves it to the reconnect's gap.
+#[derive(Debug, Default)]
+struct Freeze {
+    /// When video stopped, while it is stopped.
+    quiet_from: Option<SystemTime>,
+    /// A return not yet confirmed: when video stopped and came back.
+    back: Option<(SystemTime, SystemTime)>,
+}
+
+impl Freeze {
+    /// Looks at the ring after a tick: `idle` without video, the last
+    /// `grew`. Returns a confirmed gap (start, length).
+    fn observe(
+        &mut self,
+        idle: Duration,
+        grew: Option<SystemTime>,
+        now: SystemTime,
+    ) -> Option<(SystemTime, Duration)> {
+        let grew = grew?;
+        if let Some(from) = self.quiet_from {
+            if grew > from {
+                self.quiet_from = None;
+                self.back = Some((from, grew));
+            }
+        } else if idle >= supervisor::GAP_AFTER && self.back.is_none() {
+            self.quiet_from = Some(grew);
+        }
+        match self.back {
+            Some((_, back))
+                if idle < supervisor::GAP_AFTER
+                    && now
+                        .duration_since(back)
+                        .is_ok_and(|d| d >= supervisor::GAP_AFTER) =>
+            {
+                self.returned()
+            }
+            _ => None,
+        }
+    }
+
+    /// The unconfirmed return, taken as one (at a stop).
+    fn returned(&mut self) -> Option<(SystemTime, Duration)> {
+        let (from, back) = self.back.take()?;
+        Some((from, back.duration_since(from).unwrap_or_default()))
+    }
+}
+
 /// Rings live under this folder of `record_dir`.
 pub const RING_DIR: &str = "ring";
 /// How often the ring looks for new segments: the delay before a tap sees
@@ -401,14 +451,20 @@ impl Shared {
         let mut tail = crate::stderr_tail::StderrTail::new(self.url.clone(), 6);
         let mut ticks = tokio::time::interval(SCAN_EVERY);
         let run_started = SystemTime::now();
+        let mut freeze = Freeze::default();
         let stopped = loop {
             tokio::select! {
                 _ = ticks.tick() => {
                     self.tick();
                     // The watchdog: video on disk, not whether ffmpeg lives.
-                    let idle = lock(&self.state)
-                        .window
-                        .idle_for(run_started, SystemTime::now());
+                    let (idle, grew) = {
+                        let st = lock(&self.state);
+                        let now = SystemTime::now();
+                        (st.window.idle_for(run_started, now), st.window.last_growth())
+                    };
+                    if let Some(gap) = freeze.observe(idle, grew, SystemTime::now()) {
+                        self.add_gap(gap);
+                    }
                     if idle >= self.cfg.stall_timeout {
                         run.kill().await;
                         return Some(format!(
@@ -442,6 +498,10 @@ impl Shared {
             }
         };
         if stopped {
+            // Media flowed again until the stop: the freeze was one.
+            if let Some(gap) = freeze.returned() {
+                self.add_gap(gap);
+            }
             run.quit(self.cfg.stop_timeout, &mut tail).await;
             return Some("stopped".into());
         }
@@ -456,6 +516,20 @@ impl Shared {
                 .or_else(|| tail.summary())
                 .unwrap_or_else(|| "stream ended".into()),
         )
+    }
+
+    /// A freeze the camera came back from on the same connection: a gap in
+    /// every tap that was recording across it.
+    fn add_gap(&self, (down, away): (SystemTime, Duration)) {
+        let mut st = lock(&self.state);
+        for tap in st
+            .taps
+            .iter_mut()
+            .filter(|t| t.media && t.from <= down && t.until.is_none_or(|u| u > down))
+        {
+            tap.gaps.push((down, away));
+            let _ = tap.events.send(RecorderEvent::Resumed { away });
+        }
     }
 
     fn shared_id(&self) -> String {
@@ -482,4 +556,47 @@ pub(crate) async fn stop_orphans(record_dir: &Path, timeout: Duration) -> usize 
         }
     }
     stopped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_freeze_counts_once_video_has_flowed_again_for_a_while() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let mut f = Freeze::default();
+        // Video until t0, then nothing for 4 s.
+        assert_eq!(f.observe(S, Some(t0), t0 + S), None);
+        assert_eq!(f.observe(4 * S, Some(t0), t0 + 4 * S), None, "still away");
+        // Back at t0 + 4.5 s; not yet a gap: ffmpeg may be flushing.
+        let back = t0 + Duration::from_millis(4500);
+        assert_eq!(f.observe(Duration::ZERO, Some(back), back), None);
+        let later = back + 2 * S;
+        assert_eq!(f.observe(Duration::ZERO, Some(later), later), None);
+        // Flowing 3 s after its return: one gap, from t0, 4.5 s long.
+        let confirmed = back + 3 * S;
+        assert_eq!(
+            f.observe(Duration::ZERO, Some(confirmed), confirmed),
+            Some((t0, Duration::from_millis(4500)))
+        );
+        assert_eq!(f.returned(), None, "counted once");
+    }
+
+    #[test]
+    fn a_short_pause_is_no_gap_and_a_stop_confirms_a_return() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let mut f = Freeze::default();
+        let short = t0 + 2 * S;
+        assert_eq!(f.observe(2 * S, Some(t0), short), None);
+        assert_eq!(f.observe(Duration::ZERO, Some(short), short), None);
+        assert_eq!(f.returned(), None, "2 s is no gap");
+        // A freeze, a return, and a stop before the confirmation.
+        f.observe(3 * S, Some(short), short + 3 * S);
+        let back = short + 5 * S;
+        f.observe(Duration::ZERO, Some(back), back);
+        assert_eq!(f.returned(), Some((short, 5 * S)));
+    }
 }

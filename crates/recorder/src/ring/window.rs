@@ -121,6 +121,11 @@ impl Window {
             .is_some_and(|d| d <= WARM_WITHIN)
     }
 
+    /// When video last arrived.
+    pub fn last_growth(&self) -> Option<SystemTime> {
+        self.last_growth
+    }
+
     /// How long no video has arrived at `now`, counting from `since` (the
     /// start of the current run) at the earliest.
     pub fn idle_for(&self, since: SystemTime, now: SystemTime) -> Duration {
