@@ -181,6 +181,13 @@ async fn the_console_shows_cameras_live_activity_and_plays_clips() {
     )
     .await;
     until(&b, "no reload", "window.__noReload === 1").await;
+    // What the camera sends, once its probe has measured it.
+    until(
+        &b,
+        "the camera's stream shown",
+        "(document.querySelector(\"#cameras [data-role='stream']\") || {}).textContent?.includes('keyframe every')",
+    )
+    .await;
     snap(&b, "console-activity").await;
 
     // Its page plays the clip.

@@ -185,7 +185,7 @@ function statusBadge(status) {
 }
 
 async function homeScreen(main) {
-  const cameras = (await api("/cameras?limit=500")).data;
+  let cameras = (await api("/cameras?limit=500")).data;
   const filters = { cameraId: "", status: "", since: "" };
   const byId = new Map();
   const grid = h("div", { class: "grid", id: "cameras", "aria-label": "Cameras" });
@@ -219,6 +219,16 @@ async function homeScreen(main) {
               s.state ? h("span", { class: "badge" }, s.state) : null,
               c.preRollSeconds > 0 ? h("span", { class: "badge warm" }, `warm · ${c.preRollSeconds}s pre-roll`) : null,
               recording ? h("span", { class: "badge recording", "data-role": "recording" }, "recording") : null),
+            s.videoCodec
+              ? h("span", { class: "muted", "data-role": "stream" }, [
+                  s.videoCodec,
+                  s.width && s.height ? `${s.width}×${s.height}` : null,
+                  s.fps ? `${s.fps} fps` : null,
+                  s.keyframeIntervalSec ? `keyframe every ${s.keyframeIntervalSec} s` : null,
+                  s.audioCodec ? `audio ${s.audioCodec}` : null,
+                  c.transcode === "h264" ? "clips transcoded to H.264" : null,
+                ].filter(Boolean).join(" · "))
+              : null,
             (s.warnings || []).map((w) => h("span", { class: "warning" }, w)),
             s.lastError || lastFailed
               ? h("span", { class: "muted" }, `Last error: ${s.lastError || lastFailed.error}`)
@@ -283,6 +293,15 @@ async function homeScreen(main) {
     table,
   );
   await reload();
+  // A camera's stream (state, codecs, warnings) changes without a playback
+  // event: read the cameras again every 10 s while this screen is shown.
+  const timer = setInterval(async () => {
+    if (!grid.isConnected) return clearInterval(timer);
+    try {
+      cameras = (await api("/cameras?limit=500")).data;
+      drawCameras();
+    } catch (_) { /* the next tick tries again; a 401 has already led to the login */ }
+  }, 10000);
   listeners.clear();
   listeners.add((p) => {
     if (!p) return void reload();
@@ -398,9 +417,13 @@ async function adminScreen(main) {
   const camRows = cameras.data.map((c) => {
     const pre = h("input", { type: "number", min: 0, max: 300, value: c.preRollSeconds, "aria-label": `Pre-roll seconds of ${c.name}` });
     const post = h("input", { type: "number", min: 0, max: 300, value: c.postRollSeconds, "aria-label": `Post-roll seconds of ${c.name}` });
+    const transcode = h("select", { "aria-label": `Transcode clips of ${c.name}` },
+      h("option", { value: "off", selected: c.transcode !== "h264" }, "as sent"),
+      h("option", { value: "h264", selected: c.transcode === "h264" }, "H.264"));
     return h("tr", {}, h("td", {}, c.name), h("td", { class: "hide-narrow muted" }, c.rtspUrl), h("td", {}, pre), h("td", {}, post),
+      h("td", {}, transcode),
       h("td", {}, h("button", { type: "button", onclick: act(() => api(`/cameras/${c.id}`, { method: "PATCH",
-        body: { preRollSeconds: Number(pre.value), postRollSeconds: Number(post.value) } })) }, "Save"), " ",
+        body: { preRollSeconds: Number(pre.value), postRollSeconds: Number(post.value), transcode: transcode.value } })) }, "Save"), " ",
       h("button", { type: "button", class: "danger", "aria-label": `Delete camera ${c.name}`,
         onclick: act(async () => { if (confirm(`Delete ${c.name}?`)) await api(`/cameras/${c.id}`, { method: "DELETE" }); }) }, "Delete")));
   });
@@ -420,7 +443,7 @@ async function adminScreen(main) {
     newUser,
     h("h1", {}, "Cameras"),
     h("table", { "aria-label": "Cameras" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", { class: "hide-narrow" }, "URL"),
-      h("th", {}, "Pre-roll s"), h("th", {}, "Post-roll s"), h("th", {}, ""))), h("tbody", {}, camRows)),
+      h("th", {}, "Pre-roll s"), h("th", {}, "Post-roll s"), h("th", {}, "Video of clips"), h("th", {}, ""))), h("tbody", {}, camRows)),
     newCam,
   );
 }
