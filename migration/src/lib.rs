@@ -19,6 +19,7 @@ mod m20261125_000007_add_list_order_indexes;
 mod m20261201_000008_add_user_token_version;
 mod m20261202_000009_add_playback_clip_facts;
 mod m20261202_000010_add_camera_stream;
+mod m20261202_000011_add_playback_retain;
 
 pub use connect::{connect, redact_url};
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_add_user_token_version::Migration),
             Box::new(m20261202_000009_add_playback_clip_facts::Migration),
             Box::new(m20261202_000010_add_camera_stream::Migration),
+            Box::new(m20261202_000011_add_playback_retain::Migration),
         ]
     }
 }

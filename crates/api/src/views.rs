@@ -289,6 +289,9 @@ pub struct PlaybackView {
     pub trigger_offset_sec: Option<f64>,
     /// Where the clip skips time the camera was away (reconnects, stalls).
     pub gaps: Vec<GapView>,
+    /// Kept by retention whatever its age or the quota (`PATCH` sets it);
+    /// deleting it asks for `?force=true`.
+    pub retain: bool,
     #[serde(with = "time::serde::rfc3339::option")]
     pub started_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -379,6 +382,7 @@ impl PlaybackView {
                     seconds: g.seconds,
                 })
                 .collect(),
+            retain: p.retain,
             started_at: p.started_at,
             ended_at: p.ended_at,
             created_at: p.created_at,

@@ -84,6 +84,10 @@ impl PlaybackRepo for NotifyingPlaybacks {
         self.inner.finished_before(camera, cutoff, limit).await
     }
 
+    async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>> {
+        self.inner.set_retain(id, retain).await
+    }
+
     async fn delete(&self, id: PlaybackId) -> Result<bool> {
         self.inner.delete(id).await
     }

@@ -219,10 +219,15 @@ impl Recordings {
 
     /// Ends the playback's open events, stops the recording if running,
     /// removes the stored objects, then the row.
-    pub async fn delete_playback(&self, id: PlaybackId) -> Result<bool, Error> {
+    pub async fn delete_playback(&self, id: PlaybackId, force: bool) -> Result<bool, Error> {
         let Some(p) = self.playbacks.get(id).await? else {
             return Ok(false);
         };
+        if p.retain && !force {
+            return Err(Error::conflict(
+                "the playback is retained: unset retain first, or delete with force=true",
+            ));
+        }
         {
             // Every event sharing the recording ends with it, so none is
             // left open (and joinable) on a clip that is gone.
@@ -244,6 +249,16 @@ impl Recordings {
             self.store.delete(&key).await?;
         }
         self.playbacks.delete(id).await
+    }
+
+    /// Keeps the playback from retention (or lets it go again); `None`
+    /// when there is none.
+    pub async fn retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>, Error> {
+        let p = self.playbacks.set_retain(id, retain).await?;
+        if let Some(p) = &p {
+            tracing::info!(playback_id = %p.id, retain, "playback retention changed");
+        }
+        Ok(p)
     }
 
     async fn fail(&self, id: PlaybackId, reason: String) {

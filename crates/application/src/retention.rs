@@ -1,4 +1,4 @@
-//! Retention: finished playbacks (COMPLETED or FAILED) older than their
+//! Retention: finished (COMPLETED or FAILED), unretained playbacks older than their
 //! camera's `retentionDays`, or the server-wide `RETENTION_DAYS` when the
 //! camera sets none, are deleted — objects first, then the row — the same
 //! way `DELETE /playbacks/{id}` does. Events stay (they are small and are
@@ -53,11 +53,13 @@ impl Retention {
                     let n = old.len() as u64;
                     let mut progressed = false;
                     for p in old {
-                        match self.flow.delete_playback(p.id).await {
+                        match self.flow.delete_playback(p.id, false).await {
                             Ok(_) => {
                                 report.deleted += 1;
                                 progressed = true;
                             }
+                            // Retained since it was listed: kept.
+                            Err(e) if e.kind() == vigil_domain::ErrorKind::Conflict => {}
                             Err(e) => {
                                 report.failed += 1;
                                 tracing::warn!(playback_id = %p.id, camera_id = %cam.id, error = %e.chain(), "retention could not delete a playback; next sweep tries again");

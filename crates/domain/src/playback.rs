@@ -72,6 +72,9 @@ pub struct Playback {
     pub ended_at: Option<OffsetDateTime>,
     /// Where the clip skips time, in order.
     pub gaps: Vec<Gap>,
+    /// Kept by retention (age and quota) until unset; deleting it asks
+    /// for `force`.
+    pub retain: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub event: Option<EventSummary>,

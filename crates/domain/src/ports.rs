@@ -92,7 +92,7 @@ pub trait PlaybackRepo: Send + Sync + Debug {
     ) -> Result<Playback>;
     /// Playbacks in a given status, oldest first (start-up recovery).
     async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>>;
-    /// Up to `limit` finished (COMPLETED or FAILED) playbacks of `camera`
+    /// Up to `limit` finished (COMPLETED or FAILED), unretained playbacks of `camera`
     /// created before `cutoff`, oldest first (retention).
     async fn finished_before(
         &self,
@@ -100,6 +100,9 @@ pub trait PlaybackRepo: Send + Sync + Debug {
         cutoff: OffsetDateTime,
         limit: u64,
     ) -> Result<Vec<Playback>>;
+    /// Sets whether retention keeps the playback; `None` when there is
+    /// none.
+    async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>>;
     async fn delete(&self, id: PlaybackId) -> Result<bool>;
 }
 

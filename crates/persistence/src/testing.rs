@@ -229,6 +229,7 @@ pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::Camer
                 height: Set(Some(1080)),
                 browser_playable: Set(Some(true)),
                 gaps: Set(None),
+                retain: Set(false),
                 local_path: Set(None),
                 error: Set(None),
                 started_at: Set(Some(at)),

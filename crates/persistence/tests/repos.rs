@@ -301,6 +301,46 @@ both!(
 );
 
 both!(
+    retained_playbacks_are_not_listed_for_retention,
+    |t: TestDatabase| async move {
+        let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
+        let pbs = t.db.playbacks();
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let pid = PlaybackId::new();
+            t.db.events()
+                .create(motion(cam.id), Some(pid))
+                .await
+                .unwrap();
+            pbs.transition(pid, RecordingStatus::Failed, PlaybackUpdate::default())
+                .await
+                .unwrap();
+            ids.push(pid);
+        }
+        let later = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+        assert_eq!(
+            pbs.finished_before(cam.id, later, 10).await.unwrap().len(),
+            2
+        );
+        let kept = pbs.set_retain(ids[0], true).await.unwrap().unwrap();
+        assert!(kept.retain);
+        assert_eq!(kept.status, RecordingStatus::Failed);
+        let listed = pbs.finished_before(cam.id, later, 10).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|p| p.id).collect::<Vec<_>>(),
+            vec![ids[1]]
+        );
+        assert!(pbs.get(ids[0]).await.unwrap().unwrap().retain);
+        assert!(!pbs.set_retain(ids[0], false).await.unwrap().unwrap().retain);
+        assert!(pbs
+            .set_retain(PlaybackId::new(), true)
+            .await
+            .unwrap()
+            .is_none());
+    }
+);
+
+both!(
     playback_transitions_follow_the_status_machine,
     |t: TestDatabase| async move {
         let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();

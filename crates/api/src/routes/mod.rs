@@ -63,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/playbacks/{id}")
                 .route(web::get().to(playbacks::get))
+                .route(web::patch().to(playbacks::update))
                 .route(web::delete().to(playbacks::delete)),
         )
         .service(web::resource("/playbacks/{id}/stop").route(web::post().to(playbacks::stop)))

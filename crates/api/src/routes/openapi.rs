@@ -16,7 +16,7 @@ use utoipa::{
         routes::users::list, routes::users::create, routes::users::get, routes::users::update, routes::users::delete, routes::users::revoke_tokens,
         routes::cameras::list, routes::cameras::create, routes::cameras::get, routes::cameras::update, routes::cameras::delete,
         routes::events::create, routes::events::list, routes::events::get, routes::events::end,
-        routes::playbacks::list, routes::stream::stream, routes::playbacks::get, routes::playbacks::stop, routes::playbacks::delete,
+        routes::playbacks::list, routes::stream::stream, routes::playbacks::get, routes::playbacks::update, routes::playbacks::stop, routes::playbacks::delete,
         routes::media::get,
     ),
     components(schemas(
@@ -26,7 +26,7 @@ use utoipa::{
         routes::login::LoginRequest, routes::login::TokenView,
         routes::users::CreateUser, routes::users::UpdateUser,
         routes::cameras::CreateCamera, routes::cameras::UpdateCamera,
-        routes::events::CreateEvent, routes::events::EndView,
+        routes::events::CreateEvent, routes::events::EndView, routes::playbacks::UpdatePlayback,
         routes::health::HealthView, routes::health::ReadyView,
     )),
     modifiers(&BearerAuth),

@@ -3,7 +3,7 @@
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
-    extract::{path_id, query_param},
+    extract::{path_id, query_param, JsonBody},
     routes::{events::EndView, PageQuery},
     views::{ListView, MediaUrlTtl, PlaybackView},
 };
@@ -108,18 +108,57 @@ pub async fn stop(
     }))
 }
 
-/// Delete a playback: stops it if running, removes the clip and the row.
-#[utoipa::path(delete, path = "/playbacks/{id}", tag = "playbacks", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), security(("bearer" = [])),
-    responses((status = 204), (status = 403), (status = 404), (status = 401)))]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UpdatePlayback {
+    /// `true`: retention (by age or by quota) never deletes the playback,
+    /// and `DELETE` asks for `?force=true`; `false` lets it go again.
+    pub retain: bool,
+}
+
+/// Keep a playback from retention, or let it go again.
+#[utoipa::path(patch, path = "/playbacks/{id}", tag = "playbacks", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404.")), request_body = UpdatePlayback, security(("bearer" = [])),
+    responses((status = 200, body = PlaybackView), (status = 400), (status = 403), (status = 404), (status = 401)))]
+#[tracing::instrument(skip_all, fields(playback_id = %id))]
+pub async fn update(
+    me: AuthUser,
+    id: web::Path<String>,
+    body: JsonBody<UpdatePlayback>,
+    flow: web::Data<Recordings>,
+    store: web::Data<dyn ObjectStore>,
+    ttl: web::Data<MediaUrlTtl>,
+) -> ApiResult<HttpResponse> {
+    me.require_write()?;
+    let id: PlaybackId = path_id(&id, "playback")?;
+    let p = flow
+        .retain(id, body.0.retain)
+        .await?
+        .ok_or_else(|| ApiError::not_found("playback"))?;
+    Ok(HttpResponse::Ok().json(PlaybackView::build(p, store.get_ref(), **ttl).await))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// `true` deletes a retained playback too.
+    #[param(value_type = Option<bool>)]
+    pub force: Option<String>,
+}
+
+/// Delete a playback: stops it if running, removes the clip and the row. A
+/// retained playback needs `?force=true` (409 otherwise).
+#[utoipa::path(delete, path = "/playbacks/{id}", tag = "playbacks", params(("id" = uuid::Uuid, Path, description = "The resource id (a UUID); anything else is 404."), DeleteQuery), security(("bearer" = [])),
+    responses((status = 204), (status = 400), (status = 403), (status = 404), (status = 409), (status = 401)))]
 #[tracing::instrument(skip_all, fields(playback_id = %id))]
 pub async fn delete(
     me: AuthUser,
     id: web::Path<String>,
+    q: web::Query<DeleteQuery>,
     flow: web::Data<Recordings>,
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let id: PlaybackId = path_id(&id, "playback")?;
-    if flow.delete_playback(id).await? {
+    let force = query_param::<bool>(q.force.as_deref(), "force")?.unwrap_or(false);
+    if flow.delete_playback(id, force).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("playback"))

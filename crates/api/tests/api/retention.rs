@@ -141,3 +141,77 @@ async fn retention_days_are_validated() {
         Value::Null
     );
 }
+
+/// A retained playback survives an age sweep, can't be deleted without
+/// `force=true`, and goes once it is let go again. Only ADMIN and OPERATOR
+/// set it.
+#[tokio::test]
+async fn a_retained_playback_survives_sweeps_and_asks_for_force() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let cam = app.create_camera("Evidence").await;
+    let id = cam["id"].as_str().unwrap();
+    app.patch(&t, &format!("/cameras/{id}"), json!({"retentionDays": 1}))
+        .await;
+    let kept = completed_playback(&app, &t, id).await;
+    let swept = completed_playback(&app, &t, id).await;
+    let path = format!("/playbacks/{kept}");
+
+    let (_, viewer) = app.user_with_role("VIEWER").await;
+    let r = app.patch(&viewer, &path, json!({"retain": true})).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (_, operator) = app.user_with_role("OPERATOR").await;
+    let r = app.patch(&operator, &path, json!({"retain": true})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["retain"], true);
+    assert_eq!(v["recordingStatus"], "COMPLETED", "nothing else changed");
+    for bad in [json!({"retain": "yes"}), json!({}), json!({"retain": null})] {
+        let r = app.patch(&operator, &path, bad.clone()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let r = app
+        .patch(
+            &operator,
+            "/playbacks/00000000-0000-0000-0000-000000000000",
+            json!({"retain": true}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(2);
+    let r = sweeper(&app, None).sweep(later).await.unwrap();
+    assert_eq!((r.deleted, r.failed), (1, 0), "only the unretained one");
+    assert_eq!(
+        app.get(&t, &format!("/playbacks/{swept}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get(&t, &path).await.status(), StatusCode::OK);
+    assert!(app
+        .objects
+        .join(format!("playbacks/{kept}/video.mp4"))
+        .exists());
+
+    let r = app.delete(&operator, &path).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body: Value = r.json().await.unwrap();
+    assert!(body.to_string().contains("force=true"), "{body}");
+    let r = app.delete(&operator, &format!("{path}?force=maybe")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.get(&t, &path).await.status(),
+        StatusCode::OK,
+        "still there"
+    );
+
+    // Let go again, the next sweep takes it; or forced, at once.
+    let r = app.patch(&operator, &path, json!({"retain": false})).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["retain"], false);
+    app.patch(&operator, &path, json!({"retain": true})).await;
+    let r = app.delete(&operator, &format!("{path}?force=true")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(!app
+        .objects
+        .join(format!("playbacks/{kept}/video.mp4"))
+        .exists());
+}

@@ -31,6 +31,7 @@ impl MemPlaybacks {
                 started_at: None,
                 ended_at: None,
                 gaps: Vec::new(),
+                retain: false,
                 created_at: now,
                 updated_at: now,
                 event: None,
@@ -134,6 +135,14 @@ impl PlaybackRepo for MemPlaybacks {
         rows.truncate(limit as usize);
         Ok(rows)
     }
+    async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>> {
+        let mut all = self.0.lock().unwrap();
+        Ok(all.get_mut(&id).map(|p| {
+            p.retain = retain;
+            p.clone()
+        }))
+    }
+
     async fn delete(&self, id: PlaybackId) -> Result<bool> {
         Ok(self.0.lock().unwrap().remove(&id).is_some())
     }

@@ -23,6 +23,7 @@ pub struct Model {
     pub ended_at: Option<TimeDateTimeWithTimeZone>,
     /// JSON array of `Gap`s; null: none.
     pub gaps: Option<String>,
+    pub retain: bool,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

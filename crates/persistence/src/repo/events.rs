@@ -111,6 +111,7 @@ impl EventRepo for SqlEventRepo {
                 started_at: Set(None),
                 ended_at: Set(None),
                 gaps: Set(None),
+                retain: Set(false),
                 created_at: Set(t),
                 updated_at: Set(t),
             }

@@ -71,6 +71,7 @@ fn to_domain(m: playbacks::Model, event: Option<events::Model>) -> Result<Playba
             Some(json) => serde_json::from_str(json).map_err(|e| corrupt("gaps", e))?,
             None => Vec::new(),
         },
+        retain: m.retain,
         created_at: m.created_at,
         updated_at: m.updated_at,
         event: event.map(summary).transpose()?,
@@ -238,6 +239,7 @@ impl PlaybackRepo for SqlPlaybackRepo {
                 RecordingStatus::Failed.as_str(),
             ]))
             .filter(playbacks::Column::CreatedAt.lt(micros(cutoff)))
+            .filter(playbacks::Column::Retain.eq(false))
             .find_also_related(events::Entity)
             .order_by_asc(playbacks::Column::CreatedAt)
             .limit(limit)
@@ -247,6 +249,20 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .into_iter()
             .map(|(p, e)| to_domain(p, e))
             .collect()
+    }
+
+    async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>> {
+        let r = playbacks::Entity::update_many()
+            .col_expr(playbacks::Column::Retain, Expr::value(retain))
+            .col_expr(playbacks::Column::UpdatedAt, Expr::value(now()))
+            .filter(playbacks::Column::Id.eq(id.as_uuid()))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err("playback"))?;
+        if r.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.get(id).await
     }
 
     async fn delete(&self, id: PlaybackId) -> Result<bool> {
