@@ -212,6 +212,11 @@ pub struct EventView {
     pub camera: CameraRef,
     /// Set when the event's type records.
     pub playback_id: Option<Uuid>,
+    /// When the detector saw it, when the POST said so.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub occurred_at: Option<OffsetDateTime>,
+    /// Shared by the events one POST made on several cameras (`cameraIds`).
+    pub group_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -231,6 +236,8 @@ impl From<Event> for EventView {
                 name: e.camera_name,
             },
             playback_id: e.playback_id.map(|p| p.as_uuid()),
+            occurred_at: e.occurred_at,
+            group_id: e.group_id,
             created_at: e.created_at,
             ended_at: e.ended_at,
         }
@@ -247,6 +254,8 @@ pub struct PlaybackEventView {
     pub description: Option<String>,
     #[serde(rename = "nChannelID")]
     pub n_channel_id: Option<i32>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub occurred_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -367,10 +376,16 @@ impl PlaybackView {
             error: p.error,
             browser_playable: p.media.browser_playable,
             clip_start_at: p.started_at,
-            // The trigger is when the playback was created, with its event.
-            trigger_offset_sec: p
-                .started_at
-                .map(|start| seconds_between(start, p.created_at).max(0.0)),
+            // The trigger is when the detector saw it, when it said so,
+            // else when the playback was created with its event.
+            trigger_offset_sec: p.started_at.map(|start| {
+                let trigger = p
+                    .event
+                    .as_ref()
+                    .and_then(|e| e.occurred_at)
+                    .unwrap_or(p.created_at);
+                seconds_between(start, trigger).max(0.0)
+            }),
             gaps: p
                 .gaps
                 .iter()
@@ -392,6 +407,7 @@ impl PlaybackView {
                 event_type: e.event_type,
                 description: e.description,
                 n_channel_id: e.n_channel_id,
+                occurred_at: e.occurred_at,
                 created_at: e.created_at,
                 ended_at: e.ended_at,
             }),

@@ -7,13 +7,14 @@ use crate::lifecycle::Lifecycle;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
 };
 use time::OffsetDateTime;
 use tracing::Instrument;
 use vigil_domain::{
     ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Recorder},
     CameraId, Error, ErrorKind, Event, EventId, NewEvent, Page, Playback, PlaybackFilter,
-    PlaybackId, RecordingStatus, RecordingTypes,
+    PlaybackId, RecordWindow, RecordingStatus, RecordingTypes,
 };
 
 /// The ports the recording use cases need, each a shared handle; cheap to
@@ -107,6 +108,11 @@ impl Recordings {
                 Err(e) => return Err(e),
             }
         }
+        let window = RecordWindow {
+            pre_roll: Duration::from_secs(new.pre_roll.unwrap_or(camera.pre_roll).get().into()),
+            post_roll: Duration::from_secs(new.post_roll.unwrap_or(camera.post_roll).get().into()),
+            trigger: new.occurred_at.map(SystemTime::from),
+        };
         let pid = Some(PlaybackId::new());
         let event = self.events.create(new, pid).await?;
         if let Some(pid) = pid {
@@ -114,7 +120,7 @@ impl Recordings {
             // await would put other tasks' log lines in this span.
             let span = tracing::info_span!("recording", playback_id = %pid, camera_id = %camera.id);
             async {
-                if let Err(e) = self.recorder.start(pid, &camera).await {
+                if let Err(e) = self.recorder.start(pid, &camera, window).await {
                     tracing::warn!(error = %e.chain(), "recording could not start");
                     self.fail(pid, format!("recording could not start: {}", e.message()))
                         .await;

@@ -337,7 +337,12 @@ impl RecordingService {
 
 #[async_trait::async_trait]
 impl Recorder for RecordingService {
-    async fn start(&self, playback: PlaybackId, camera: &Camera) -> Result<()> {
+    async fn start(
+        &self,
+        playback: PlaybackId,
+        camera: &Camera,
+        window: vigil_domain::RecordWindow,
+    ) -> Result<()> {
         let asked = std::time::Instant::now();
         {
             let active = lock(&self.active);
@@ -361,7 +366,7 @@ impl Recorder for RecordingService {
         }
         let mut take = self
             .capture
-            .record(&playback.to_string(), camera)
+            .record(&playback.to_string(), camera, window)
             .await
             .map_err(|e| {
                 crate::telemetry::refused("spawn");

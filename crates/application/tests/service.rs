@@ -89,6 +89,15 @@ fn service_on(
     )
 }
 
+/// A camera's own window (none of these cameras has a pre- or post-roll).
+fn window() -> vigil_domain::RecordWindow {
+    vigil_domain::RecordWindow {
+        pre_roll: Duration::ZERO,
+        post_roll: Duration::ZERO,
+        trigger: None,
+    }
+}
+
 fn camera(url: &str) -> Camera {
     Camera {
         id: CameraId::new(),
@@ -138,7 +147,10 @@ async fn a_playback_goes_recording_processing_completed_and_leaves_no_files() {
     let f = fixture(4).await;
     let id = PlaybackId::new();
     f.playbacks.insert(id, RecordingStatus::Pending);
-    f.service.start(id, &camera(&cam.url())).await.unwrap();
+    f.service
+        .start(id, &camera(&cam.url()), window())
+        .await
+        .unwrap();
     assert!(f.service.is_active(id));
     wait_status(&f, id, RecordingStatus::Recording).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -177,8 +189,15 @@ async fn capacity_refuses_with_a_reason() {
     let (a, b) = (PlaybackId::new(), PlaybackId::new());
     f.playbacks.insert(a, RecordingStatus::Pending);
     f.playbacks.insert(b, RecordingStatus::Pending);
-    f.service.start(a, &camera(&cam.url())).await.unwrap();
-    let e = f.service.start(b, &camera(&cam.url())).await.unwrap_err();
+    f.service
+        .start(a, &camera(&cam.url()), window())
+        .await
+        .unwrap();
+    let e = f
+        .service
+        .start(b, &camera(&cam.url()), window())
+        .await
+        .unwrap_err();
     assert!(
         e.message().contains("MAX_CONCURRENT_RECORDINGS"),
         "{}",
@@ -281,7 +300,10 @@ async fn recovery_fails_in_flight_playbacks_with_nothing_recorded() {
 async fn record_two_seconds(f: &Fixture, cam: &TestCamera) -> PlaybackId {
     let id = PlaybackId::new();
     f.playbacks.insert(id, RecordingStatus::Pending);
-    f.service.start(id, &camera(&cam.url())).await.unwrap();
+    f.service
+        .start(id, &camera(&cam.url()), window())
+        .await
+        .unwrap();
     wait_status(f, id, RecordingStatus::Recording).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     f.service.stop(id).await.unwrap();
@@ -530,7 +552,10 @@ async fn a_frozen_camera_leaves_a_gap_the_stored_playback_shows() {
     let f = fixture(4).await;
     let id = PlaybackId::new();
     f.playbacks.insert(id, RecordingStatus::Pending);
-    f.service.start(id, &camera(&cam.url())).await.unwrap();
+    f.service
+        .start(id, &camera(&cam.url()), window())
+        .await
+        .unwrap();
     wait_status(&f, id, RecordingStatus::Recording).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     cam.signal("-STOP");

@@ -142,7 +142,10 @@ async fn a_take_reports_a_refusal_and_a_clip_its_measurements() {
     let camera = add_camera(&repo, &wrong).await;
     let id = PlaybackId::new();
     playbacks.insert(id, RecordingStatus::Pending);
-    service.start(id, &camera).await.unwrap();
+    service
+        .start(id, &camera, vigil_domain::RecordWindow::of(&camera))
+        .await
+        .unwrap();
     let s = stream_until(&repo, &camera, |s| s.state == StreamState::Unauthorized).await;
     assert!(s.last_error.unwrap().contains("(401)"));
     for _ in 0..100 {
@@ -163,7 +166,10 @@ async fn a_take_reports_a_refusal_and_a_clip_its_measurements() {
     let camera = add_camera(&repo, &cam.url()).await;
     let id = PlaybackId::new();
     playbacks.insert(id, RecordingStatus::Pending);
-    service.start(id, &camera).await.unwrap();
+    service
+        .start(id, &camera, vigil_domain::RecordWindow::of(&camera))
+        .await
+        .unwrap();
     let s = stream_until(&repo, &camera, |s| s.state == StreamState::Connected).await;
     assert_eq!(s.facts.keyframe_interval_sec, None, "not measured yet");
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -104,8 +104,14 @@ pub struct WarmStats {
 pub trait Capture: Send + Sync + Debug {
     /// Starts recording `camera` into the folder `take` and returns at
     /// once. A camera with a pre-roll is recorded from its warm ring
-    /// (started if needed), from `pre-roll` before now.
-    async fn record(&self, take: &str, camera: &Camera) -> Result<Box<dyn Take>, RecordError>;
+    /// (started if needed), from the window's reach before now (as far as
+    /// the ring holds); `window.post_roll` is recorded after the stop.
+    async fn record(
+        &self,
+        take: &str,
+        camera: &Camera,
+        window: crate::RecordWindow,
+    ) -> Result<Box<dyn Take>, RecordError>;
     /// Keeps `camera` connected when it has a pre-roll, and stops doing so
     /// when it has none; a new URL reconnects.
     async fn keep_warm(&self, camera: &Camera) -> Result<(), RecordError>;

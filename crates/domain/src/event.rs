@@ -1,7 +1,7 @@
 //! An event: something happened on a camera. It is stored even when its
 //! recording can't start (graceful degradation, as in the seed).
 
-use crate::{CameraId, EventId, EventType, PlaybackId};
+use crate::{CameraId, EventId, EventType, PlaybackId, RollSeconds};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +14,10 @@ pub struct Event {
     pub description: Option<String>,
     pub n_channel_id: Option<i32>,
     pub playback_id: Option<PlaybackId>,
+    /// When the detector saw it, when it said so (before `created_at`).
+    pub occurred_at: Option<OffsetDateTime>,
+    /// Shared by the events one trigger made on several cameras.
+    pub group_id: Option<uuid::Uuid>,
     pub created_at: OffsetDateTime,
     pub ended_at: Option<OffsetDateTime>,
 }
@@ -24,10 +28,36 @@ pub struct NewEvent {
     pub event_type: EventType,
     pub description: Option<String>,
     pub n_channel_id: Option<i32>,
+    /// When the detector saw it (a late or retried trigger).
+    pub occurred_at: Option<OffsetDateTime>,
+    pub group_id: Option<uuid::Uuid>,
+    /// This event's window, instead of the camera's.
+    pub pre_roll: Option<RollSeconds>,
+    pub post_roll: Option<RollSeconds>,
 }
 
 impl NewEvent {
     pub const MAX_DESCRIPTION: usize = 2000;
+    /// How far back `occurredAt` may be: older than this is a mistake (a
+    /// clock, a unit), not a late detector.
+    pub const MAX_AGE: time::Duration = time::Duration::hours(24);
+    /// Clock skew tolerated between a detector and the server.
+    pub const SKEW: time::Duration = time::Duration::seconds(5);
+
+    /// A detector's `occurredAt` at `now`: not in the future (beyond the
+    /// skew) and not beyond [`Self::MAX_AGE`]; a time slightly ahead is now.
+    pub fn parse_occurred_at(
+        at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<OffsetDateTime, String> {
+        if at > now + Self::SKEW {
+            Err("occurredAt is in the future".into())
+        } else if at < now - Self::MAX_AGE {
+            Err("occurredAt is more than 24 hours ago".into())
+        } else {
+            Ok(at.min(now))
+        }
+    }
 
     pub fn parse_description(raw: Option<String>) -> Result<Option<String>, String> {
         match raw {
@@ -44,11 +74,23 @@ impl NewEvent {
 pub struct EventFilter {
     pub camera_id: Option<CameraId>,
     pub event_type: Option<EventType>,
+    pub group_id: Option<uuid::Uuid>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn occurred_at_is_bounded() {
+        let now = OffsetDateTime::now_utc();
+        let ago = now - time::Duration::seconds(30);
+        assert_eq!(NewEvent::parse_occurred_at(ago, now), Ok(ago));
+        let ahead = now + time::Duration::seconds(2);
+        assert_eq!(NewEvent::parse_occurred_at(ahead, now), Ok(now), "skew");
+        assert!(NewEvent::parse_occurred_at(now + time::Duration::minutes(1), now).is_err());
+        assert!(NewEvent::parse_occurred_at(now - time::Duration::hours(25), now).is_err());
+    }
 
     #[test]
     fn description_is_bounded() {

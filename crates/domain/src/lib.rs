@@ -20,6 +20,7 @@ pub mod role;
 pub mod rtsp_url;
 pub mod stream;
 pub mod user;
+pub mod window;
 
 pub use camera::{Camera, CameraName, CameraPatch, NewCamera, RetentionDays, RollSeconds};
 pub use error::{Error, ErrorKind};
@@ -35,3 +36,4 @@ pub use role::Role;
 pub use rtsp_url::RtspUrl;
 pub use stream::{CameraStream, StreamFacts, StreamState, Transcode};
 pub use user::{NewUser, Password, PasswordHash, User, UserPatch, Username};
+pub use window::RecordWindow;

@@ -50,6 +50,8 @@ pub struct EventSummary {
     pub event_type: EventType,
     pub description: Option<String>,
     pub n_channel_id: Option<i32>,
+    /// When the detector saw it, when it said so.
+    pub occurred_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub ended_at: Option<OffsetDateTime>,
 }

@@ -162,7 +162,12 @@ pub trait ObjectStore: Send + Sync + Debug {
 pub trait Recorder: Send + Sync + Debug {
     /// Begins recording `camera` for `playback` and returns without waiting
     /// for the camera. Unavailable when no capacity is left.
-    async fn start(&self, playback: PlaybackId, camera: &Camera) -> Result<()>;
+    async fn start(
+        &self,
+        playback: PlaybackId,
+        camera: &Camera,
+        window: crate::RecordWindow,
+    ) -> Result<()>;
     /// Asks a running recording to stop and be finalized, and returns the
     /// status the stop left it in (PROCESSING while it is finalized and
     /// uploaded, or FAILED); `None` when it was not running here, which is

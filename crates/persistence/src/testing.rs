@@ -211,6 +211,8 @@ pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::Camer
                 description: Set(Some("Motion detected".into())),
                 n_channel_id: Set(None),
                 playback_id: Set(Some(playback)),
+                occurred_at: Set(None),
+                group_id: Set(None),
                 created_at: Set(at),
                 ended_at: Set(Some(at + time::Duration::seconds(30))),
             });

@@ -40,6 +40,10 @@ fn motion(camera: vigil_domain::CameraId) -> NewEvent {
         event_type: EventType::Motion,
         description: Some("Motion detected".into()),
         n_channel_id: None,
+        occurred_at: None,
+        group_id: None,
+        pre_roll: None,
+        post_roll: None,
     }
 }
 
@@ -267,6 +271,7 @@ both!(
                 EventFilter {
                     camera_id: Some(cam.id),
                     event_type: None,
+                    group_id: None,
                 },
                 Page::default(),
             )
@@ -278,6 +283,7 @@ both!(
                 EventFilter {
                     camera_id: None,
                     event_type: Some(EventType::Alarm),
+                    group_id: None,
                 },
                 Page::default(),
             )
@@ -297,6 +303,57 @@ both!(
             .unwrap();
         assert!(first.ended_at.is_some());
         assert_eq!(first.ended_at, again.ended_at, "first end time is kept");
+    }
+);
+
+both!(
+    events_keep_their_trigger_time_and_group,
+    |t: TestDatabase| async move {
+        let cams = t.db.cameras();
+        let (a, b) = (
+            cams.create(new_camera("A")).await.unwrap(),
+            cams.create(new_camera("B")).await.unwrap(),
+        );
+        let group = uuid::Uuid::new_v4();
+        let seen = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap()
+            - time::Duration::seconds(30);
+        let mut made = Vec::new();
+        for cam in [a.id, b.id] {
+            let pid = PlaybackId::new();
+            let ev =
+                t.db.events()
+                    .create(
+                        NewEvent {
+                            occurred_at: Some(seen),
+                            group_id: Some(group),
+                            ..motion(cam)
+                        },
+                        Some(pid),
+                    )
+                    .await
+                    .unwrap();
+            assert_eq!((ev.occurred_at, ev.group_id), (Some(seen), Some(group)));
+            made.push((ev.id, pid));
+        }
+        t.db.events().create(motion(a.id), None).await.unwrap();
+        let grouped =
+            t.db.events()
+                .list(
+                    EventFilter {
+                        group_id: Some(group),
+                        ..Default::default()
+                    },
+                    Page::default(),
+                )
+                .await
+                .unwrap();
+        assert_eq!(grouped.total, 2);
+        assert!(grouped.rows.iter().all(|e| e.group_id == Some(group)));
+        // The playback's event summary carries the trigger time.
+        let p = t.db.playbacks().get(made[0].1).await.unwrap().unwrap();
+        assert_eq!(p.event.unwrap().occurred_at, Some(seen));
     }
 );
 

@@ -17,7 +17,7 @@ use std::{
 use tokio::sync::Mutex;
 use vigil_domain::{
     capture::{Capture, ClipFile, StopTake, Take, TakeEvent, WarmLink, WarmStats},
-    Camera, CameraId, MediaInfo, StreamFacts, Transcode,
+    Camera, CameraId, MediaInfo, RecordWindow, StreamFacts, Transcode,
 };
 
 /// Segments a ring keeps beyond the pre-roll: the clip starts at the
@@ -32,6 +32,9 @@ pub struct FfmpegCapture {
     rings: Arc<Mutex<HashMap<CameraId, Ring>>>,
     /// A snapshot of the rings for the synchronous gauges.
     ring_list: Arc<std::sync::Mutex<Vec<(CameraId, Ring)>>>,
+    /// How far back a late trigger may reach on a warm camera: its ring
+    /// keeps at least this much.
+    backdate: Duration,
 }
 
 impl FfmpegCapture {
@@ -40,7 +43,15 @@ impl FfmpegCapture {
             recorder,
             rings: Arc::default(),
             ring_list: Arc::default(),
+            backdate: Duration::ZERO,
         }
+    }
+
+    /// Warm cameras keep at least `backdate` of video, so a trigger that
+    /// arrives that late still gets its pre-roll (`BACKDATE_MAX_SECONDS`).
+    pub fn with_backdate(mut self, backdate: Duration) -> Self {
+        self.backdate = backdate;
+        self
     }
 
     pub fn recorder(&self) -> &FfmpegRecorder {
@@ -54,7 +65,8 @@ impl FfmpegCapture {
 
     /// The camera's ring, started (or restarted for a new URL) as needed.
     async fn ring_of(&self, camera: &Camera) -> Result<Ring, RecordError> {
-        let keep = Duration::from_secs(camera.pre_roll.get().into()) + RING_MARGIN;
+        let keep =
+            Duration::from_secs(camera.pre_roll.get().into()).max(self.backdate) + RING_MARGIN;
         let mut rings = self.rings.lock().await;
         if let Some(ring) = rings.get(&camera.id) {
             if ring.url() == &camera.rtsp_url {
@@ -165,18 +177,22 @@ impl Take for RecordingTake {
 
 #[async_trait]
 impl Capture for FfmpegCapture {
-    async fn record(&self, take: &str, camera: &Camera) -> Result<Box<dyn Take>, RecordError> {
-        let pre_roll = Duration::from_secs(camera.pre_roll.get().into());
-        let post_roll = Duration::from_secs(camera.post_roll.get().into());
-        let take = if pre_roll.is_zero() {
+    async fn record(
+        &self,
+        take: &str,
+        camera: &Camera,
+        window: RecordWindow,
+    ) -> Result<Box<dyn Take>, RecordError> {
+        // Only a warm camera has video from before now.
+        let take = if camera.pre_roll.get() == 0 {
             RecordingTake {
                 rec: self.recorder.start(take, camera.rtsp_url.clone())?,
-                post_roll,
+                post_roll: window.post_roll,
             }
         } else {
             let ring = self.ring_of(camera).await?;
             RecordingTake {
-                rec: ring.record(take, pre_roll, post_roll)?,
+                rec: ring.record(take, window.reach(SystemTime::now()), window.post_roll)?,
                 post_roll: Duration::ZERO,
             }
         };

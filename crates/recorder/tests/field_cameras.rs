@@ -304,7 +304,14 @@ async fn a_transcoded_camera_gives_h264_clips() {
         created_at: time::OffsetDateTime::now_utc(),
         updated_at: time::OffsetDateTime::now_utc(),
     };
-    let mut take = capture.record("transcoded", &camera).await.unwrap();
+    let mut take = capture
+        .record(
+            "transcoded",
+            &camera,
+            vigil_domain::RecordWindow::of(&camera),
+        )
+        .await
+        .unwrap();
     let first = tokio::time::timeout(Duration::from_secs(20), take.next_event())
         .await
         .unwrap();

@@ -95,6 +95,9 @@ pub struct Config {
     pub ffprobe_path: Option<PathBuf>,
     pub max_concurrent_recordings: usize,
     pub max_recording: Duration,
+    /// How far back `occurredAt` may reach on a warm camera: its ring
+    /// keeps at least this much video (`BACKDATE_MAX_SECONDS`).
+    pub backdate_max: Duration,
     pub log_format: LogFormat,
     pub auto_migrate: bool,
     pub recording_types: RecordingTypes,
@@ -308,6 +311,7 @@ impl Config {
             1,
             7 * 24 * 3600,
         )?);
+        let backdate_max = Duration::from_secs(parse_u64(env, "BACKDATE_MAX_SECONDS", 10, 0, 300)?);
         let log_format = match get(env, "LOG_FORMAT")
             .unwrap_or("pretty")
             .to_ascii_lowercase()
@@ -349,6 +353,7 @@ impl Config {
             ffprobe_path: get(env, "FFPROBE_PATH").map(PathBuf::from),
             max_concurrent_recordings,
             max_recording,
+            backdate_max,
             log_format,
             auto_migrate: parse_bool(env, "AUTO_MIGRATE", true)?,
             recording_types,
@@ -440,6 +445,7 @@ mod tests {
         assert_eq!(c.snapshot_dir, PathBuf::from("./data/snapshots"));
         assert_eq!(c.storage, StorageConfig::Local);
         assert_eq!(c.max_recording, Duration::from_secs(3600));
+        assert_eq!(c.backdate_max, Duration::from_secs(10));
         assert!(c.auto_migrate && c.jwt_secret.is_none() && c.admin_password.is_none());
         assert_eq!(c.admin_username, "admin");
         assert!(c.max_concurrent_recordings >= 1);

@@ -25,7 +25,9 @@ pub fn build(
         playbacks: db.playbacks(),
         jobs: db.jobs(),
         store,
-        capture: Arc::new(FfmpegCapture::new(FfmpegRecorder::new(rc))),
+        capture: Arc::new(
+            FfmpegCapture::new(FfmpegRecorder::new(rc)).with_backdate(cfg.backdate_max),
+        ),
     };
     let limits = ServiceLimits {
         job_lease: cfg.job_lease,

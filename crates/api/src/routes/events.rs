@@ -16,7 +16,7 @@ use uuid::Uuid;
 use vigil_application::Recordings;
 use vigil_domain::{
     camera::parse_channel, ports::EventRepo, CameraId, EventFilter, EventId, EventType, NewEvent,
-    RecordingStatus,
+    RecordingStatus, RollSeconds,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,6 +33,22 @@ pub struct CreateEvent {
     #[serde(rename = "nChannelID", default, deserialize_with = "int::opt")]
     #[schema(minimum = 0, maximum = 2147483647)]
     pub n_channel_id: Option<i64>,
+    /// When the detector saw it (RFC 3339), for a late or retried trigger:
+    /// on a warm camera the clip then starts `preRollSeconds` before it,
+    /// as far back as the camera's ring holds (`BACKDATE_MAX_SECONDS`).
+    /// At most 24 h ago; later than now (beyond 5 s of clock skew) is a
+    /// 400.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurred_at: Option<String>,
+    /// This event's pre-roll instead of the camera's (0–300); it needs a
+    /// warm camera (one with a pre-roll of its own), whose ring holds it.
+    #[serde(default, deserialize_with = "int::opt")]
+    #[schema(minimum = 0, maximum = 300)]
+    pub pre_roll_seconds: Option<i64>,
+    /// This event's post-roll instead of the camera's (0–300).
+    #[serde(default, deserialize_with = "int::opt")]
+    #[schema(minimum = 0, maximum = 300)]
+    pub post_roll_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -44,6 +60,9 @@ pub struct EventQuery {
     #[serde(rename = "type")]
     #[param(rename = "type", value_type = Option<crate::views::EventTypeName>)]
     pub event_type: Option<String>,
+    /// The events one trigger made on several cameras.
+    #[param(value_type = Option<Uuid>)]
+    pub group_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,6 +74,17 @@ pub struct EndView {
     /// PROCESSING right after a stop; repeated calls report the current status.
     #[schema(value_type = Option<String>)]
     pub recording_status: Option<RecordingStatus>,
+}
+
+fn occurred_at(raw: &str) -> ApiResult<time::OffsetDateTime> {
+    let at = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| ApiError::field("occurredAt", "must be an RFC 3339 date-time"))?;
+    NewEvent::parse_occurred_at(at, time::OffsetDateTime::now_utc())
+        .map_err(|e| ApiError::field("occurredAt", e))
+}
+
+fn roll(field: &str, v: i64) -> ApiResult<RollSeconds> {
+    RollSeconds::parse(field, v).map_err(|e| ApiError::field(field, e))
 }
 
 fn parse_type(raw: &str) -> ApiResult<EventType> {
@@ -86,6 +116,16 @@ pub async fn create(
             .n_channel_id
             .map(|c| parse_channel(c).map_err(|e| ApiError::field("nChannelID", e)))
             .transpose()?,
+        occurred_at: b.occurred_at.as_deref().map(occurred_at).transpose()?,
+        group_id: None,
+        pre_roll: b
+            .pre_roll_seconds
+            .map(|v| roll("preRollSeconds", v))
+            .transpose()?,
+        post_roll: b
+            .post_roll_seconds
+            .map(|v| roll("postRollSeconds", v))
+            .transpose()?,
     };
     let event = flow.create_event(new).await?;
     tracing::Span::current().record("event_id", tracing::field::display(event.id));
@@ -105,6 +145,7 @@ pub async fn list(
     let filter = EventFilter {
         camera_id: query_param::<CameraId>(q.camera_id.as_deref(), "cameraId")?,
         event_type: q.event_type.as_deref().map(parse_type).transpose()?,
+        group_id: query_param::<uuid::Uuid>(q.group_id.as_deref(), "groupId")?,
     };
     let page = paging.page()?;
     Ok(HttpResponse::Ok().json(ListView::from_listed(

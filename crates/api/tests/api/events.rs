@@ -462,3 +462,79 @@ async fn overlapping_events_on_a_pre_roll_camera_get_their_own_clips() {
         .await;
     assert_eq!(other["recordingStatus"], "RECORDING", "the other goes on");
 }
+
+/// `occurredAt`, `preRollSeconds` and `postRollSeconds` reach the recorder
+/// as the recording's window; a trigger in the future or a day old, or
+/// a window out of bounds, is a 400 naming the field.
+#[tokio::test]
+async fn an_events_trigger_time_and_window_reach_the_recorder() {
+    use time::format_description::well_known::Rfc3339;
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let cam = app.create_camera("Gate").await;
+    let seen = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        - time::Duration::seconds(20);
+    let r = app
+        .post(
+            &t,
+            "/events",
+            json!({"cameraId": cam["id"], "type": "MOTION", "occurredAt": seen.format(&Rfc3339).unwrap(),
+                   "preRollSeconds": 7, "postRollSeconds": 4}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ev: Value = r.json().await.unwrap();
+    assert_eq!(ev["occurredAt"], seen.format(&Rfc3339).unwrap());
+    assert!(ev["groupId"].is_null());
+    let pb: vigil_domain::PlaybackId = ev["playbackId"].as_str().unwrap().parse().unwrap();
+    let windows = app.recorder.windows.lock().unwrap().clone();
+    let (id, w) = windows.last().copied().unwrap();
+    assert_eq!(id, pb);
+    assert_eq!(w.pre_roll, std::time::Duration::from_secs(7));
+    assert_eq!(w.post_roll, std::time::Duration::from_secs(4));
+    assert_eq!(w.trigger, Some(std::time::SystemTime::from(seen)));
+
+    // Without them: the camera's window, triggered now (another camera:
+    // on this one the event would join the running recording).
+    let plain = app.create_camera("Yard").await;
+    app.post_event(&t, plain["id"].as_str().unwrap(), "MOTION")
+        .await;
+    let (_, w) = app
+        .recorder
+        .windows
+        .lock()
+        .unwrap()
+        .last()
+        .copied()
+        .unwrap();
+    assert_eq!(
+        (w.pre_roll, w.post_roll, w.trigger),
+        (Default::default(), Default::default(), None)
+    );
+
+    let now = time::OffsetDateTime::now_utc();
+    for (body, field) in [
+        (
+            json!({"occurredAt": (now + time::Duration::minutes(5)).format(&Rfc3339).unwrap()}),
+            "occurredAt",
+        ),
+        (
+            json!({"occurredAt": (now - time::Duration::hours(25)).format(&Rfc3339).unwrap()}),
+            "occurredAt",
+        ),
+        (json!({"occurredAt": "yesterday"}), "occurredAt"),
+        (json!({"preRollSeconds": 301}), "preRollSeconds"),
+        (json!({"postRollSeconds": -1}), "postRollSeconds"),
+    ] {
+        let mut b = json!({"cameraId": cam["id"], "type": "MOTION"});
+        b.as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        let r = app.post(&t, "/events", b.clone()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{b}");
+        let err: Value = r.json().await.unwrap();
+        assert!(err.to_string().contains(field), "{b}: {err}");
+    }
+}

@@ -39,12 +39,20 @@ pub struct ScriptedRecorder {
     pub refuse_with: Mutex<Option<String>>,
     /// Cameras whose stream a probe was asked for, in order.
     pub checked: Mutex<Vec<CameraId>>,
+    /// The window each recording was started with.
+    pub windows: Mutex<Vec<(PlaybackId, vigil_domain::RecordWindow)>>,
     pub clip: Vec<u8>,
 }
 
 #[async_trait::async_trait]
 impl Recorder for ScriptedRecorder {
-    async fn start(&self, id: PlaybackId, _camera: &Camera) -> PortResult<()> {
+    async fn start(
+        &self,
+        id: PlaybackId,
+        _camera: &Camera,
+        window: vigil_domain::RecordWindow,
+    ) -> PortResult<()> {
+        self.windows.lock().unwrap().push((id, window));
         if let Some(reason) = self.refuse_with.lock().unwrap().clone() {
             return Err(Error::unavailable(reason));
         }
@@ -230,6 +238,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         warm: Mutex::new(HashSet::new()),
         refuse_with: Mutex::new(None),
         checked: Mutex::new(Vec::new()),
+        windows: Mutex::new(Vec::new()),
         clip: (0..200_000u32).map(|i| (i % 251) as u8).collect(),
     });
     let settings = ApiSettings {

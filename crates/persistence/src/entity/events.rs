@@ -11,6 +11,8 @@ pub struct Model {
     pub description: Option<String>,
     pub n_channel_id: Option<i32>,
     pub playback_id: Option<Uuid>,
+    pub occurred_at: Option<TimeDateTimeWithTimeZone>,
+    pub group_id: Option<Uuid>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub ended_at: Option<TimeDateTimeWithTimeZone>,
 }

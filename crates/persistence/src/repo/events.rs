@@ -43,6 +43,8 @@ fn to_domain(m: events::Model, camera: Option<cameras::Model>) -> Result<Event> 
         description: m.description,
         n_channel_id: m.n_channel_id,
         playback_id: m.playback_id.map(PlaybackId::from_uuid),
+        occurred_at: m.occurred_at,
+        group_id: m.group_id,
         created_at: m.created_at,
         ended_at: m.ended_at,
     })
@@ -66,6 +68,8 @@ async fn insert_event(
         description: Set(new.description),
         n_channel_id: Set(new.n_channel_id.or(camera.n_channel_id)),
         playback_id: Set(playback.map(|p| p.as_uuid())),
+        occurred_at: Set(new.occurred_at),
+        group_id: Set(new.group_id),
         created_at: Set(now()),
         ended_at: Set(None),
     };
@@ -137,6 +141,9 @@ impl EventRepo for SqlEventRepo {
         }
         if let Some(t) = filter.event_type {
             q = q.filter(events::Column::EventType.eq(t.as_str()));
+        }
+        if let Some(g) = filter.group_id {
+            q = q.filter(events::Column::GroupId.eq(g));
         }
         let n = q
             .clone()

@@ -38,6 +38,7 @@ fn summary(e: events::Model) -> Result<EventSummary> {
             .map_err(|err| corrupt("event type", err))?,
         description: e.description,
         n_channel_id: e.n_channel_id,
+        occurred_at: e.occurred_at,
         created_at: e.created_at,
         ended_at: e.ended_at,
     })

@@ -1,0 +1,104 @@
+//! Events as detectors send them, through the `vigil` binary (SQLite, local
+//! storage, real ffmpeg and the GStreamer test camera): a late trigger
+//! (`occurredAt`) whose clip starts before it by the pre-roll, from the
+//! warm camera's ring.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../recorder/tests/support/camera.rs"]
+mod camera;
+mod client;
+mod server;
+
+use camera::{frame_lumas, TestCamera};
+use client::Api;
+use serde_json::{json, Value};
+use server::Server;
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+fn ring_segments(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".ts"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn at(v: &Value, field: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(v[field].as_str().unwrap(), &Rfc3339).unwrap()
+}
+
+/// The camera is black until `painted`, white after. A detector reports,
+/// 5 s late, something it saw 1 s after the paint: the clip starts 2 s
+/// (the pre-roll) before that, so its first frames are black, from before
+/// the paint; a trigger taken as "now" would have started all white.
+#[tokio::test]
+async fn a_late_trigger_gets_its_pre_roll_from_before_it() {
+    let cam = TestCamera::start_black();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![
+        ("DATA_DIR".into(), data.path().display().to_string()),
+        ("BACKDATE_MAX_SECONDS".into(), "20".into()),
+    ]);
+    let api = Api::login(&server.base).await;
+    let camera = api
+        .post(
+            "/cameras",
+            json!({"name": "Gate", "rtspUrl": cam.url(), "preRollSeconds": 2}),
+        )
+        .await;
+    let ring = data
+        .path()
+        .join("recordings/ring")
+        .join(camera["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ring_segments(&ring) < 5 {
+        assert!(Instant::now() < deadline, "the ring never filled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let painted = OffsetDateTime::now_utc();
+    cam.paint(true);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // The ring keeps max(2, 20) + 3 s: the 7 s since the paint are held.
+    let seen = painted + time::Duration::seconds(1);
+    let ev = api
+        .post(
+            "/events",
+            json!({"cameraId": camera["id"], "type": "MOTION",
+                   "occurredAt": seen.format(&Rfc3339).unwrap(), "postRollSeconds": 1}),
+        )
+        .await;
+    assert_eq!(at(&ev, "occurredAt"), seen);
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    api.end(&ev).await;
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    // The run-up is measured to the trigger the detector gave.
+    let offset = done["triggerOffsetSec"].as_f64().unwrap();
+    assert!((1.9..=3.5).contains(&offset), "{offset}: {done}");
+    assert_eq!(at(&done["event"], "occurredAt"), seen);
+    let lead = (at(&done, "createdAt") - at(&done, "clipStartAt")).as_seconds_f64();
+    // Posted 6 s after the paint, for 1 s after it, with 2 s of pre-roll.
+    assert!(
+        lead >= 6.8,
+        "the clip reaches back past the paint: {lead} s"
+    );
+
+    let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let clip = data.path().join("late.mp4");
+    std::fs::write(&clip, &bytes).unwrap();
+    let lumas = frame_lumas(&clip);
+    assert!(lumas[0] < 64, "opens before the paint: {:?}", &lumas[..5]);
+    assert!(*lumas.last().unwrap() > 192, "ends after it");
+}
