@@ -132,6 +132,39 @@ impl Recordings {
         Ok(event)
     }
 
+    /// One trigger on several cameras: one event each (and its recording),
+    /// sharing a new group id, in the order given. Every camera is checked
+    /// first, so an unknown one (NotFound, field `cameraIds`) creates none.
+    pub async fn create_group(
+        &self,
+        template: NewEvent,
+        cameras: &[CameraId],
+    ) -> Result<Vec<Event>, Error> {
+        for id in cameras {
+            if self.cameras.get(*id).await?.is_none() {
+                return Err(Error::unknown_id("cameraIds", "camera"));
+            }
+        }
+        let group = uuid::Uuid::new_v4();
+        let mut events = Vec::with_capacity(cameras.len());
+        for id in cameras {
+            let new = NewEvent {
+                camera_id: *id,
+                group_id: Some(group),
+                ..template.clone()
+            };
+            match self.create_event(new).await {
+                Ok(e) => events.push(e),
+                // Deleted since it was checked: the others stand.
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    tracing::warn!(camera_id = %id, "a camera of the group was deleted meanwhile")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(events)
+    }
+
     /// A recording this server runs on `camera` for an event still open.
     async fn running_recording(&self, camera: CameraId) -> Result<Option<PlaybackId>, Error> {
         for status in [RecordingStatus::Recording, RecordingStatus::Pending] {

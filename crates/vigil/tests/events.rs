@@ -102,3 +102,50 @@ async fn a_late_trigger_gets_its_pre_roll_from_before_it() {
     assert!(lumas[0] < 64, "opens before the paint: {:?}", &lumas[..5]);
     assert!(*lumas.last().unwrap() > 192, "ends after it");
 }
+
+/// One trigger on three cameras records three clips, one per camera, in a
+/// group the events list finds again.
+#[tokio::test]
+async fn a_group_of_three_cameras_gives_three_clips() {
+    let cams = [
+        TestCamera::start(),
+        TestCamera::start(),
+        TestCamera::start(),
+    ];
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![("DATA_DIR".into(), data.path().display().to_string())]);
+    let api = Api::login(&server.base).await;
+    let mut ids = Vec::new();
+    for (i, cam) in cams.iter().enumerate() {
+        let c = api
+            .post(
+                "/cameras",
+                json!({"name": format!("Side {i}"), "rtspUrl": cam.url()}),
+            )
+            .await;
+        ids.push(c["id"].clone());
+    }
+    let created = api
+        .post("/events", json!({"cameraIds": ids, "type": "MOTION"}))
+        .await;
+    assert_eq!(created["total"], 3);
+    let events = created["data"].as_array().unwrap().clone();
+    for ev in &events {
+        api.wait_status(ev["playbackId"].as_str().unwrap(), "RECORDING")
+            .await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for ev in &events {
+        api.end(ev).await;
+    }
+    for (ev, id) in events.iter().zip(&ids) {
+        let done = api
+            .wait_status(ev["playbackId"].as_str().unwrap(), "COMPLETED")
+            .await;
+        assert_eq!(&done["cameraId"], id);
+        assert!(done["durationSec"].as_f64().unwrap() >= 1.5, "{done}");
+    }
+    let group = events[0]["groupId"].as_str().unwrap();
+    let listed = api.get(&format!("/events?groupId={group}")).await;
+    assert_eq!(listed["total"], 3);
+}

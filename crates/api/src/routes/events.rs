@@ -22,8 +22,17 @@ use vigil_domain::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateEvent {
-    #[schema(format = Uuid)]
-    pub camera_id: String,
+    /// The camera; or `cameraIds` for one trigger on several (exactly one
+    /// of the two).
+    #[serde(default)]
+    #[schema(value_type = uuid::Uuid)]
+    pub camera_id: Option<String>,
+    /// One event per camera, sharing a `groupId`: answered 201 with
+    /// `{data: [event…], total}`, in the order given. 1 to 64 distinct
+    /// cameras; any unknown one is a 404 and no event is created.
+    #[serde(default)]
+    #[schema(value_type = Vec<uuid::Uuid>, min_items = 1, max_items = 64)]
+    pub camera_ids: Option<Vec<String>>,
     #[serde(rename = "type")]
     #[schema(value_type = crate::views::EventTypeName)]
     pub event_type: String,
@@ -92,10 +101,28 @@ fn parse_type(raw: &str) -> ApiResult<EventType> {
         .map_err(|_| ApiError::field("type", format!("must be one of {}", EventType::names())))
 }
 
-/// Post an event; a recording type starts recording its camera.
+/// What `POST /events` answers: the event, or for `cameraIds` the events
+/// of the group.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CreatedEvents {
+    One(EventView),
+    Group(ListView<EventView>),
+}
+
+/// Most cameras one trigger may name.
+const MAX_GROUP: usize = 64;
+
+fn camera_id(raw: &str, field: &str) -> ApiResult<CameraId> {
+    raw.parse()
+        .map_err(|_| ApiError::field(field, "not a valid UUID"))
+}
+
+/// Post an event; a recording type starts recording its camera (or each of
+/// `cameraIds`).
 #[utoipa::path(post, path = "/events", tag = "events", request_body = CreateEvent, security(("bearer" = [])),
-    responses((status = 201, body = EventView), (status = 400), (status = 403), (status = 404, description = "cameraId names no camera (the error names the field)"), (status = 401)))]
-#[tracing::instrument(skip_all, fields(event_id = tracing::field::Empty, camera_id = %body.0.camera_id, event_type = %body.0.event_type))]
+    responses((status = 201, body = CreatedEvents), (status = 400), (status = 403), (status = 404, description = "cameraId (or one of cameraIds) names no camera (the error names the field)"), (status = 401)))]
+#[tracing::instrument(skip_all, fields(event_id = tracing::field::Empty, camera_id = ?body.0.camera_id, event_type = %body.0.event_type))]
 pub async fn create(
     me: AuthUser,
     body: JsonBody<CreateEvent>,
@@ -103,12 +130,35 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let b = body.0;
-    let camera_id: CameraId = b
-        .camera_id
-        .parse()
-        .map_err(|_| ApiError::field("cameraId", "not a valid UUID"))?;
+    let cameras = match (&b.camera_id, &b.camera_ids) {
+        (Some(one), None) => vec![camera_id(one, "cameraId")?],
+        (None, Some(many)) => {
+            if many.is_empty() || many.len() > MAX_GROUP {
+                return Err(ApiError::field(
+                    "cameraIds",
+                    format!("must name 1 to {MAX_GROUP} cameras"),
+                ));
+            }
+            let ids = many
+                .iter()
+                .map(|c| camera_id(c, "cameraIds"))
+                .collect::<ApiResult<Vec<_>>>()?;
+            let mut seen = std::collections::HashSet::new();
+            if !ids.iter().all(|id| seen.insert(*id)) {
+                return Err(ApiError::field("cameraIds", "names a camera twice"));
+            }
+            ids
+        }
+        _ => {
+            return Err(ApiError::field(
+                "cameraId",
+                "give exactly one of cameraId and cameraIds",
+            ))
+        }
+    };
+    let group = b.camera_ids.is_some();
     let new = NewEvent {
-        camera_id,
+        camera_id: cameras[0],
         event_type: parse_type(&b.event_type)?,
         description: NewEvent::parse_description(b.description)
             .map_err(|e| ApiError::field("description", e))?,
@@ -127,10 +177,18 @@ pub async fn create(
             .map(|v| roll("postRollSeconds", v))
             .transpose()?,
     };
-    let event = flow.create_event(new).await?;
-    tracing::Span::current().record("event_id", tracing::field::display(event.id));
-    tracing::info!(playback_id = ?event.playback_id.map(|p| p.to_string()), "event created");
-    Ok(HttpResponse::Created().json(EventView::from(event)))
+    if !group {
+        let event = flow.create_event(new).await?;
+        tracing::Span::current().record("event_id", tracing::field::display(event.id));
+        tracing::info!(playback_id = ?event.playback_id.map(|p| p.to_string()), "event created");
+        return Ok(HttpResponse::Created().json(CreatedEvents::One(EventView::from(event))));
+    }
+    let events = flow.create_group(new, &cameras).await?;
+    tracing::info!(events = events.len(), group_id = ?events.first().and_then(|e| e.group_id), "events created for a group of cameras");
+    Ok(HttpResponse::Created().json(CreatedEvents::Group(ListView {
+        total: events.len() as u64,
+        data: events.into_iter().map(EventView::from).collect(),
+    })))
 }
 
 /// List events, newest first.

@@ -29,7 +29,7 @@ use utoipa::{
         routes::events::CreateEvent, routes::events::EndView, routes::playbacks::UpdatePlayback,
         routes::health::HealthView, routes::health::ReadyView,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OneCameraOrSeveral),
 )]
 pub struct ApiDoc;
 
@@ -47,6 +47,47 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// `POST /events` takes exactly one of `cameraId` and `cameraIds`, which
+/// the derived schema can't say: it becomes `allOf` the fields and `oneOf`
+/// the two ways to name cameras, so a client (and the fuzzer) knows that
+/// neither and both are refused. `cameraIds` are distinct.
+struct OneCameraOrSeveral;
+
+impl Modify for OneCameraOrSeveral {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema},
+            RefOr,
+        };
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let Some(RefOr::T(Schema::Object(fields))) = components.schemas.get("CreateEvent") else {
+            return;
+        };
+        let mut fields = fields.clone();
+        if let Some(RefOr::T(Schema::Array(ids))) = fields.properties.get("cameraIds") {
+            let mut ids = ids.clone();
+            ids.unique_items = true;
+            fields
+                .properties
+                .insert("cameraIds".into(), RefOr::T(Schema::Array(ids)));
+        }
+        let way = |field: &str| ObjectBuilder::new().required(field).build();
+        let body = AllOfBuilder::new()
+            .item(fields)
+            .item(
+                OneOfBuilder::new()
+                    .item(way("cameraId"))
+                    .item(way("cameraIds")),
+            )
+            .build();
+        components
+            .schemas
+            .insert("CreateEvent".into(), RefOr::T(Schema::AllOf(body)));
     }
 }
 

@@ -538,3 +538,100 @@ async fn an_events_trigger_time_and_window_reach_the_recorder() {
         assert!(err.to_string().contains(field), "{b}: {err}");
     }
 }
+
+/// One trigger on three cameras: three events sharing a `groupId`, each
+/// with its own recording; listed by group; ended one by one. A list with
+/// an unknown camera creates nothing.
+#[tokio::test]
+async fn a_trigger_on_several_cameras_makes_one_event_each_in_a_group() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let mut ids = Vec::new();
+    for name in ["North", "South", "East"] {
+        ids.push(
+            app.create_camera(name).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let r = app
+        .post(
+            &t,
+            "/events",
+            json!({"cameraIds": ids, "type": "MOTION", "description": "Fence"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["total"], 3);
+    let events = body["data"].as_array().unwrap();
+    let group = events[0]["groupId"].as_str().unwrap().to_owned();
+    for (ev, cam) in events.iter().zip(&ids) {
+        assert_eq!(ev["cameraId"].as_str().unwrap(), cam, "in the order given");
+        assert_eq!(ev["groupId"], group.as_str());
+        assert_eq!(ev["description"], "Fence");
+    }
+    let playbacks: std::collections::HashSet<_> = events
+        .iter()
+        .map(|e| e["playbackId"].as_str().unwrap())
+        .collect();
+    assert_eq!(playbacks.len(), 3, "a recording each");
+
+    let listed: Value = app
+        .get(&t, &format!("/events?groupId={group}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["total"], 3);
+    let r = app
+        .post_empty(
+            &t,
+            &format!("/events/{}/end", events[1]["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let ended: Vec<bool> = {
+        let mut v = Vec::new();
+        for ev in events {
+            let e: Value = app
+                .get(&t, &format!("/events/{}", ev["id"].as_str().unwrap()))
+                .await
+                .json()
+                .await
+                .unwrap();
+            v.push(!e["endedAt"].is_null());
+        }
+        v
+    };
+    assert_eq!(ended, vec![false, true, false], "one event ends alone");
+
+    let before: Value = app.get(&t, "/events").await.json().await.unwrap();
+    let unknown = "00000000-0000-0000-0000-000000000000";
+    let r = app
+        .post(
+            &t,
+            "/events",
+            json!({"cameraIds": [ids[0], unknown], "type": "MOTION"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("cameraIds"));
+    let after: Value = app.get(&t, "/events").await.json().await.unwrap();
+    assert_eq!(before["total"], after["total"], "nothing was created");
+
+    for bad in [
+        json!({"type": "MOTION"}),
+        json!({"cameraId": ids[0], "cameraIds": [ids[1]], "type": "MOTION"}),
+        json!({"cameraIds": [], "type": "MOTION"}),
+        json!({"cameraIds": [ids[0], ids[0]], "type": "MOTION"}),
+        json!({"cameraIds": ["not-a-uuid"], "type": "MOTION"}),
+        json!({"cameraId": null, "type": "MOTION"}),
+    ] {
+        let r = app.post(&t, "/events", bad.clone()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let r = app.get(&t, "/events?groupId=nope").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
