@@ -19,6 +19,7 @@ pub mod code {
     pub const CONFLICT: &str = "conflict";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    pub const GONE: &str = "gone";
     pub const UNPROCESSABLE: &str = "unprocessable_entity";
     pub const RATE_LIMITED: &str = "too_many_requests";
     pub const UNAVAILABLE: &str = "service_unavailable";
@@ -95,6 +96,11 @@ impl ApiError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code::CONFLICT, message)
+    }
+
+    /// 410: it existed and is over (an expired share link).
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, code::GONE, message)
     }
 
     pub fn internal(cause: impl fmt::Display) -> Self {

@@ -250,6 +250,11 @@ pub mod int {
         Ok(Option::<Int>::deserialize(d)?.map(|i| i.0))
     }
 
+    /// A required integer (a missing one is serde's own error).
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        Ok(Int::deserialize(d)?.0)
+    }
+
     /// A PATCH integer: absent `None`, `null` `Some(None)`, a value `Some(Some(v))`.
     pub fn patch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
         Ok(Some(Option::<Int>::deserialize(d)?.map(|i| i.0)))

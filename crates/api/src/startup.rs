@@ -19,7 +19,8 @@ use tracing_actix_web::TracingLogger;
 use vigil_application::{PlaybackEvents, Recordings};
 use vigil_domain::{
     ports::{
-        CameraRepo, EventRepo, LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, UserRepo,
+        CameraRepo, EventRepo, LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, ShareRepo,
+        UserRepo,
     },
     Error,
 };
@@ -39,6 +40,9 @@ pub struct ApiSettings {
     /// Browser origins allowed to call the API; empty: CORS is off (no
     /// CORS headers, preflights refused).
     pub cors_origins: Vec<String>,
+    /// The server's public base, for the share links it makes
+    /// (`PUBLIC_URL`).
+    pub public_url: String,
 }
 
 impl Default for ApiSettings {
@@ -52,6 +56,7 @@ impl Default for ApiSettings {
             shutdown_timeout: Duration::from_secs(10),
             workers: None,
             cors_origins: Vec::new(),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -64,6 +69,7 @@ pub struct Ports {
     pub events: Arc<dyn EventRepo>,
     /// The application's, which publishes every status change.
     pub playbacks: Arc<dyn PlaybackRepo>,
+    pub shares: Arc<dyn ShareRepo>,
     pub store: Arc<dyn ObjectStore>,
     /// The use cases behind events and playbacks (and their recorder),
     /// built once by the caller.
@@ -148,6 +154,10 @@ impl Application {
         let events: web::Data<dyn EventRepo> = web::Data::from(ports.events.clone());
         let playbacks: web::Data<dyn PlaybackRepo> = web::Data::from(ports.playbacks.clone());
         let store: web::Data<dyn ObjectStore> = web::Data::from(ports.store.clone());
+        let shares: web::Data<dyn ShareRepo> = web::Data::from(ports.shares.clone());
+        let share_base = web::Data::new(crate::routes::shares::ShareBase(
+            settings.public_url.clone(),
+        ));
         let recorder: web::Data<dyn Recorder> = web::Data::from(ports.recordings.recorder.clone());
         let probes = web::Data::new(Probes(ports.probes.clone()));
         let ttl = web::Data::new(MediaUrlTtl(settings.media_url_ttl));
@@ -181,6 +191,8 @@ impl Application {
             .app_data(events.clone())
             .app_data(playbacks.clone())
             .app_data(store.clone())
+            .app_data(shares.clone())
+            .app_data(share_base.clone())
             .app_data(recorder.clone())
             .app_data(probes.clone())
             .app_data(ttl.clone())

@@ -88,3 +88,7 @@ uuid_id!(
     /// A durable background job (finalizing or uploading a recording).
     JobId
 );
+uuid_id!(
+    /// A share link of a playback.
+    ShareId
+);

@@ -5,8 +5,8 @@
 
 use crate::{
     playback::PlaybackUpdate, Camera, CameraId, CameraPatch, Error, Event, EventFilter, EventId,
-    Job, JobId, NewCamera, NewEvent, NewJob, NewUser, Page, Playback, PlaybackFilter, PlaybackId,
-    RecordingStatus, User, UserId, UserPatch, Username,
+    Job, JobId, NewCamera, NewEvent, NewJob, NewShare, NewUser, Page, Playback, PlaybackFilter,
+    PlaybackId, RecordingStatus, User, UserId, UserPatch, Username,
 };
 use async_trait::async_trait;
 use std::{fmt::Debug, path::Path, time::Duration};
@@ -53,6 +53,17 @@ pub trait CameraRepo: Send + Sync + Debug {
     /// Conflict while the camera still has events (their clips would lose
     /// their camera); returns whether a row was deleted.
     async fn delete(&self, id: CameraId) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait ShareRepo: Send + Sync + Debug {
+    async fn create(&self, new: NewShare) -> Result<crate::Share>;
+    /// The playback's links, newest first, expired ones included.
+    async fn list_of(&self, playback: PlaybackId) -> Result<Vec<crate::Share>>;
+    /// The link whose token hashes to `token_hash`.
+    async fn find(&self, token_hash: &str) -> Result<Option<crate::Share>>;
+    /// Revokes a link; returns whether there was one.
+    async fn delete(&self, id: crate::ShareId) -> Result<bool>;
 }
 
 #[async_trait]

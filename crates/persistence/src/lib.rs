@@ -9,12 +9,14 @@ mod repo;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use repo::{SqlCameraRepo, SqlEventRepo, SqlJobQueue, SqlPlaybackRepo, SqlUserRepo};
+pub use repo::{
+    SqlCameraRepo, SqlEventRepo, SqlJobQueue, SqlPlaybackRepo, SqlShareRepo, SqlUserRepo,
+};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::sync::Arc;
 use vigil_domain::{
-    ports::{CameraRepo, EventRepo, JobQueue, PlaybackRepo, UserRepo},
+    ports::{CameraRepo, EventRepo, JobQueue, PlaybackRepo, ShareRepo, UserRepo},
     Error,
 };
 
@@ -60,6 +62,10 @@ impl Database {
 
     pub fn users(&self) -> Arc<dyn UserRepo> {
         Arc::new(SqlUserRepo::new(self.conn.clone()))
+    }
+
+    pub fn shares(&self) -> Arc<dyn ShareRepo> {
+        Arc::new(SqlShareRepo::new(self.conn.clone()))
     }
 
     pub fn cameras(&self) -> Arc<dyn CameraRepo> {

@@ -358,6 +358,56 @@ both!(
 );
 
 both!(
+    shares_are_found_by_token_hash_listed_revoked_and_go_with_their_playback,
+    |t: TestDatabase| async move {
+        let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
+        let pid = PlaybackId::new();
+        t.db.events()
+            .create(motion(cam.id), Some(pid))
+            .await
+            .unwrap();
+        let shares = t.db.shares();
+        let until = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let mut made = Vec::new();
+        for hash in ["a".repeat(64), "b".repeat(64)] {
+            made.push(
+                shares
+                    .create(vigil_domain::NewShare {
+                        playback_id: pid,
+                        token_hash: hash,
+                        expires_at: until,
+                    })
+                    .await
+                    .unwrap(),
+            );
+        }
+        let found = shares.find(&"b".repeat(64)).await.unwrap().unwrap();
+        assert_eq!(found, made[1]);
+        assert_eq!(found.playback_id, pid);
+        assert!(shares.find(&"c".repeat(64)).await.unwrap().is_none());
+        let listed = shares.list_of(pid).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(shares.delete(made[0].id).await.unwrap());
+        assert!(!shares.delete(made[0].id).await.unwrap(), "once");
+        assert!(shares.find(&"a".repeat(64)).await.unwrap().is_none());
+        // A token hash is unique.
+        let dup = shares
+            .create(vigil_domain::NewShare {
+                playback_id: pid,
+                token_hash: "b".repeat(64),
+                expires_at: until,
+            })
+            .await;
+        assert!(dup.is_err());
+        assert!(t.db.playbacks().delete(pid).await.unwrap());
+        assert!(
+            shares.list_of(pid).await.unwrap().is_empty(),
+            "gone with it"
+        );
+    }
+);
+
+both!(
     retained_playbacks_are_not_listed_for_retention,
     |t: TestDatabase| async move {
         let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();

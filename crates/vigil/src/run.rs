@@ -209,6 +209,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         token_ttl: cfg.token_ttl,
         media_url_ttl: cfg.media_url_ttl,
         cors_origins: cfg.cors_origins.clone(),
+        public_url: public_url.clone(),
         ..ApiSettings::default()
     };
     let ports = Ports {
@@ -216,6 +217,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         cameras: db.cameras(),
         events: db.events(),
         playbacks: app.playbacks(),
+        shares: db.shares(),
         playback_events: app.playback_events.clone(),
         store,
         recordings: app.recordings.clone(),

@@ -20,55 +20,13 @@ use camera::{frame_lumas, free_port, TestCamera};
 use client::Api;
 use fault_proxy::{FaultProxy, Mode};
 use serde_json::{json, Value};
-use server::Server;
+use server::{bucket, r2_env, s3_endpoint, sqlite_url, Server};
 use std::{
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 use vigil_persistence::testing::{Backend, TestDatabase};
-
-/// The test S3 server's endpoint, with a fresh bucket for this process.
-async fn s3_endpoint() -> String {
-    let s3 = std::env::var("VIGIL_TEST_S3_ENDPOINT")
-        .expect("VIGIL_TEST_S3_ENDPOINT is not set: run tools/test");
-    reqwest::Client::new()
-        .put(format!("{s3}/{}", bucket()))
-        .send()
-        .await
-        .unwrap();
-    s3
-}
-
-fn bucket() -> String {
-    format!("e2e-{}", std::process::id())
-}
-
-/// A server's environment: `database_url`, objects in S3 at `endpoint`.
-fn r2_env(
-    data: &Path,
-    database_url: String,
-    endpoint: &str,
-    extra: &[(&str, &str)],
-) -> Vec<(String, String)> {
-    [
-        ("DATA_DIR", data.display().to_string()),
-        ("DATABASE_URL", database_url),
-        ("STORAGE_MODE", "r2".into()),
-        ("R2_ENDPOINT", endpoint.to_owned()),
-        ("R2_ACCESS_KEY_ID", "e2e".into()),
-        ("R2_SECRET_ACCESS_KEY", "e2e-secret".into()),
-        ("R2_BUCKET_NAME", bucket()),
-    ]
-    .into_iter()
-    .chain(extra.iter().map(|(k, v)| (*k, (*v).to_owned())))
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-fn sqlite_url(data: &Path) -> String {
-    format!("sqlite://{}/vigil.db?mode=rwc", data.display())
-}
 
 /// Waits until `cond` holds (a proxy counter, a file), failing after 30 s.
 async fn until(what: &str, cond: impl Fn() -> bool) {

@@ -1,7 +1,9 @@
-//! Events as detectors send them, through the `vigil` binary (SQLite, local
-//! storage, real ffmpeg and the GStreamer test camera): a late trigger
-//! (`occurredAt`) whose clip starts before it by the pre-roll, from the
-//! warm camera's ring.
+//! Events and clips as users want them, through the `vigil` binary (real
+//! ffmpeg and the GStreamer test camera; SQLite with local storage, or
+//! PostgreSQL with the S3 server): a late trigger (`occurredAt`) whose clip
+//! starts before it by the pre-roll, from the warm camera's ring; one
+//! trigger on three cameras; a share link that plays from S3 and is then
+//! revoked.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,12 +15,13 @@ mod server;
 use camera::{frame_lumas, TestCamera};
 use client::Api;
 use serde_json::{json, Value};
-use server::Server;
+use server::{r2_env, s3_endpoint, Server};
 use std::{
     path::Path,
     time::{Duration, Instant},
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+use vigil_persistence::testing::{Backend, TestDatabase};
 
 fn ring_segments(dir: &Path) -> usize {
     std::fs::read_dir(dir)
@@ -148,4 +151,52 @@ async fn a_group_of_three_cameras_gives_three_clips() {
     let group = events[0]["groupId"].as_str().unwrap();
     let listed = api.get(&format!("/events?groupId={group}")).await;
     assert_eq!(listed["total"], 3);
+}
+
+/// On PostgreSQL and S3: a share link opens the stored clip with no token
+/// (a redirect to a fresh presigned URL), and answers 404 once revoked.
+#[tokio::test]
+async fn a_share_link_plays_from_s3_then_is_revoked_on_postgres() {
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let cam = TestCamera::start();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(r2_env(data.path(), db_url, &s3_endpoint().await, &[]));
+    let api = Api::login(&server.base).await;
+    let (ev, pb) = api.record_for_3s(&cam).await;
+    api.end(&ev).await;
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    let share = api
+        .post(
+            &format!("/playbacks/{pb}/shares"),
+            json!({"expiresInSeconds": 600}),
+        )
+        .await;
+    let url = share["url"].as_str().unwrap().to_owned();
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = anonymous.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.contains("X-Amz-Signature"), "a presigned URL: {to}");
+    let clip = reqwest::get(&to).await.unwrap().bytes().await.unwrap();
+    assert_eq!(clip.len() as i64, done["fileSizeBytes"].as_i64().unwrap());
+    let path = data.path().join("shared.mp4");
+    std::fs::write(&path, &clip).unwrap();
+    assert!(!frame_lumas(&path).is_empty(), "it decodes");
+
+    let r = api
+        .http
+        .delete(format!(
+            "{}/shares/{}",
+            api.base,
+            share["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(anonymous.get(&url).send().await.unwrap().status(), 404);
 }

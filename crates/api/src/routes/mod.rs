@@ -9,6 +9,7 @@ pub mod media;
 pub mod metrics;
 pub mod openapi;
 pub mod playbacks;
+pub mod shares;
 pub mod stream;
 pub mod users;
 
@@ -67,6 +68,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(playbacks::delete)),
         )
         .service(web::resource("/playbacks/{id}/stop").route(web::post().to(playbacks::stop)))
+        .service(
+            web::resource("/playbacks/{id}/shares")
+                .route(web::post().to(shares::create))
+                .route(web::get().to(shares::list)),
+        )
+        .service(web::resource("/shares/{id}").route(web::delete().to(shares::delete)))
+        .service(web::resource("/s/{token}").route(web::get().to(shares::open)))
         .service(web::resource("/media/{key:.+}").route(web::get().to(media::get)));
 }
 

@@ -17,6 +17,7 @@ use utoipa::{
         routes::cameras::list, routes::cameras::create, routes::cameras::get, routes::cameras::update, routes::cameras::delete,
         routes::events::create, routes::events::list, routes::events::get, routes::events::end,
         routes::playbacks::list, routes::stream::stream, routes::playbacks::get, routes::playbacks::update, routes::playbacks::stop, routes::playbacks::delete,
+        routes::shares::create, routes::shares::list, routes::shares::delete, routes::shares::open,
         routes::media::get,
     ),
     components(schemas(
@@ -27,6 +28,7 @@ use utoipa::{
         routes::users::CreateUser, routes::users::UpdateUser,
         routes::cameras::CreateCamera, routes::cameras::UpdateCamera,
         routes::events::CreateEvent, routes::events::EndView, routes::playbacks::UpdatePlayback,
+        routes::shares::CreateShare, routes::shares::CreatedShare, routes::shares::ShareView,
         routes::health::HealthView, routes::health::ReadyView,
     )),
     modifiers(&BearerAuth, &OneCameraOrSeveral),

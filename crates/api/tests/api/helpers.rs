@@ -248,6 +248,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         shutdown_timeout: Duration::from_secs(1),
         workers: Some(1),
         cors_origins: opts.cors_origins,
+        public_url: base.clone(),
         ..ApiSettings::default()
     };
     let recordings = Recordings::new(
@@ -263,6 +264,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         cameras: db.db.cameras(),
         events: db.db.events(),
         playbacks,
+        shares: db.db.shares(),
         playback_events,
         store: local.clone(),
         recordings,

@@ -11,4 +11,5 @@ mod health;
 mod helpers;
 mod playbacks;
 mod retention;
+mod shares;
 mod users;

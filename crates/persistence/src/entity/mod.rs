@@ -5,4 +5,5 @@ pub mod cameras;
 pub mod events;
 pub mod jobs;
 pub mod playbacks;
+pub mod shares;
 pub mod users;

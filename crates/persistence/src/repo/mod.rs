@@ -6,12 +6,14 @@ pub(crate) mod count_cache;
 mod events;
 mod jobs;
 mod playbacks;
+mod shares;
 mod users;
 
 pub use cameras::SqlCameraRepo;
 pub use events::SqlEventRepo;
 pub use jobs::SqlJobQueue;
 pub use playbacks::SqlPlaybackRepo;
+pub use shares::SqlShareRepo;
 pub use users::SqlUserRepo;
 
 use sea_orm::{

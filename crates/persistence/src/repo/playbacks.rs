@@ -1,6 +1,6 @@
 use super::{begin_write, count_cache::CountCache, micros, now};
 use crate::{
-    entity::{events, playbacks},
+    entity::{events, playbacks, shares},
     errors::{corrupt, db_err},
 };
 use async_trait::async_trait;
@@ -275,6 +275,13 @@ impl PlaybackRepo for SqlPlaybackRepo {
                 Expr::value(Option::<uuid::Uuid>::None),
             )
             .filter(events::Column::PlaybackId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err("playback"))?;
+        // Its share links go with it (the foreign key cascades too; SQLite
+        // only with its pragma on, so it is said here).
+        shares::Entity::delete_many()
+            .filter(shares::Column::PlaybackId.eq(id.as_uuid()))
             .exec(&txn)
             .await
             .map_err(db_err("playback"))?;

@@ -117,3 +117,45 @@ pub fn answers_ok(url: &str) -> bool {
     let _ = s.read_to_string(&mut out);
     out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200")
 }
+
+/// The test S3 server's endpoint, with a fresh bucket for this process.
+pub async fn s3_endpoint() -> String {
+    let s3 = std::env::var("VIGIL_TEST_S3_ENDPOINT")
+        .expect("VIGIL_TEST_S3_ENDPOINT is not set: run tools/test");
+    reqwest::Client::new()
+        .put(format!("{s3}/{}", bucket()))
+        .send()
+        .await
+        .unwrap();
+    s3
+}
+
+pub fn bucket() -> String {
+    format!("e2e-{}", std::process::id())
+}
+
+/// A server's environment: `database_url`, objects in S3 at `endpoint`.
+pub fn r2_env(
+    data: &std::path::Path,
+    database_url: String,
+    endpoint: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    [
+        ("DATA_DIR", data.display().to_string()),
+        ("DATABASE_URL", database_url),
+        ("STORAGE_MODE", "r2".into()),
+        ("R2_ENDPOINT", endpoint.to_owned()),
+        ("R2_ACCESS_KEY_ID", "e2e".into()),
+        ("R2_SECRET_ACCESS_KEY", "e2e-secret".into()),
+        ("R2_BUCKET_NAME", bucket()),
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|(k, v)| (*k, (*v).to_owned())))
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+pub fn sqlite_url(data: &std::path::Path) -> String {
+    format!("sqlite://{}/vigil.db?mode=rwc", data.display())
+}
