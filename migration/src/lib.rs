@@ -22,6 +22,7 @@ mod m20261202_000010_add_camera_stream;
 mod m20261202_000011_add_playback_retain;
 mod m20261202_000012_add_event_trigger_and_group;
 mod m20261202_000013_create_shares;
+mod m20261202_000014_add_camera_retention_max_bytes;
 
 pub use connect::{connect, redact_url};
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_add_playback_retain::Migration),
             Box::new(m20261202_000012_add_event_trigger_and_group::Migration),
             Box::new(m20261202_000013_create_shares::Migration),
+            Box::new(m20261202_000014_add_camera_retention_max_bytes::Migration),
         ]
     }
 }

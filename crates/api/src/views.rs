@@ -105,6 +105,8 @@ pub struct CameraView {
     pub post_roll_seconds: u32,
     /// Days its playbacks are kept; null: the server's `RETENTION_DAYS`.
     pub retention_days: Option<u32>,
+    /// Bytes of stored clips kept for it; null: no quota of its own.
+    pub retention_max_bytes: Option<u64>,
     /// `off`: video copied as the camera sends it; `h264`: clips
     /// re-encoded to H.264 at the end, so every browser plays them.
     #[schema(value_type = TranscodeName)]
@@ -173,6 +175,7 @@ impl From<Camera> for CameraView {
             pre_roll_seconds: c.pre_roll.get(),
             post_roll_seconds: c.post_roll.get(),
             retention_days: c.retention.map(|d| d.get()),
+            retention_max_bytes: c.retention_max_bytes,
             transcode: c.transcode.as_str(),
             stream: StreamView {
                 warnings: c.stream_warnings(),

@@ -82,10 +82,11 @@ impl App {
     }
 
     /// Retention on the same use cases (and locks) as the api.
-    pub fn retention(&self, global: Option<RetentionDays>) -> Retention {
+    pub fn retention(&self, global: Option<RetentionDays>, max_bytes: Option<u64>) -> Retention {
         Retention {
             flow: self.recordings.clone(),
             global,
+            max_bytes,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use vigil_domain::{
     ports::{Listed, PlaybackRepo, Result},
-    Page, Playback, PlaybackFilter, PlaybackId, PlaybackUpdate, RecordingStatus,
+    CameraId, Page, Playback, PlaybackFilter, PlaybackId, PlaybackUpdate, RecordingStatus,
 };
 
 /// Where status changes are published. Slow subscribers skip ahead rather
@@ -82,6 +82,14 @@ impl PlaybackRepo for NotifyingPlaybacks {
         limit: u64,
     ) -> Result<Vec<Playback>> {
         self.inner.finished_before(camera, cutoff, limit).await
+    }
+
+    async fn stored_bytes(&self, camera: Option<CameraId>) -> Result<u64> {
+        self.inner.stored_bytes(camera).await
+    }
+
+    async fn oldest_finished(&self, camera: Option<CameraId>, limit: u64) -> Result<Vec<Playback>> {
+        self.inner.oldest_finished(camera, limit).await
     }
 
     async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>> {

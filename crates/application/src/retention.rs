@@ -17,6 +17,9 @@ pub struct Retention {
     pub flow: Recordings,
     /// Applies to cameras without their own `retentionDays`; None: keep.
     pub global: Option<RetentionDays>,
+    /// Bytes of stored clips kept in all (`RETENTION_MAX_BYTES`); None:
+    /// no store-wide quota.
+    pub max_bytes: Option<u64>,
 }
 
 /// What one sweep did.
@@ -75,6 +78,100 @@ impl Retention {
         Ok(report)
     }
 
+    /// Deletes the oldest finished, unretained playbacks of each camera over
+    /// its `retentionMaxBytes`, then of all over `RETENTION_MAX_BYTES`.
+    pub async fn enforce_quotas(&self) -> Result<SweepReport, Error> {
+        let mut report = SweepReport::default();
+        let mut offset = 0i64;
+        loop {
+            let page =
+                Page::parse(Some(Page::MAX_LIMIT as i64), Some(offset)).map_err(Error::internal)?;
+            let cameras = self.flow.cameras.list(page).await?.rows;
+            if cameras.is_empty() {
+                break;
+            }
+            offset += cameras.len() as i64;
+            for cam in cameras {
+                if let Some(max) = cam.retention_max_bytes {
+                    self.trim(Some(cam.id), max, &mut report).await?;
+                }
+            }
+        }
+        if let Some(max) = self.max_bytes {
+            self.trim(None, max, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Deletes oldest first until what `camera` (or all) stores is within
+    /// `max`, or nothing deletable is left.
+    async fn trim(
+        &self,
+        camera: Option<vigil_domain::CameraId>,
+        max: u64,
+        report: &mut SweepReport,
+    ) -> Result<(), Error> {
+        let mut stored = self.flow.playbacks.stored_bytes(camera).await?;
+        while stored > max {
+            let oldest = self.flow.playbacks.oldest_finished(camera, BATCH).await?;
+            if oldest.is_empty() {
+                tracing::warn!(camera_id = ?camera.map(|c| c.to_string()), stored, max, "over the storage quota with nothing left to delete (retained clips are kept)");
+                break;
+            }
+            let mut progressed = false;
+            for p in oldest {
+                if stored <= max {
+                    break;
+                }
+                let size = p.media.file_size_bytes.unwrap_or(0).max(0) as u64;
+                match self.flow.delete_playback(p.id, false).await {
+                    Ok(_) => {
+                        report.deleted += 1;
+                        progressed = true;
+                        stored = stored.saturating_sub(size);
+                        tracing::info!(playback_id = %p.id, bytes = size, "deleted for the storage quota");
+                    }
+                    Err(e) if e.kind() == vigil_domain::ErrorKind::Conflict => {}
+                    Err(e) => {
+                        report.failed += 1;
+                        tracing::warn!(playback_id = %p.id, error = %e.chain(), "the quota could not delete a playback; next time");
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Enforces the quotas each time a clip is stored (a COMPLETED status
+    /// on `events`), until `stop` is cancelled; the hourly sweep covers
+    /// what a lagging subscriber missed.
+    pub async fn on_completed(
+        self,
+        events: crate::PlaybackEvents,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let mut rx = events.subscribe();
+        loop {
+            let got = tokio::select! {
+                _ = stop.cancelled() => return,
+                got = rx.recv() => got,
+            };
+            let stored = match got {
+                Ok(p) => p.status == vigil_domain::RecordingStatus::Completed,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            if stored {
+                if let Err(e) = self.enforce_quotas().await {
+                    tracing::warn!(error = %e.chain(), "storage quota check failed");
+                }
+            }
+        }
+    }
+
     /// Sweeps now and then every `every`, until `stop` is cancelled. A sweep
     /// cut short there is finished by the next one (a playback whose
     /// objects went but whose row stayed is deleted again, harmlessly).
@@ -87,6 +184,17 @@ impl Retention {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e.chain(), "retention sweep failed"),
+                }
+                match self.enforce_quotas().await {
+                    Ok(r) if r.deleted > 0 || r.failed > 0 => {
+                        tracing::info!(
+                            deleted = r.deleted,
+                            failed = r.failed,
+                            "storage quota sweep"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e.chain(), "storage quota sweep failed"),
                 }
                 tokio::time::sleep(every).await;
             };

@@ -107,6 +107,7 @@ fn camera(url: &str) -> Camera {
         pre_roll: Default::default(),
         post_roll: Default::default(),
         retention: None,
+        retention_max_bytes: None,
         transcode: Default::default(),
         stream: Default::default(),
         created_at: time::OffsetDateTime::now_utc(),

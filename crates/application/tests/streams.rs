@@ -48,6 +48,7 @@ async fn add_camera(repo: &Arc<dyn CameraRepo>, url: &str) -> Camera {
         pre_roll: Default::default(),
         post_roll: Default::default(),
         retention: None,
+        retention_max_bytes: None,
         transcode: Default::default(),
     })
     .await

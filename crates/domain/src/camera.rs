@@ -77,6 +77,14 @@ impl RetentionDays {
     }
 }
 
+/// A quota of stored bytes: at least 1 MiB (less is a mistake in units).
+pub fn parse_max_bytes(field: &str, v: i64) -> Result<u64, String> {
+    u64::try_from(v)
+        .ok()
+        .filter(|b| *b >= 1 << 20)
+        .ok_or_else(|| format!("{field} must be at least 1048576 (1 MiB), or null"))
+}
+
 pub fn parse_channel(v: i64) -> Result<i32, String> {
     i32::try_from(v)
         .ok()
@@ -94,6 +102,9 @@ pub struct Camera {
     pub post_roll: RollSeconds,
     /// None: the server-wide `RETENTION_DAYS` applies (if set).
     pub retention: Option<RetentionDays>,
+    /// Bytes of stored clips kept for this camera; beyond, the oldest
+    /// unretained go first. None: no quota of its own.
+    pub retention_max_bytes: Option<u64>,
     pub transcode: Transcode,
     /// What the camera was last seen to send (read-only for clients).
     pub stream: CameraStream,
@@ -120,6 +131,7 @@ pub struct NewCamera {
     pub pre_roll: RollSeconds,
     pub post_roll: RollSeconds,
     pub retention: Option<RetentionDays>,
+    pub retention_max_bytes: Option<u64>,
     pub transcode: Transcode,
 }
 
@@ -133,6 +145,7 @@ pub struct CameraPatch {
     pub pre_roll: Option<RollSeconds>,
     pub post_roll: Option<RollSeconds>,
     pub retention: Option<Option<RetentionDays>>,
+    pub retention_max_bytes: Option<Option<u64>>,
     pub transcode: Option<Transcode>,
 }
 

@@ -111,6 +111,11 @@ pub trait PlaybackRepo: Send + Sync + Debug {
         cutoff: OffsetDateTime,
         limit: u64,
     ) -> Result<Vec<Playback>>;
+    /// Bytes of the stored clips (COMPLETED) of `camera`, or of all.
+    async fn stored_bytes(&self, camera: Option<CameraId>) -> Result<u64>;
+    /// Up to `limit` finished (COMPLETED or FAILED), unretained playbacks
+    /// of `camera` (or of all), oldest first: what a quota deletes first.
+    async fn oldest_finished(&self, camera: Option<CameraId>, limit: u64) -> Result<Vec<Playback>>;
     /// Sets whether retention keeps the playback; `None` when there is
     /// none.
     async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>>;

@@ -25,6 +25,7 @@ async fn main() {
             pre_roll: Default::default(),
             post_roll: Default::default(),
             retention: None,
+            retention_max_bytes: None,
             transcode: Default::default(),
         })
         .await

@@ -30,6 +30,7 @@ fn new_camera(name: &str) -> NewCamera {
         pre_roll: RollSeconds::parse("preRollSeconds", 5).unwrap(),
         post_roll: RollSeconds::default(),
         retention: None,
+        retention_max_bytes: None,
         transcode: Transcode::Off,
     }
 }
@@ -404,6 +405,55 @@ both!(
             shares.list_of(pid).await.unwrap().is_empty(),
             "gone with it"
         );
+    }
+);
+
+both!(
+    stored_bytes_and_the_oldest_finished_serve_the_quotas,
+    |t: TestDatabase| async move {
+        let cams = t.db.cameras();
+        let (a, b) = (
+            cams.create(new_camera("A")).await.unwrap(),
+            cams.create(new_camera("B")).await.unwrap(),
+        );
+        let pbs = t.db.playbacks();
+        assert_eq!(pbs.stored_bytes(None).await.unwrap(), 0, "nothing yet");
+        let mut made = Vec::new();
+        for (cam, size) in [(a.id, 3_000_000_000i64), (a.id, 5), (b.id, 7)] {
+            let pid = PlaybackId::new();
+            t.db.events().create(motion(cam), Some(pid)).await.unwrap();
+            pbs.transition(pid, RecordingStatus::Recording, PlaybackUpdate::default())
+                .await
+                .unwrap();
+            pbs.transition(pid, RecordingStatus::Processing, PlaybackUpdate::default())
+                .await
+                .unwrap();
+            pbs.transition(
+                pid,
+                RecordingStatus::Completed,
+                PlaybackUpdate {
+                    media: Some(MediaInfo {
+                        file_size_bytes: Some(size),
+                        ..MediaInfo::default()
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            made.push(pid);
+        }
+        // Beyond 32 bits: the sum is a 64-bit integer on both databases.
+        assert_eq!(pbs.stored_bytes(None).await.unwrap(), 3_000_000_012);
+        assert_eq!(pbs.stored_bytes(Some(a.id)).await.unwrap(), 3_000_000_005);
+        pbs.set_retain(made[0], true).await.unwrap();
+        let oldest = pbs.oldest_finished(None, 10).await.unwrap();
+        assert_eq!(
+            oldest.iter().map(|p| p.id).collect::<Vec<_>>(),
+            vec![made[1], made[2]]
+        );
+        let of_b = pbs.oldest_finished(Some(b.id), 10).await.unwrap();
+        assert_eq!(of_b.len(), 1);
     }
 );
 

@@ -98,6 +98,8 @@ pub struct Config {
     /// How far back `occurredAt` may reach on a warm camera: its ring
     /// keeps at least this much video (`BACKDATE_MAX_SECONDS`).
     pub backdate_max: Duration,
+    /// Bytes of stored clips kept in all (`RETENTION_MAX_BYTES`).
+    pub retention_max_bytes: Option<u64>,
     pub log_format: LogFormat,
     pub auto_migrate: bool,
     pub recording_types: RecordingTypes,
@@ -311,6 +313,17 @@ impl Config {
             1,
             7 * 24 * 3600,
         )?);
+        let retention_max_bytes = match get(env, "RETENTION_MAX_BYTES") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .map_err(|_| err("RETENTION_MAX_BYTES", "must be a number of bytes"))
+                    .and_then(|b| {
+                        vigil_domain::camera::parse_max_bytes("RETENTION_MAX_BYTES", b)
+                            .map_err(|e| err("RETENTION_MAX_BYTES", e))
+                    })?,
+            ),
+        };
         let backdate_max = Duration::from_secs(parse_u64(env, "BACKDATE_MAX_SECONDS", 10, 0, 300)?);
         let log_format = match get(env, "LOG_FORMAT")
             .unwrap_or("pretty")
@@ -354,6 +367,7 @@ impl Config {
             max_concurrent_recordings,
             max_recording,
             backdate_max,
+            retention_max_bytes,
             log_format,
             auto_migrate: parse_bool(env, "AUTO_MIGRATE", true)?,
             recording_types,

@@ -226,10 +226,16 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         metrics,
     };
     // Every hour; per-camera retention applies even without RETENTION_DAYS.
+    let retention = app.retention(cfg.retention, cfg.retention_max_bytes);
+    tasks.spawn(
+        "storage quota",
+        retention
+            .clone()
+            .on_completed(app.playback_events.clone(), shutdown.clone()),
+    );
     tasks.spawn(
         "retention",
-        app.retention(cfg.retention)
-            .run(Duration::from_secs(3600), shutdown.clone()),
+        retention.run(Duration::from_secs(3600), shutdown.clone()),
     );
     let server = Application::build(listener, settings, ports)?;
     let http = server.handle();

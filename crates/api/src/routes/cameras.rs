@@ -51,6 +51,12 @@ pub struct CreateCamera {
     #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 1, maximum = 36500)]
     pub retention_days: Option<i64>,
+    /// Bytes of stored clips kept for this camera (at least 1 MiB); beyond
+    /// it the oldest unretained go first. Absent or null: no quota of its
+    /// own (`RETENTION_MAX_BYTES` still applies to all).
+    #[serde(default, deserialize_with = "int::opt")]
+    #[schema(minimum = 1048576, maximum = 9223372036854775807i64)]
+    pub retention_max_bytes: Option<i64>,
     /// `off` (default): video copied as the camera sends it; `h264`: clips
     /// re-encoded to H.264 (for H.265 cameras), so every browser plays them.
     #[schema(value_type = Option<crate::views::TranscodeName>)]
@@ -90,6 +96,10 @@ pub struct UpdateCamera {
     #[serde(default, deserialize_with = "int::patch")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
     pub retention_days: Option<Option<i64>>,
+    /// `null` removes the camera's own quota.
+    #[serde(default, deserialize_with = "int::patch")]
+    #[schema(value_type = Option<i64>, minimum = 1048576, maximum = 9223372036854775807i64)]
+    pub retention_max_bytes: Option<Option<i64>>,
     /// `off` or `h264`; applies to recordings started after the change.
     #[schema(value_type = Option<crate::views::TranscodeName>)]
     pub transcode: Option<String>,
@@ -109,6 +119,11 @@ fn channel(v: i64) -> ApiResult<i32> {
 
 fn retention(v: i64) -> ApiResult<RetentionDays> {
     RetentionDays::parse(v).map_err(|e| ApiError::field("retentionDays", e))
+}
+
+fn max_bytes(v: i64) -> ApiResult<u64> {
+    vigil_domain::camera::parse_max_bytes("retentionMaxBytes", v)
+        .map_err(|e| ApiError::field("retentionMaxBytes", e))
 }
 
 fn transcode(raw: &str) -> ApiResult<Transcode> {
@@ -153,6 +168,7 @@ pub async fn create(
         pre_roll: roll("preRollSeconds", b.pre_roll_seconds.unwrap_or(0))?,
         post_roll: roll("postRollSeconds", b.post_roll_seconds.unwrap_or(0))?,
         retention: b.retention_days.map(retention).transpose()?,
+        retention_max_bytes: b.retention_max_bytes.map(max_bytes).transpose()?,
         transcode: b
             .transcode
             .as_deref()
@@ -216,6 +232,10 @@ pub async fn update(
         retention: b
             .retention_days
             .map(|r| r.map(retention).transpose())
+            .transpose()?,
+        retention_max_bytes: b
+            .retention_max_bytes
+            .map(|r| r.map(max_bytes).transpose())
             .transpose()?,
         transcode: b.transcode.as_deref().map(transcode).transpose()?,
     };

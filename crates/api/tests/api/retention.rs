@@ -24,6 +24,7 @@ fn sweeper(app: &TestApp, global: Option<i64>) -> Retention {
     Retention {
         flow: app.ports.recordings.clone(),
         global: global.map(|d| RetentionDays::parse(d).unwrap()),
+        max_bytes: None,
     }
 }
 
@@ -214,4 +215,89 @@ async fn a_retained_playback_survives_sweeps_and_asks_for_force() {
         .objects
         .join(format!("playbacks/{kept}/video.mp4"))
         .exists());
+}
+
+/// Over a camera's `retentionMaxBytes`, the oldest unretained clips go
+/// first until it fits; a retained one stays whatever its age. Then the
+/// store-wide quota trims across cameras, oldest first.
+#[tokio::test]
+async fn quotas_delete_the_oldest_unretained_clips_first() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let cam = app.create_camera("Busy").await;
+    let id = cam["id"].as_str().unwrap();
+    let r = app
+        .patch(
+            &t,
+            &format!("/cameras/{id}"),
+            json!({"retentionMaxBytes": 1048576}),
+        )
+        .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["retentionMaxBytes"],
+        1048576
+    );
+    let mut clips = Vec::new();
+    for _ in 0..7 {
+        clips.push(completed_playback(&app, &t, id).await);
+    }
+    // 7 × 200 000 bytes: 1 400 000 stored, 1 048 576 allowed.
+    app.patch(
+        &t,
+        &format!("/playbacks/{}", clips[0]),
+        json!({"retain": true}),
+    )
+    .await;
+    let r = sweeper(&app, None).enforce_quotas().await.unwrap();
+    assert_eq!((r.deleted, r.failed), (2, 0));
+    let exists = |pb: &str| {
+        let app = &app;
+        let t = t.clone();
+        let path = format!("/playbacks/{pb}");
+        async move { app.get(&t, &path).await.status() == StatusCode::OK }
+    };
+    assert!(exists(&clips[0]).await, "retained, though the oldest");
+    assert!(
+        !exists(&clips[1]).await && !exists(&clips[2]).await,
+        "the next oldest went"
+    );
+    for pb in &clips[3..] {
+        assert!(exists(pb).await);
+    }
+    let again = sweeper(&app, None).enforce_quotas().await.unwrap();
+    assert_eq!(again.deleted, 0, "within the quota now");
+
+    // The store-wide quota: another camera's clips count too.
+    let other = app.create_camera("Quiet").await;
+    let newer = completed_playback(&app, &t, other["id"].as_str().unwrap()).await;
+    let store_wide = Retention {
+        max_bytes: Some(600_000),
+        ..sweeper(&app, None)
+    };
+    let r = store_wide.enforce_quotas().await.unwrap();
+    // 6 stored (1 200 000): the oldest unretained, clips 3, 4 and 5, go;
+    // the retained one, the newest and the other camera's stay.
+    assert_eq!(r.deleted, 3);
+    assert!(exists(&clips[0]).await && exists(&clips[6]).await && exists(&newer).await);
+
+    let r = app
+        .patch(
+            &t,
+            &format!("/cameras/{id}"),
+            json!({"retentionMaxBytes": 1000}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "less than 1 MiB is a unit mistake"
+    );
+    let r = app
+        .patch(
+            &t,
+            &format!("/cameras/{id}"),
+            json!({"retentionMaxBytes": null}),
+        )
+        .await;
+    assert!(r.json::<Value>().await.unwrap()["retentionMaxBytes"].is_null());
 }

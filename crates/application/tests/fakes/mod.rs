@@ -135,6 +135,39 @@ impl PlaybackRepo for MemPlaybacks {
         rows.truncate(limit as usize);
         Ok(rows)
     }
+    async fn stored_bytes(&self, camera: Option<CameraId>) -> Result<u64> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|p| p.status == RecordingStatus::Completed)
+            .filter(|p| camera.is_none_or(|c| p.camera_id == c))
+            .filter_map(|p| p.media.file_size_bytes)
+            .map(|b| b.max(0) as u64)
+            .sum())
+    }
+
+    async fn oldest_finished(&self, camera: Option<CameraId>, limit: u64) -> Result<Vec<Playback>> {
+        let mut v: Vec<_> = self
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|p| {
+                matches!(
+                    p.status,
+                    RecordingStatus::Completed | RecordingStatus::Failed
+                )
+            })
+            .filter(|p| !p.retain && camera.is_none_or(|c| p.camera_id == c))
+            .cloned()
+            .collect();
+        v.sort_by_key(|p| p.created_at);
+        v.truncate(limit as usize);
+        Ok(v)
+    }
+
     async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>> {
         let mut all = self.0.lock().unwrap();
         Ok(all.get_mut(&id).map(|p| {

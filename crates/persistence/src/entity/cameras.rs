@@ -11,6 +11,7 @@ pub struct Model {
     pub pre_roll_seconds: i32,
     pub post_roll_seconds: i32,
     pub retention_days: Option<i32>,
+    pub retention_max_bytes: Option<i64>,
     pub transcode: String,
     /// JSON of the domain's `CameraStream`; null until first probed.
     pub stream: Option<String>,

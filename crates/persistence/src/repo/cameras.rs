@@ -26,6 +26,10 @@ impl SqlCameraRepo {
     }
 }
 
+fn clamp_i64(b: u64) -> i64 {
+    i64::try_from(b).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn to_domain(m: cameras::Model) -> Result<Camera> {
     Ok(Camera {
         id: CameraId::from_uuid(m.id),
@@ -40,6 +44,7 @@ pub(crate) fn to_domain(m: cameras::Model) -> Result<Camera> {
             .retention_days
             .map(|d| RetentionDays::parse(d.into()).map_err(|e| corrupt("retention", e)))
             .transpose()?,
+        retention_max_bytes: m.retention_max_bytes.map(|b| b.max(0) as u64),
         transcode: Transcode::parse(&m.transcode).map_err(|e| corrupt("transcode", e))?,
         stream: match m.stream.as_deref() {
             Some(json) => serde_json::from_str(json).map_err(|e| corrupt("stream", e))?,
@@ -62,6 +67,7 @@ impl CameraRepo for SqlCameraRepo {
             pre_roll_seconds: Set(new.pre_roll.get() as i32),
             post_roll_seconds: Set(new.post_roll.get() as i32),
             retention_days: Set(new.retention.map(|d| d.get() as i32)),
+            retention_max_bytes: Set(new.retention_max_bytes.map(clamp_i64)),
             transcode: Set(new.transcode.as_str().to_owned()),
             stream: Set(None),
             created_at: Set(t),
@@ -126,6 +132,9 @@ impl CameraRepo for SqlCameraRepo {
         }
         if let Some(r) = patch.retention {
             row.retention_days = Set(r.map(|d| d.get() as i32));
+        }
+        if let Some(b) = patch.retention_max_bytes {
+            row.retention_max_bytes = Set(b.map(clamp_i64));
         }
         if let Some(t) = patch.transcode {
             row.transcode = Set(t.as_str().to_owned());

@@ -252,6 +252,48 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .collect()
     }
 
+    async fn stored_bytes(&self, camera: Option<CameraId>) -> Result<u64> {
+        use sea_orm::sea_query::{Alias, ExprTrait, Func, SimpleExpr};
+        // SUM of a BIGINT is NUMERIC on Postgres and an integer on SQLite:
+        // cast, so both read back as i64.
+        let sum: SimpleExpr = Func::sum(Expr::col(playbacks::Column::FileSizeBytes)).into();
+        let mut q = playbacks::Entity::find()
+            .select_only()
+            .column_as(sum.cast_as(Alias::new("BIGINT")), "bytes")
+            .filter(playbacks::Column::RecordingStatus.eq(RecordingStatus::Completed.as_str()));
+        if let Some(c) = camera {
+            q = q.filter(playbacks::Column::CameraId.eq(c.as_uuid()));
+        }
+        let bytes: Option<Option<i64>> = q
+            .into_tuple()
+            .one(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?;
+        Ok(bytes.flatten().map_or(0, |b| u64::try_from(b).unwrap_or(0)))
+    }
+
+    async fn oldest_finished(&self, camera: Option<CameraId>, limit: u64) -> Result<Vec<Playback>> {
+        let mut q = playbacks::Entity::find()
+            .filter(playbacks::Column::RecordingStatus.is_in([
+                RecordingStatus::Completed.as_str(),
+                RecordingStatus::Failed.as_str(),
+            ]))
+            .filter(playbacks::Column::Retain.eq(false));
+        if let Some(c) = camera {
+            q = q.filter(playbacks::Column::CameraId.eq(c.as_uuid()));
+        }
+        q.find_also_related(events::Entity)
+            .order_by_asc(playbacks::Column::CreatedAt)
+            .order_by_asc(playbacks::Column::Id)
+            .limit(limit)
+            .all(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?
+            .into_iter()
+            .map(|(p, e)| to_domain(p, e))
+            .collect()
+    }
+
     async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>> {
         let r = playbacks::Entity::update_many()
             .col_expr(playbacks::Column::Retain, Expr::value(retain))
