@@ -88,6 +88,8 @@ impl Recordings {
         if !self.recording_types.records(new.event_type) {
             return self.events.create(new, None).await;
         }
+        // Before the camera's lock: deleting a clip of this camera takes it.
+        self.make_room().await;
         let lock = self.camera_locks.of(camera.id);
         let _held = lock.lock().await;
         // A camera with a pre-roll gives each event its own clip, cut from
@@ -288,6 +290,50 @@ impl Recordings {
             self.store.delete(&key).await?;
         }
         self.playbacks.delete(id).await
+    }
+
+    /// Below the free-space floor of the recording disk, with clips stored
+    /// on that same disk: deletes the oldest finished, unretained ones
+    /// until the floor is met, so recording goes on rather than being
+    /// refused. Clips in S3 free nothing here and are left alone.
+    async fn make_room(&self) {
+        if !self.store.on_local_disk() {
+            return;
+        }
+        let mut freed = 0u64;
+        while self.recorder.space_short() > 0 {
+            let oldest = match self.playbacks.oldest_finished(None, 10).await {
+                Ok(o) if !o.is_empty() => o,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e.chain(), "cannot list clips to make room");
+                    break;
+                }
+            };
+            let mut progressed = false;
+            for p in oldest {
+                if self.recorder.space_short() == 0 {
+                    break;
+                }
+                let size = p.media.file_size_bytes.unwrap_or(0).max(0) as u64;
+                match self.delete_playback(p.id, false).await {
+                    Ok(_) => {
+                        progressed = true;
+                        freed += size;
+                        tracing::info!(playback_id = %p.id, bytes = size, "deleted to make room on the recording disk");
+                    }
+                    Err(e) => {
+                        tracing::warn!(playback_id = %p.id, error = %e.chain(), "cannot delete a clip to make room")
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        if freed > 0 {
+            tracing::warn!(freed_bytes = freed, "the recording disk reached its free-space floor; the oldest unretained clips were deleted");
+        }
     }
 
     /// Keeps the playback from retention (or lets it go again); `None`

@@ -416,6 +416,12 @@ impl Recorder for RecordingService {
         self.capture.cool(camera).await;
     }
 
+    fn space_short(&self) -> u64 {
+        self.capture
+            .free_bytes()
+            .map_or(0, |free| self.limits.min_free_bytes.saturating_sub(free))
+    }
+
     fn check_stream(&self, camera: &Camera) {
         if let Some(s) = &self.streams {
             s.check(camera);

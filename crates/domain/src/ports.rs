@@ -169,6 +169,9 @@ pub trait ObjectStore: Send + Sync + Debug {
     async fn url(&self, key: &str, ttl: Duration) -> Result<String>;
     /// A cheap call proving the store answers (`/ready`).
     async fn health_check(&self) -> Result<()>;
+    /// Whether deleting objects frees space on this machine's disk (local
+    /// storage), so that the free-space floor can be met by deleting clips.
+    fn on_local_disk(&self) -> bool;
 }
 
 /// Starts and stops recordings. The implementation reports progress
@@ -201,6 +204,10 @@ pub trait Recorder: Send + Sync + Debug {
     async fn watch(&self, camera: &Camera) -> Result<()>;
     /// Stops keeping a deleted camera warm.
     async fn forget(&self, camera: CameraId);
+    /// Bytes missing below the free-space floor of the disk recordings are
+    /// written to (0 when there is enough), so a caller can make room
+    /// before a start that would be refused.
+    fn space_short(&self) -> u64;
     /// Probes what the camera sends, in the background, and stores it as
     /// the camera's `stream` (state `connecting` until the probe ends).
     /// Called when a camera is created or its URL changes.

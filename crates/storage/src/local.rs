@@ -142,6 +142,10 @@ impl ObjectStore for LocalStore {
         let _ = tokio::fs::remove_file(&probe).await;
         Ok(())
     }
+
+    fn on_local_disk(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]

@@ -487,6 +487,10 @@ impl ObjectStore for S3Store {
         // other than 404 proves the bucket and credentials work.
         self.head(".vigil-health-check").await.map(|_| ())
     }
+
+    fn on_local_disk(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]

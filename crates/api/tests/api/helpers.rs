@@ -39,6 +39,10 @@ pub struct ScriptedRecorder {
     pub refuse_with: Mutex<Option<String>>,
     /// Cameras whose stream a probe was asked for, in order.
     pub checked: Mutex<Vec<CameraId>>,
+    /// A disk whose floor allows this many bytes of stored objects: it is
+    /// short by what `objects` holds beyond it. None: never short.
+    pub keep_at_most: Mutex<Option<u64>>,
+    pub objects: std::path::PathBuf,
     /// The window each recording was started with.
     pub windows: Mutex<Vec<(PlaybackId, vigil_domain::RecordWindow)>>,
     pub clip: Vec<u8>,
@@ -150,6 +154,27 @@ impl Recorder for ScriptedRecorder {
     fn check_stream(&self, camera: &Camera) {
         self.checked.lock().unwrap().push(camera.id);
     }
+
+    fn space_short(&self) -> u64 {
+        self.keep_at_most
+            .lock()
+            .unwrap()
+            .map_or(0, |keep| dir_size(&self.objects).saturating_sub(keep))
+    }
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 pub struct TestApp {
@@ -239,6 +264,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         refuse_with: Mutex::new(None),
         checked: Mutex::new(Vec::new()),
         windows: Mutex::new(Vec::new()),
+        keep_at_most: Mutex::new(None),
+        objects: objects.clone(),
         clip: (0..200_000u32).map(|i| (i % 251) as u8).collect(),
     });
     let settings = ApiSettings {

@@ -301,3 +301,54 @@ async fn quotas_delete_the_oldest_unretained_clips_first() {
         .await;
     assert!(r.json::<Value>().await.unwrap()["retentionMaxBytes"].is_null());
 }
+
+/// At the recording disk's free-space floor (local storage), a new event
+/// deletes the oldest unretained clips until the floor is met, and records
+/// instead of being refused.
+#[tokio::test]
+async fn the_disk_floor_frees_the_oldest_clips_instead_of_refusing() {
+    let app = spawn_app().await;
+    let t = app.admin_token().await;
+    let cam = app.create_camera("Gate").await;
+    let id = cam["id"].as_str().unwrap();
+    let mut clips = Vec::new();
+    for _ in 0..4 {
+        clips.push(completed_playback(&app, &t, id).await);
+    }
+    app.patch(
+        &t,
+        &format!("/playbacks/{}", clips[0]),
+        json!({"retain": true}),
+    )
+    .await;
+    // A disk that is short of its floor by what the store holds beyond
+    // 450 000 bytes: 4 clips of 200 000 bytes (and thumbnails) are too
+    // many; the two oldest unretained must go.
+    *app.recorder.keep_at_most.lock().unwrap() = Some(450_000);
+    let r = app.post_event(&t, id, "MOTION").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ev: Value = r.json().await.unwrap();
+    let status = |pb: String| {
+        let app = &app;
+        let t = t.clone();
+        async move { app.get(&t, &format!("/playbacks/{pb}")).await.status() }
+    };
+    assert_eq!(status(clips[0].clone()).await, StatusCode::OK, "retained");
+    assert_eq!(status(clips[1].clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(status(clips[2].clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status(clips[3].clone()).await,
+        StatusCode::OK,
+        "only what the floor needed"
+    );
+    let pb: Value = app
+        .get(
+            &t,
+            &format!("/playbacks/{}", ev["playbackId"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pb["recordingStatus"], "RECORDING", "recorded, not refused");
+}

@@ -232,6 +232,10 @@ impl ObjectStore for DirStore {
     async fn health_check(&self) -> Result<()> {
         Ok(())
     }
+
+    fn on_local_disk(&self) -> bool {
+        true
+    }
 }
 
 /// The real (SQLite) job queue, whose next `fail_enqueues` enqueues fail
