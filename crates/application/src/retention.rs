@@ -30,48 +30,52 @@ pub struct SweepReport {
 }
 
 impl Retention {
+    /// Every camera, read a page at a time.
+    async fn cameras(&self) -> Result<Vec<vigil_domain::Camera>, Error> {
+        let mut all = Vec::new();
+        loop {
+            let page = Page::parse(Some(Page::MAX_LIMIT as i64), Some(all.len() as i64))
+                .map_err(Error::internal)?;
+            let rows = self.flow.cameras.list(page).await?.rows;
+            if rows.is_empty() {
+                return Ok(all);
+            }
+            all.extend(rows);
+        }
+    }
+
     /// Deletes what is past its retention at `now`.
     pub async fn sweep(&self, now: OffsetDateTime) -> Result<SweepReport, Error> {
         let mut report = SweepReport::default();
-        let mut offset = 0i64;
-        loop {
-            let page =
-                Page::parse(Some(Page::MAX_LIMIT as i64), Some(offset)).map_err(Error::internal)?;
-            let cameras = self.flow.cameras.list(page).await?.rows;
-            if cameras.is_empty() {
-                break;
-            }
-            offset += cameras.len() as i64;
-            for cam in cameras {
-                let Some(days) = cam.retention.or(self.global) else {
-                    continue;
-                };
-                let cutoff = now - days.as_duration();
-                loop {
-                    let old = self
-                        .flow
-                        .playbacks
-                        .finished_before(cam.id, cutoff, BATCH)
-                        .await?;
-                    let n = old.len() as u64;
-                    let mut progressed = false;
-                    for p in old {
-                        match self.flow.delete_playback(p.id, false).await {
-                            Ok(_) => {
-                                report.deleted += 1;
-                                progressed = true;
-                            }
-                            // Retained since it was listed: kept.
-                            Err(e) if e.kind() == vigil_domain::ErrorKind::Conflict => {}
-                            Err(e) => {
-                                report.failed += 1;
-                                tracing::warn!(playback_id = %p.id, camera_id = %cam.id, error = %e.chain(), "retention could not delete a playback; next sweep tries again");
-                            }
+        for cam in self.cameras().await? {
+            let Some(days) = cam.retention.or(self.global) else {
+                continue;
+            };
+            let cutoff = now - days.as_duration();
+            loop {
+                let old = self
+                    .flow
+                    .playbacks
+                    .finished_before(cam.id, cutoff, BATCH)
+                    .await?;
+                let n = old.len() as u64;
+                let mut progressed = false;
+                for p in old {
+                    match self.flow.delete_playback(p.id, false).await {
+                        Ok(_) => {
+                            report.deleted += 1;
+                            progressed = true;
+                        }
+                        // Retained since it was listed: kept.
+                        Err(e) if e.kind() == vigil_domain::ErrorKind::Conflict => {}
+                        Err(e) => {
+                            report.failed += 1;
+                            tracing::warn!(playback_id = %p.id, camera_id = %cam.id, error = %e.chain(), "retention could not delete a playback; next sweep tries again");
                         }
                     }
-                    if n < BATCH || !progressed {
-                        break;
-                    }
+                }
+                if n < BATCH || !progressed {
+                    break;
                 }
             }
         }
@@ -82,19 +86,9 @@ impl Retention {
     /// its `retentionMaxBytes`, then of all over `RETENTION_MAX_BYTES`.
     pub async fn enforce_quotas(&self) -> Result<SweepReport, Error> {
         let mut report = SweepReport::default();
-        let mut offset = 0i64;
-        loop {
-            let page =
-                Page::parse(Some(Page::MAX_LIMIT as i64), Some(offset)).map_err(Error::internal)?;
-            let cameras = self.flow.cameras.list(page).await?.rows;
-            if cameras.is_empty() {
-                break;
-            }
-            offset += cameras.len() as i64;
-            for cam in cameras {
-                if let Some(max) = cam.retention_max_bytes {
-                    self.trim(Some(cam.id), max, &mut report).await?;
-                }
+        for cam in self.cameras().await? {
+            if let Some(max) = cam.retention_max_bytes {
+                self.trim(Some(cam.id), max, &mut report).await?;
             }
         }
         if let Some(max) = self.max_bytes {

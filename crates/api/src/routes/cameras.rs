@@ -130,7 +130,8 @@ fn transcode(raw: &str) -> ApiResult<Transcode> {
     Transcode::parse(raw).map_err(|e| ApiError::field("transcode", e))
 }
 
-fn roll(field: &str, v: i64) -> ApiResult<RollSeconds> {
+/// Pre- or post-roll seconds, for cameras and for one event.
+pub(crate) fn roll(field: &str, v: i64) -> ApiResult<RollSeconds> {
     RollSeconds::parse(field, v).map_err(|e| ApiError::field(field, e))
 }
 

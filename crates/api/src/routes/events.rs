@@ -6,7 +6,7 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::{int, path_id, query_param, JsonBody},
-    routes::PageQuery,
+    routes::{cameras::roll, PageQuery},
     views::{EventView, ListView},
 };
 use actix_web::{web, HttpResponse};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use vigil_application::Recordings;
 use vigil_domain::{
     camera::parse_channel, ports::EventRepo, CameraId, EventFilter, EventId, EventType, NewEvent,
-    RecordingStatus, RollSeconds,
+    RecordingStatus,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -90,10 +90,6 @@ fn occurred_at(raw: &str) -> ApiResult<time::OffsetDateTime> {
         .map_err(|_| ApiError::field("occurredAt", "must be an RFC 3339 date-time"))?;
     NewEvent::parse_occurred_at(at, time::OffsetDateTime::now_utc())
         .map_err(|e| ApiError::field("occurredAt", e))
-}
-
-fn roll(field: &str, v: i64) -> ApiResult<RollSeconds> {
-    RollSeconds::parse(field, v).map_err(|e| ApiError::field(field, e))
 }
 
 fn parse_type(raw: &str) -> ApiResult<EventType> {

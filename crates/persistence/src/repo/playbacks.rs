@@ -93,6 +93,41 @@ fn filtered(filter: &PlaybackFilter) -> sea_orm::Select<playbacks::Entity> {
     q
 }
 
+impl SqlPlaybackRepo {
+    /// Finished (COMPLETED or FAILED), unretained playbacks of `camera` (or
+    /// of all) created before `cutoff` (or ever), oldest first: what
+    /// retention by age and by space may delete.
+    async fn deletable(
+        &self,
+        camera: Option<CameraId>,
+        cutoff: Option<OffsetDateTime>,
+        limit: u64,
+    ) -> Result<Vec<Playback>> {
+        let mut q = playbacks::Entity::find()
+            .filter(playbacks::Column::RecordingStatus.is_in([
+                RecordingStatus::Completed.as_str(),
+                RecordingStatus::Failed.as_str(),
+            ]))
+            .filter(playbacks::Column::Retain.eq(false));
+        if let Some(c) = camera {
+            q = q.filter(playbacks::Column::CameraId.eq(c.as_uuid()));
+        }
+        if let Some(t) = cutoff {
+            q = q.filter(playbacks::Column::CreatedAt.lt(micros(t)));
+        }
+        q.find_also_related(events::Entity)
+            .order_by_asc(playbacks::Column::CreatedAt)
+            .order_by_asc(playbacks::Column::Id)
+            .limit(limit)
+            .all(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?
+            .into_iter()
+            .map(|(p, e)| to_domain(p, e))
+            .collect()
+    }
+}
+
 #[async_trait]
 impl PlaybackRepo for SqlPlaybackRepo {
     async fn get(&self, id: PlaybackId) -> Result<Option<Playback>> {
@@ -233,23 +268,7 @@ impl PlaybackRepo for SqlPlaybackRepo {
         cutoff: OffsetDateTime,
         limit: u64,
     ) -> Result<Vec<Playback>> {
-        playbacks::Entity::find()
-            .filter(playbacks::Column::CameraId.eq(camera.as_uuid()))
-            .filter(playbacks::Column::RecordingStatus.is_in([
-                RecordingStatus::Completed.as_str(),
-                RecordingStatus::Failed.as_str(),
-            ]))
-            .filter(playbacks::Column::CreatedAt.lt(micros(cutoff)))
-            .filter(playbacks::Column::Retain.eq(false))
-            .find_also_related(events::Entity)
-            .order_by_asc(playbacks::Column::CreatedAt)
-            .limit(limit)
-            .all(&self.conn)
-            .await
-            .map_err(db_err("playbacks"))?
-            .into_iter()
-            .map(|(p, e)| to_domain(p, e))
-            .collect()
+        self.deletable(Some(camera), Some(cutoff), limit).await
     }
 
     async fn stored_bytes(&self, camera: Option<CameraId>) -> Result<u64> {
@@ -273,25 +292,7 @@ impl PlaybackRepo for SqlPlaybackRepo {
     }
 
     async fn oldest_finished(&self, camera: Option<CameraId>, limit: u64) -> Result<Vec<Playback>> {
-        let mut q = playbacks::Entity::find()
-            .filter(playbacks::Column::RecordingStatus.is_in([
-                RecordingStatus::Completed.as_str(),
-                RecordingStatus::Failed.as_str(),
-            ]))
-            .filter(playbacks::Column::Retain.eq(false));
-        if let Some(c) = camera {
-            q = q.filter(playbacks::Column::CameraId.eq(c.as_uuid()));
-        }
-        q.find_also_related(events::Entity)
-            .order_by_asc(playbacks::Column::CreatedAt)
-            .order_by_asc(playbacks::Column::Id)
-            .limit(limit)
-            .all(&self.conn)
-            .await
-            .map_err(db_err("playbacks"))?
-            .into_iter()
-            .map(|(p, e)| to_domain(p, e))
-            .collect()
+        self.deletable(camera, None, limit).await
     }
 
     async fn set_retain(&self, id: PlaybackId, retain: bool) -> Result<Option<Playback>> {
