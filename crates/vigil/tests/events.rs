@@ -84,7 +84,9 @@ async fn a_late_trigger_gets_its_pre_roll_from_before_it() {
     let done = api.wait_status(&pb, "COMPLETED").await;
     // The run-up is measured to the trigger the detector gave.
     let offset = done["triggerOffsetSec"].as_f64().unwrap();
-    assert!((1.9..=3.5).contains(&offset), "{offset}: {done}");
+    // 2 s of pre-roll, to the keyframe at or before it (1 s GOP; longer
+    // when the loaded test camera drops frames).
+    assert!((1.9..=5.0).contains(&offset), "{offset}: {done}");
     assert_eq!(at(&done["event"], "occurredAt"), seen);
     let lead = (at(&done, "createdAt") - at(&done, "clipStartAt")).as_seconds_f64();
     // Posted 6 s after the paint, for 1 s after it, with 2 s of pre-roll.
