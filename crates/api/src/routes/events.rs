@@ -47,7 +47,11 @@ pub struct CreateEvent {
     /// as far back as the camera's ring holds (`BACKDATE_MAX_SECONDS`).
     /// At most 24 h ago; later than now (beyond 5 s of clock skew) is a
     /// 400.
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(
+        value_type = Option<String>,
+        format = DateTime,
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     pub occurred_at: Option<String>,
     /// This event's pre-roll instead of the camera's (0–300); it needs a
     /// warm camera (one with a pre-roll of its own), whose ring holds it.
