@@ -34,16 +34,7 @@ fn data_env(data: &Path) -> Vec<(String, String)> {
 
 /// The camera once its `stream.state` is `state`.
 async fn stream_becomes(api: &Api, camera: &Value, state: &str) -> Value {
-    let path = format!("/cameras/{}", camera["id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let c = api.get(&path).await;
-        if c["stream"]["state"] == state {
-            return c;
-        }
-        assert!(Instant::now() < deadline, "stream never {state}: {c}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    stream_until(api, camera, |s| s["state"] == state).await
 }
 
 /// The camera once `done` holds of its `stream` (the probe may still be
