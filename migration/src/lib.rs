@@ -23,6 +23,7 @@ mod m20261202_000011_add_playback_retain;
 mod m20261202_000012_add_event_trigger_and_group;
 mod m20261202_000013_create_shares;
 mod m20261202_000014_add_camera_retention_max_bytes;
+mod m20261202_000015_add_camera_merge_seconds;
 
 pub use connect::{connect, redact_url};
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_add_event_trigger_and_group::Migration),
             Box::new(m20261202_000013_create_shares::Migration),
             Box::new(m20261202_000014_add_camera_retention_max_bytes::Migration),
+            Box::new(m20261202_000015_add_camera_merge_seconds::Migration),
         ]
     }
 }

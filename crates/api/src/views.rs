@@ -107,6 +107,9 @@ pub struct CameraView {
     pub retention_days: Option<u32>,
     /// Bytes of stored clips kept for it; null: no quota of its own.
     pub retention_max_bytes: Option<u64>,
+    /// After its last event ends, how long a new event joins the clip
+    /// instead of starting another; 0: never.
+    pub merge_seconds: u32,
     /// `off`: video copied as the camera sends it; `h264`: clips
     /// re-encoded to H.264 at the end, so every browser plays them.
     #[schema(value_type = TranscodeName)]
@@ -176,6 +179,7 @@ impl From<Camera> for CameraView {
             post_roll_seconds: c.post_roll.get(),
             retention_days: c.retention.map(|d| d.get()),
             retention_max_bytes: c.retention_max_bytes,
+            merge_seconds: c.merge.get(),
             transcode: c.transcode.as_str(),
             stream: StreamView {
                 warnings: c.stream_warnings(),

@@ -18,6 +18,7 @@ pub mod admin;
 mod app;
 mod jobs;
 pub mod lifecycle;
+mod merging;
 pub mod notify;
 pub mod recordings;
 pub mod recovery;

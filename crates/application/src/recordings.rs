@@ -3,7 +3,10 @@
 //! delete a playback. Handlers parse, call one of these, and render.
 //! Built once per process, so there is one set of per-camera locks.
 
-use crate::lifecycle::Lifecycle;
+use crate::{
+    lifecycle::Lifecycle,
+    merging::{Linger, MergeWindows},
+};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -13,7 +16,7 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 use vigil_domain::{
     ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Recorder},
-    CameraId, Error, ErrorKind, Event, EventId, NewEvent, Page, Playback, PlaybackFilter,
+    Camera, CameraId, Error, ErrorKind, Event, EventId, NewEvent, Page, Playback, PlaybackFilter,
     PlaybackId, RecordWindow, RecordingStatus, RecordingTypes,
 };
 
@@ -31,6 +34,9 @@ pub struct Recordings {
     /// One lock per camera, so two events arriving together on one camera
     /// can't both start a recording.
     camera_locks: CameraLocks,
+    /// Clips of cameras with a `mergeSeconds`, kept open after their last
+    /// event for a new one to join.
+    merging: MergeWindows,
 }
 
 /// Per-camera async locks (one entry per camera ever seen; cameras are few).
@@ -66,6 +72,7 @@ impl Recordings {
             store,
             recording_types,
             camera_locks: Default::default(),
+            merging: Default::default(),
         }
     }
 
@@ -78,7 +85,9 @@ impl Recordings {
     /// event still open, the new event joins that recording instead of
     /// starting a second one: it gets the same `playbackId`, and the
     /// recording stops when the last of its events ends. With a pre-roll
-    /// every event gets its own playback from the camera's ring.
+    /// every event gets its own playback from the camera's ring, unless the
+    /// camera has a merge window (`mergeSeconds`): then an event joins the
+    /// camera's open clip, also within the window after its last end.
     pub async fn create_event(&self, new: NewEvent) -> Result<Event, Error> {
         let camera = self
             .cameras
@@ -93,15 +102,19 @@ impl Recordings {
         let lock = self.camera_locks.of(camera.id);
         let _held = lock.lock().await;
         // A camera with a pre-roll gives each event its own clip, cut from
-        // the shared ring; joining is for cameras recorded per event.
-        let joinable = camera.pre_roll.get() == 0;
+        // the shared ring; joining is for cameras recorded per event, and
+        // for merging ones.
+        let merge = Duration::from_secs(camera.merge.get().into());
+        let joinable = camera.pre_roll.get() == 0 || !merge.is_zero();
         let running = match joinable {
-            true => self.running_recording(camera.id).await?,
+            true => self.running_recording(&camera).await?,
             false => None,
         };
+        let post_roll = Duration::from_secs(new.post_roll.unwrap_or(camera.post_roll).get().into());
         if let Some(running) = running {
             match self.events.create_joining(new.clone(), running).await {
                 Ok(event) => {
+                    self.merging.joined(running, post_roll);
                     tracing::info!(playback_id = %running, event_id = %event.id, camera_id = %camera.id, "event joins the camera's running recording");
                     return Ok(event);
                 }
@@ -112,7 +125,12 @@ impl Recordings {
         }
         let window = RecordWindow {
             pre_roll: Duration::from_secs(new.pre_roll.unwrap_or(camera.pre_roll).get().into()),
-            post_roll: Duration::from_secs(new.post_roll.unwrap_or(camera.post_roll).get().into()),
+            // A merging clip's post-roll is kept here (see `merging`).
+            post_roll: if merge.is_zero() {
+                post_roll
+            } else {
+                Duration::ZERO
+            },
             trigger: new.occurred_at.map(SystemTime::from),
         };
         let pid = Some(PlaybackId::new());
@@ -122,10 +140,16 @@ impl Recordings {
             // await would put other tasks' log lines in this span.
             let span = tracing::info_span!("recording", playback_id = %pid, camera_id = %camera.id);
             async {
-                if let Err(e) = self.recorder.start(pid, &camera, window).await {
-                    tracing::warn!(error = %e.chain(), "recording could not start");
-                    self.fail(pid, format!("recording could not start: {}", e.message()))
-                        .await;
+                match self.recorder.start(pid, &camera, window).await {
+                    Ok(()) if !merge.is_zero() => self
+                        .merging
+                        .opened(pid, post_roll, merge, |p| self.recorder.is_active(p)),
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e.chain(), "recording could not start");
+                        self.fail(pid, format!("recording could not start: {}", e.message()))
+                            .await;
+                    }
                 }
             }
             .instrument(span)
@@ -167,16 +191,25 @@ impl Recordings {
         Ok(events)
     }
 
-    /// A recording this server runs on `camera` for an event still open.
-    async fn running_recording(&self, camera: CameraId) -> Result<Option<PlaybackId>, Error> {
+    /// A recording this server runs on `camera` that a new event may join:
+    /// one with an event still open, or a merging one within its window.
+    async fn running_recording(&self, camera: &Camera) -> Result<Option<PlaybackId>, Error> {
         for status in [RecordingStatus::Recording, RecordingStatus::Pending] {
             let filter = PlaybackFilter {
-                camera_id: Some(camera),
+                camera_id: Some(camera.id),
                 status: Some(status),
                 ..Default::default()
             };
             for p in self.playbacks.list(filter, Page::default()).await?.rows {
-                if self.recorder.is_active(p.id) && self.events.open_events_of(p.id).await? > 0 {
+                if !self.recorder.is_active(p.id) {
+                    continue;
+                }
+                let open = self.events.open_events_of(p.id).await? > 0;
+                let joinable = match self.merging.is_merging(p.id) {
+                    true => self.merging.joinable(p.id, open),
+                    false => open && camera.pre_roll.get() == 0,
+                };
+                if joinable {
                     return Ok(Some(p.id));
                 }
             }
@@ -197,13 +230,43 @@ impl Recordings {
                 let _held = lock.lock().await;
                 if self.events.open_events_of(pid).await? > 0 {
                     self.playbacks.get(pid).await?
+                } else if let Some(linger) = self
+                    .merging
+                    .ended(pid)
+                    .filter(|_| self.recorder.is_active(pid))
+                {
+                    // Still RECORDING: a new event may join it for a while.
+                    self.stop_later(event.camera_id, pid, linger);
+                    self.playbacks.get(pid).await?
                 } else {
+                    self.merging.forget(pid);
                     self.stop_playback(pid).await?
                 }
             }
             None => None,
         };
         Ok((event, playback))
+    }
+
+    /// Stops a merging clip once its window and post-roll have passed,
+    /// unless an event joined it meanwhile.
+    fn stop_later(&self, camera: CameraId, id: PlaybackId, linger: Linger) {
+        let this = self.clone();
+        let span = tracing::info_span!("merge window", playback_id = %id, camera_id = %camera);
+        tracing::info!(playback_id = %id, open_s = linger.after.as_secs(), "last event ended; the clip stays open for a new one to join");
+        tokio::spawn(
+            async move {
+                tokio::time::sleep(linger.after).await;
+                let lock = this.camera_locks.of(camera);
+                let _held = lock.lock().await;
+                if this.merging.due(id, linger) {
+                    if let Err(e) = this.stop_playback(id).await {
+                        tracing::warn!(error = %e.chain(), "cannot stop the clip after its merge window");
+                    }
+                }
+            }
+            .instrument(span),
+        );
     }
 
     /// A manual stop (`POST /playbacks/{id}/stop`): ends every event still
@@ -224,6 +287,7 @@ impl Recordings {
             .events
             .end_all_of(id, OffsetDateTime::now_utc())
             .await?;
+        self.merging.forget(id);
         tracing::info!(playback_id = %id, events_ended = ended, "recording stopped by hand");
         Ok(Some((p.event_id, self.stop_playback(id).await?)))
     }
@@ -277,6 +341,7 @@ impl Recordings {
             self.events
                 .end_all_of(id, OffsetDateTime::now_utc())
                 .await?;
+            self.merging.forget(id);
             if self.recorder.is_active(id) {
                 self.recorder.stop(id).await?;
             }

@@ -108,6 +108,7 @@ fn camera(url: &str) -> Camera {
         post_roll: Default::default(),
         retention: None,
         retention_max_bytes: None,
+        merge: Default::default(),
         transcode: Default::default(),
         stream: Default::default(),
         created_at: time::OffsetDateTime::now_utc(),

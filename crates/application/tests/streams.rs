@@ -49,6 +49,7 @@ async fn add_camera(repo: &Arc<dyn CameraRepo>, url: &str) -> Camera {
         post_roll: Default::default(),
         retention: None,
         retention_max_bytes: None,
+        merge: Default::default(),
         transcode: Default::default(),
     })
     .await

@@ -28,7 +28,7 @@ impl CameraName {
     }
 }
 
-/// Seconds of pre- or post-roll: 0 (off) to 300.
+/// Seconds of pre- or post-roll, or of a merge window: 0 (off) to 300.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RollSeconds(u32);
 
@@ -105,6 +105,9 @@ pub struct Camera {
     /// Bytes of stored clips kept for this camera; beyond, the oldest
     /// unretained go first. None: no quota of its own.
     pub retention_max_bytes: Option<u64>,
+    /// After its last event ends, how long a new event still joins the
+    /// clip instead of starting another (flapping detectors); 0: never.
+    pub merge: RollSeconds,
     pub transcode: Transcode,
     /// What the camera was last seen to send (read-only for clients).
     pub stream: CameraStream,
@@ -132,6 +135,7 @@ pub struct NewCamera {
     pub post_roll: RollSeconds,
     pub retention: Option<RetentionDays>,
     pub retention_max_bytes: Option<u64>,
+    pub merge: RollSeconds,
     pub transcode: Transcode,
 }
 
@@ -146,6 +150,7 @@ pub struct CameraPatch {
     pub post_roll: Option<RollSeconds>,
     pub retention: Option<Option<RetentionDays>>,
     pub retention_max_bytes: Option<Option<u64>>,
+    pub merge: Option<RollSeconds>,
     pub transcode: Option<Transcode>,
 }
 

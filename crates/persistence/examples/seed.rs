@@ -26,6 +26,7 @@ async fn main() {
             post_roll: Default::default(),
             retention: None,
             retention_max_bytes: None,
+            merge: Default::default(),
             transcode: Default::default(),
         })
         .await

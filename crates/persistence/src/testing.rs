@@ -251,3 +251,27 @@ pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::Camer
         done += batch;
     }
 }
+
+/// Makes playback `id` of the database at `url` look `age` older (its
+/// `createdAt`, which retention goes by), so a test can see a sweep
+/// without waiting days.
+pub async fn age_playback(url: &str, id: uuid::Uuid, age: time::Duration) {
+    use crate::entity::playbacks;
+    use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+    let conn = migration::connect(url)
+        .await
+        .expect("connect to age a playback");
+    let row = playbacks::Entity::find_by_id(id)
+        .one(&conn)
+        .await
+        .expect("read the playback")
+        .expect("the playback exists");
+    let older = crate::repo::micros(row.created_at - age);
+    playbacks::Entity::update_many()
+        .col_expr(playbacks::Column::CreatedAt, Expr::value(older))
+        .filter(playbacks::Column::Id.eq(id))
+        .exec(&conn)
+        .await
+        .expect("age the playback");
+    let _ = conn.close().await;
+}

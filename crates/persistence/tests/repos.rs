@@ -31,6 +31,7 @@ fn new_camera(name: &str) -> NewCamera {
         post_roll: RollSeconds::default(),
         retention: None,
         retention_max_bytes: None,
+        merge: Default::default(),
         transcode: Transcode::Off,
     }
 }

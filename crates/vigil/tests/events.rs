@@ -2,8 +2,9 @@
 //! ffmpeg and the GStreamer test camera; SQLite with local storage, or
 //! PostgreSQL with the S3 server): a late trigger (`occurredAt`) whose clip
 //! starts before it by the pre-roll, from the warm camera's ring; one
-//! trigger on three cameras; a share link that plays from S3 and is then
-//! revoked.
+//! trigger on three cameras; a flapping detector giving one clip; a
+//! retained clip surviving the age and quota sweeps, which delete the
+//! oldest first; a share link that plays from S3 and is then revoked.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +13,7 @@ mod camera;
 mod client;
 mod server;
 
-use camera::{frame_lumas, TestCamera};
+use camera::{frame_lumas, free_port, TestCamera};
 use client::Api;
 use serde_json::{json, Value};
 use server::{r2_env, s3_endpoint, Server};
@@ -201,4 +202,208 @@ async fn a_share_link_plays_from_s3_then_is_revoked_on_postgres() {
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(anonymous.get(&url).send().await.unwrap().status(), 404);
+}
+
+/// A server on `backend`: SQLite with clips on local disk, or PostgreSQL
+/// with clips in the S3 server.
+async fn server_on(backend: Backend, data: &Path, db_url: &str, extra: &[(&str, &str)]) -> Server {
+    let env = match backend {
+        Backend::Sqlite => [
+            ("DATA_DIR", data.display().to_string()),
+            ("DATABASE_URL", db_url.to_owned()),
+        ]
+        .into_iter()
+        .chain(extra.iter().map(|(k, v)| (*k, (*v).to_owned())))
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+        Backend::Postgres => r2_env(data, db_url.to_owned(), &s3_endpoint().await, extra),
+    };
+    Server::start(env)
+}
+
+/// On, off, and on again within the camera's `mergeSeconds`: one clip,
+/// recorded through the pause, closed once the window has passed after
+/// the last end. A camera recorded per event on SQLite; one with a
+/// pre-roll (clips from its ring) on PostgreSQL and S3.
+async fn a_flapping_detector_gives_one_clip(backend: Backend, pre_roll: u32) {
+    let cam = TestCamera::start();
+    let data = tempfile::tempdir().unwrap();
+    let (db_url, _db) = TestDatabase::empty(backend).await;
+    let server = server_on(backend, data.path(), &db_url, &[]).await;
+    let api = Api::login(&server.base).await;
+    let camera = api
+        .post(
+            "/cameras",
+            json!({"name": "Porch", "rtspUrl": cam.url(), "preRollSeconds": pre_roll,
+                   "postRollSeconds": 1, "mergeSeconds": 3}),
+        )
+        .await;
+    let motion = json!({"cameraId": camera["id"], "type": "MOTION"});
+    let first = api.post("/events", motion.clone()).await;
+    let pb = first["playbackId"].as_str().unwrap().to_owned();
+    api.wait_status(&pb, "RECORDING").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let r = api.end(&first).await;
+    assert_eq!(
+        r["recordingStatus"], "RECORDING",
+        "open for the window: {r}"
+    );
+    // The detector is off for a second, then on again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = api.post("/events", motion).await;
+    assert_eq!(second["playbackId"], pb.as_str(), "joins the open clip");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let last_end = Instant::now();
+    api.end(&second).await;
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    assert!(
+        last_end.elapsed() >= Duration::from_millis(2900),
+        "the clip stays open for the 3 s window after the last end"
+    );
+    // 1 s, 1 s off, 1 s, 3 s of window (less the first frame's wait).
+    let seconds = done["durationSec"].as_f64().unwrap();
+    assert!(seconds >= 4.5, "one clip through the pause: {done}");
+    assert_eq!(done["gaps"], json!([]), "the camera never left: {done}");
+    let clips = api
+        .get(&format!(
+            "/playbacks?cameraId={}",
+            camera["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(clips["total"], 1, "{clips}");
+    let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let clip = data.path().join("merged.mp4");
+    std::fs::write(&clip, &bytes).unwrap();
+    assert!(
+        frame_lumas(&clip).len() >= 100,
+        "it decodes, 4 s and more at 25 fps"
+    );
+}
+
+#[tokio::test]
+async fn a_flapping_detector_gives_one_clip_on_sqlite() {
+    a_flapping_detector_gives_one_clip(Backend::Sqlite, 0).await
+}
+
+#[tokio::test]
+async fn a_flapping_detector_gives_one_clip_from_the_ring_on_postgres() {
+    a_flapping_detector_gives_one_clip(Backend::Postgres, 1).await
+}
+
+/// Four clips A, B, C, D, oldest first, from a camera at a real camera's
+/// bitrate; A is retained, A and B are made two days old. A restart with
+/// `RETENTION_DAYS=1` and `RETENTION_MAX_BYTES` = A + D runs both sweeps:
+/// the age sweep deletes B and keeps A; the quota deletes the oldest
+/// unretained clip left, C, and stops there, so D stays.
+async fn retention_keeps_the_retained_and_deletes_the_oldest(backend: Backend) {
+    let cam = TestCamera::start_with(free_port(), &["--bitrate", "6000", "--cbr"]);
+    let data = tempfile::tempdir().unwrap();
+    let (db_url, _db) = TestDatabase::empty(backend).await;
+    let server = server_on(backend, data.path(), &db_url, &[]).await;
+    let api = Api::login(&server.base).await;
+    let camera = api
+        .post(
+            "/cameras",
+            json!({"name": "Dock", "rtspUrl": cam.url(), "preRollSeconds": 1}),
+        )
+        .await;
+    let mut clips = Vec::new();
+    for _ in 0..4 {
+        let ev = api
+            .post(
+                "/events",
+                json!({"cameraId": camera["id"], "type": "MOTION"}),
+            )
+            .await;
+        let pb = ev["playbackId"].as_str().unwrap().to_owned();
+        api.wait_status(&pb, "RECORDING").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        api.end(&ev).await;
+        let done = api.wait_status(&pb, "COMPLETED").await;
+        clips.push(done);
+    }
+    let id = |i: usize| clips[i]["id"].as_str().unwrap().to_owned();
+    let size = |i: usize| clips[i]["fileSizeBytes"].as_u64().unwrap();
+    let r = api
+        .http
+        .patch(format!("{}/playbacks/{}", api.base, id(0)))
+        .bearer_auth(&api.token)
+        .json(&json!({"retain": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for i in [0, 1] {
+        vigil_persistence::testing::age_playback(
+            &db_url,
+            id(i).parse().unwrap(),
+            time::Duration::days(2),
+        )
+        .await;
+    }
+    let quota = size(0) + size(3);
+    assert!(
+        quota >= 1 << 20,
+        "the clips are too small for a 1 MiB quota: {quota}"
+    );
+    let (mut env, old_base) = (server.env.clone(), server.base.clone());
+    drop(server);
+    env.push(("RETENTION_DAYS".into(), "1".into()));
+    env.push(("RETENTION_MAX_BYTES".into(), quota.to_string()));
+    let server = Server::start(env);
+    let api = Api::login(&server.base).await;
+    let status = |i: usize| {
+        let (api, id) = (&api, id(i));
+        async move {
+            api.http
+                .get(format!("{}/playbacks/{id}", api.base))
+                .bearer_auth(&api.token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(1).await != 404 || status(2).await != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "the sweeps never deleted B and C"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for i in [0, 3] {
+        let p = api.get(&format!("/playbacks/{}", id(i))).await;
+        assert_eq!(p["recordingStatus"], "COMPLETED", "clip {i} kept: {p}");
+        let r = reqwest::get(p["videoUrl"].as_str().unwrap()).await.unwrap();
+        assert_eq!(r.status(), 200, "clip {i} still plays");
+        assert_eq!(r.bytes().await.unwrap().len() as u64, size(i));
+    }
+    assert_eq!(
+        api.get(&format!("/playbacks/{}", id(0))).await["retain"],
+        true
+    );
+    // Their media went with them (a local clip's URL names the old port).
+    for i in [1, 2] {
+        let url = clips[i]["videoUrl"].as_str().unwrap();
+        let r = reqwest::get(url.replace(&old_base, &api.base))
+            .await
+            .unwrap();
+        assert_ne!(r.status(), 200, "clip {i}'s media is deleted");
+    }
+}
+
+#[tokio::test]
+async fn retention_keeps_the_retained_and_deletes_the_oldest_on_sqlite() {
+    retention_keeps_the_retained_and_deletes_the_oldest(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn retention_keeps_the_retained_and_deletes_the_oldest_on_postgres() {
+    retention_keeps_the_retained_and_deletes_the_oldest(Backend::Postgres).await
 }

@@ -417,13 +417,16 @@ async function adminScreen(main) {
   const camRows = cameras.data.map((c) => {
     const pre = h("input", { type: "number", min: 0, max: 300, value: c.preRollSeconds, "aria-label": `Pre-roll seconds of ${c.name}` });
     const post = h("input", { type: "number", min: 0, max: 300, value: c.postRollSeconds, "aria-label": `Post-roll seconds of ${c.name}` });
+    const merge = h("input", { type: "number", min: 0, max: 300, value: c.mergeSeconds, "aria-label": `Merge window seconds of ${c.name}`,
+      title: "A new event within this many seconds after the last one ended joins its clip" });
     const transcode = h("select", { "aria-label": `Transcode clips of ${c.name}` },
       h("option", { value: "off", selected: c.transcode !== "h264" }, "as sent"),
       h("option", { value: "h264", selected: c.transcode === "h264" }, "H.264"));
     return h("tr", {}, h("td", {}, c.name), h("td", { class: "hide-narrow muted" }, c.rtspUrl), h("td", {}, pre), h("td", {}, post),
-      h("td", {}, transcode),
+      h("td", {}, merge), h("td", {}, transcode),
       h("td", {}, h("button", { type: "button", onclick: act(() => api(`/cameras/${c.id}`, { method: "PATCH",
-        body: { preRollSeconds: Number(pre.value), postRollSeconds: Number(post.value), transcode: transcode.value } })) }, "Save"), " ",
+        body: { preRollSeconds: Number(pre.value), postRollSeconds: Number(post.value), mergeSeconds: Number(merge.value),
+          transcode: transcode.value } })) }, "Save"), " ",
       h("button", { type: "button", class: "danger", "aria-label": `Delete camera ${c.name}`,
         onclick: act(async () => { if (confirm(`Delete ${c.name}?`)) await api(`/cameras/${c.id}`, { method: "DELETE" }); }) }, "Delete")));
   });
@@ -443,7 +446,7 @@ async function adminScreen(main) {
     newUser,
     h("h1", {}, "Cameras"),
     h("table", { "aria-label": "Cameras" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", { class: "hide-narrow" }, "URL"),
-      h("th", {}, "Pre-roll s"), h("th", {}, "Post-roll s"), h("th", {}, "Video of clips"), h("th", {}, ""))), h("tbody", {}, camRows)),
+      h("th", {}, "Pre-roll s"), h("th", {}, "Post-roll s"), h("th", {}, "Merge s"), h("th", {}, "Video of clips"), h("th", {}, ""))), h("tbody", {}, camRows)),
     newCam,
   );
 }

@@ -57,6 +57,13 @@ pub struct CreateCamera {
     #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 1048576, maximum = 9223372036854775807i64)]
     pub retention_max_bytes: Option<i64>,
+    /// After the camera's last event ends, seconds during which a new
+    /// event joins its clip instead of starting another (0–300, default 0:
+    /// never). The clip goes on for max(postRollSeconds, mergeSeconds)
+    /// after the last end, so a flapping detector gives one clip.
+    #[serde(default, deserialize_with = "int::opt")]
+    #[schema(minimum = 0, maximum = 300)]
+    pub merge_seconds: Option<i64>,
     /// `off` (default): video copied as the camera sends it; `h264`: clips
     /// re-encoded to H.264 (for H.265 cameras), so every browser plays them.
     #[schema(value_type = Option<crate::views::TranscodeName>)]
@@ -100,6 +107,10 @@ pub struct UpdateCamera {
     #[serde(default, deserialize_with = "int::patch")]
     #[schema(value_type = Option<i64>, minimum = 1048576, maximum = 9223372036854775807i64)]
     pub retention_max_bytes: Option<Option<i64>>,
+    /// Applies to events ending after the change.
+    #[serde(default, deserialize_with = "int::opt")]
+    #[schema(minimum = 0, maximum = 300)]
+    pub merge_seconds: Option<i64>,
     /// `off` or `h264`; applies to recordings started after the change.
     #[schema(value_type = Option<crate::views::TranscodeName>)]
     pub transcode: Option<String>,
@@ -170,6 +181,7 @@ pub async fn create(
         post_roll: roll("postRollSeconds", b.post_roll_seconds.unwrap_or(0))?,
         retention: b.retention_days.map(retention).transpose()?,
         retention_max_bytes: b.retention_max_bytes.map(max_bytes).transpose()?,
+        merge: roll("mergeSeconds", b.merge_seconds.unwrap_or(0))?,
         transcode: b
             .transcode
             .as_deref()
@@ -237,6 +249,10 @@ pub async fn update(
         retention_max_bytes: b
             .retention_max_bytes
             .map(|r| r.map(max_bytes).transpose())
+            .transpose()?,
+        merge: b
+            .merge_seconds
+            .map(|v| roll("mergeSeconds", v))
             .transpose()?,
         transcode: b.transcode.as_deref().map(transcode).transpose()?,
     };

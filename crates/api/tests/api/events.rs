@@ -305,6 +305,151 @@ async fn overlapping_events_share_one_recording_on_postgres() {
     overlapping_events_share_one_recording(Backend::Postgres).await
 }
 
+async fn motion(app: &TestApp, token: &str, camera: &str) -> Value {
+    let r = app.post_event(token, camera, "MOTION").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json().await.unwrap()
+}
+
+async fn end_event(app: &TestApp, token: &str, event: &Value) -> Value {
+    let id = event["id"].as_str().unwrap();
+    app.post_empty(token, &format!("/events/{id}/end"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A camera with `mergeSeconds`: an event that ends leaves its clip
+/// RECORDING for the window, a new event within it joins the clip (on a
+/// pre-roll camera too, whose events otherwise get clips of their own),
+/// and the clip stops once the window passes with no new event. The
+/// recording is started without a post-roll: the window keeps it.
+async fn a_flapping_detector_gives_one_clip(backend: Backend, pre_roll: u32) {
+    let app = spawn_app_with(Options {
+        backend,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let cam: Value = app
+        .post(
+            &admin,
+            "/cameras",
+            json!({"name": "Gate", "rtspUrl": "rtsp://cam/live", "preRollSeconds": pre_roll,
+                   "postRollSeconds": 1, "mergeSeconds": 2}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cam["mergeSeconds"], 2);
+    let cam_id = cam["id"].as_str().unwrap();
+    let first = motion(&app, &admin, cam_id).await;
+    let pb = first["playbackId"].as_str().unwrap().to_owned();
+    let r = end_event(&app, &admin, &first).await;
+    assert_eq!(
+        r["recordingStatus"], "RECORDING",
+        "open for the window: {r}"
+    );
+    // On, off, on again: the second event joins, and a third while it is
+    // open joins too.
+    let second = motion(&app, &admin, cam_id).await;
+    assert_eq!(second["playbackId"], pb.as_str(), "joins within the window");
+    let third = motion(&app, &admin, cam_id).await;
+    assert_eq!(third["playbackId"], pb.as_str());
+    end_event(&app, &admin, &second).await;
+    let r = end_event(&app, &admin, &third).await;
+    assert_eq!(r["recordingStatus"], "RECORDING");
+    let windows = app.recorder.windows.lock().unwrap().clone();
+    assert_eq!(windows.len(), 1, "one recording started for three events");
+    assert_eq!(windows[0].1.post_roll, std::time::Duration::ZERO);
+
+    app.wait_playback(&admin, &pb, |v| v["recordingStatus"] == "COMPLETED")
+        .await;
+    let events: Value = app
+        .get_json(&admin, &format!("/events?cameraId={cam_id}"))
+        .await;
+    assert_eq!(events["total"], 3);
+    for e in events["data"].as_array().unwrap() {
+        assert_eq!(e["playbackId"], pb.as_str(), "{e}");
+        assert!(e["endedAt"].is_string());
+    }
+    // After the window: a new clip.
+    let later = motion(&app, &admin, cam_id).await;
+    assert_ne!(later["playbackId"], pb.as_str());
+}
+
+#[tokio::test]
+async fn a_flapping_detector_gives_one_clip_on_sqlite() {
+    a_flapping_detector_gives_one_clip(Backend::Sqlite, 0).await
+}
+
+#[tokio::test]
+async fn a_flapping_detector_gives_one_clip_on_postgres() {
+    a_flapping_detector_gives_one_clip(Backend::Postgres, 0).await
+}
+
+#[tokio::test]
+async fn a_flapping_detector_gives_one_clip_on_a_pre_roll_camera() {
+    a_flapping_detector_gives_one_clip(Backend::Sqlite, 5).await
+}
+
+/// A manual stop during a merge window stops the clip at once; and a
+/// `mergeSeconds` out of bounds is a 400 naming it.
+#[tokio::test]
+async fn a_manual_stop_closes_a_merge_window() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let cam = app.create_camera("Gate").await;
+    let cam_id = cam["id"].as_str().unwrap();
+    for bad in [json!(-1), json!(301), json!("5")] {
+        let r = app
+            .patch(
+                &admin,
+                &format!("/cameras/{cam_id}"),
+                json!({"mergeSeconds": bad}),
+            )
+            .await;
+        let e = error_code(r, StatusCode::BAD_REQUEST).await;
+        assert!(e.to_string().contains("mergeSeconds"), "{e}");
+    }
+    let r = app
+        .patch(
+            &admin,
+            &format!("/cameras/{cam_id}"),
+            json!({"mergeSeconds": 300}),
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["mergeSeconds"], 300);
+    let ev: Value = app
+        .post_event(&admin, cam_id, "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pb = ev["playbackId"].as_str().unwrap();
+    app.post_empty(
+        &admin,
+        &format!("/events/{}/end", ev["id"].as_str().unwrap()),
+    )
+    .await;
+    let r: Value = app
+        .post_empty(&admin, &format!("/playbacks/{pb}/stop"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["recordingStatus"], "PROCESSING", "{r}");
+    let next: Value = app
+        .post_event(&admin, cam_id, "MOTION")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(next["playbackId"], pb, "a stopped clip is joined no more");
+}
+
 /// Two events sharing one recording, for the manual stop and delete tests.
 async fn two_events_sharing_a_recording(app: &TestApp, op: &str) -> (String, [String; 2]) {
     let cam = app.create_camera("Gate").await;

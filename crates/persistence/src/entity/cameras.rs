@@ -12,6 +12,7 @@ pub struct Model {
     pub post_roll_seconds: i32,
     pub retention_days: Option<i32>,
     pub retention_max_bytes: Option<i64>,
+    pub merge_seconds: i32,
     pub transcode: String,
     /// JSON of the domain's `CameraStream`; null until first probed.
     pub stream: Option<String>,

@@ -45,6 +45,8 @@ pub(crate) fn to_domain(m: cameras::Model) -> Result<Camera> {
             .map(|d| RetentionDays::parse(d.into()).map_err(|e| corrupt("retention", e)))
             .transpose()?,
         retention_max_bytes: m.retention_max_bytes.map(|b| b.max(0) as u64),
+        merge: RollSeconds::parse("mergeSeconds", m.merge_seconds.into())
+            .map_err(|e| corrupt("merge window", e))?,
         transcode: Transcode::parse(&m.transcode).map_err(|e| corrupt("transcode", e))?,
         stream: match m.stream.as_deref() {
             Some(json) => serde_json::from_str(json).map_err(|e| corrupt("stream", e))?,
@@ -68,6 +70,7 @@ impl CameraRepo for SqlCameraRepo {
             post_roll_seconds: Set(new.post_roll.get() as i32),
             retention_days: Set(new.retention.map(|d| d.get() as i32)),
             retention_max_bytes: Set(new.retention_max_bytes.map(clamp_i64)),
+            merge_seconds: Set(new.merge.get() as i32),
             transcode: Set(new.transcode.as_str().to_owned()),
             stream: Set(None),
             created_at: Set(t),
@@ -135,6 +138,9 @@ impl CameraRepo for SqlCameraRepo {
         }
         if let Some(b) = patch.retention_max_bytes {
             row.retention_max_bytes = Set(b.map(clamp_i64));
+        }
+        if let Some(m) = patch.merge {
+            row.merge_seconds = Set(m.get() as i32);
         }
         if let Some(t) = patch.transcode {
             row.transcode = Set(t.as_str().to_owned());
