@@ -4,7 +4,9 @@
 //! starts before it by the pre-roll, from the warm camera's ring; one
 //! trigger on three cameras; a flapping detector giving one clip; a
 //! retained clip surviving the age and quota sweeps, which delete the
-//! oldest first; a share link that plays from S3 and is then revoked.
+//! oldest first; the recording disk's free-space floor making room
+//! instead of refusing (on a tmpfs); a share link that plays from S3 and
+//! is then revoked.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -406,4 +408,104 @@ async fn retention_keeps_the_retained_and_deletes_the_oldest_on_sqlite() {
 #[tokio::test]
 async fn retention_keeps_the_retained_and_deletes_the_oldest_on_postgres() {
     retention_keeps_the_retained_and_deletes_the_oldest(Backend::Postgres).await
+}
+
+/// A tmpfs mounted for one test (this needs root, as CI has); unmounted
+/// when dropped, after the server using it.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(bytes: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot mount a tmpfs (the disk-floor test needs root)");
+        Tmpfs(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Recording's free-space floor on `RECORD_DIR` is 1 GiB. On a disk with
+/// 16 MiB above it, clips of a camera at a real camera's bitrate fill it:
+/// each new event below the floor deletes the oldest unretained clips and
+/// records; none is refused, the retained first clip stays, and what was
+/// deleted is the oldest, in order.
+#[tokio::test]
+async fn the_disk_floor_frees_space_instead_of_refusing() {
+    let disk = Tmpfs::mount((1 << 30) + (16 << 20));
+    let cam = TestCamera::start_with(free_port(), &["--bitrate", "8000", "--cbr"]);
+    let server = Server::start(vec![("DATA_DIR".into(), disk.path().display().to_string())]);
+    let api = Api::login(&server.base).await;
+    let camera = api
+        .post("/cameras", json!({"name": "Lot", "rtspUrl": cam.url()}))
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        let ev = api
+            .post(
+                "/events",
+                json!({"cameraId": camera["id"], "type": "MOTION"}),
+            )
+            .await;
+        let pb = ev["playbackId"].as_str().unwrap().to_owned();
+        let started = api.wait_status_in(&pb, &["RECORDING", "FAILED"]).await;
+        assert_eq!(
+            started["recordingStatus"], "RECORDING",
+            "clip {i} refused: {started}"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        api.end(&ev).await;
+        api.wait_status(&pb, "COMPLETED").await;
+        if i == 0 {
+            let r = api
+                .http
+                .patch(format!("{}/playbacks/{pb}", api.base))
+                .bearer_auth(&api.token)
+                .json(&json!({"retain": true}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        ids.push(pb);
+    }
+    let mut kept = Vec::new();
+    for pb in &ids {
+        let r = api
+            .http
+            .get(format!("{}/playbacks/{pb}", api.base))
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .unwrap();
+        kept.push(r.status() == 200);
+    }
+    assert!(kept[0], "the retained clip stays: {kept:?}");
+    assert!(kept[8], "the newest clip stays: {kept:?}");
+    let deleted = kept.iter().filter(|k| !**k).count();
+    assert!(
+        deleted >= 1,
+        "the floor was reached and room made: {kept:?}"
+    );
+    // Deleted: clips 1..=deleted, oldest first.
+    assert!(
+        kept[1..=deleted].iter().all(|k| !k) && kept[deleted + 1..].iter().all(|k| *k),
+        "the oldest unretained go first: {kept:?}"
+    );
 }

@@ -81,13 +81,21 @@ impl Api {
     }
 
     pub async fn wait_status(&self, pb: &str, status: &str) -> Value {
+        self.wait_status_in(pb, &[status]).await
+    }
+
+    /// The playback once its status is one of `statuses`.
+    pub async fn wait_status_in(&self, pb: &str, statuses: &[&str]) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let v = self.get(&format!("/playbacks/{pb}")).await;
-            if v["recordingStatus"] == status {
+            if statuses.iter().any(|s| v["recordingStatus"] == *s) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "playback never {status}: {v}");
+            assert!(
+                Instant::now() < deadline,
+                "playback never {statuses:?}: {v}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
