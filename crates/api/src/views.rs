@@ -224,6 +224,8 @@ pub struct EventView {
     pub occurred_at: Option<OffsetDateTime>,
     /// Shared by the events one POST made on several cameras (`cameraIds`).
     pub group_id: Option<Uuid>,
+    /// The detector's own id for it, when the POST gave one.
+    pub external_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -245,6 +247,7 @@ impl From<Event> for EventView {
             playback_id: e.playback_id.map(|p| p.as_uuid()),
             occurred_at: e.occurred_at,
             group_id: e.group_id,
+            external_id: e.external_id,
             created_at: e.created_at,
             ended_at: e.ended_at,
         }

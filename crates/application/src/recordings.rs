@@ -39,6 +39,24 @@ pub struct Recordings {
     merging: MergeWindows,
 }
 
+/// What posting an event gave: a new event, or the one the detector's
+/// `externalId` already named on that camera (a retry; nothing recorded
+/// again).
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub event: Event,
+    pub created: bool,
+}
+
+impl Posted {
+    fn new(event: Event) -> Self {
+        Self {
+            event,
+            created: true,
+        }
+    }
+}
+
 /// Per-camera async locks (one entry per camera ever seen; cameras are few).
 #[derive(Debug, Clone, Default)]
 pub struct CameraLocks(Arc<Mutex<HashMap<CameraId, Arc<tokio::sync::Mutex<()>>>>>);
@@ -88,19 +106,27 @@ impl Recordings {
     /// every event gets its own playback from the camera's ring, unless the
     /// camera has a merge window (`mergeSeconds`): then an event joins the
     /// camera's open clip, also within the window after its last end.
-    pub async fn create_event(&self, new: NewEvent) -> Result<Event, Error> {
+    pub async fn create_event(&self, new: NewEvent) -> Result<Posted, Error> {
         let camera = self
             .cameras
             .get(new.camera_id)
             .await?
             .ok_or_else(|| Error::unknown_id("cameraId", "camera"))?;
+        if let Some(seen) = self.seen_before(&new).await? {
+            return Ok(seen);
+        }
         if !self.recording_types.records(new.event_type) {
-            return self.events.create(new, None).await;
+            let created = self.events.create(new.clone(), None).await;
+            return self.or_seen_before(created, &new).await;
         }
         // Before the camera's lock: deleting a clip of this camera takes it.
         self.make_room().await;
         let lock = self.camera_locks.of(camera.id);
         let _held = lock.lock().await;
+        // Again under the lock: a retry racing the first POST waits for it.
+        if let Some(seen) = self.seen_before(&new).await? {
+            return Ok(seen);
+        }
         // A camera with a pre-roll gives each event its own clip, cut from
         // the shared ring; joining is for cameras recorded per event, and
         // for merging ones.
@@ -116,7 +142,7 @@ impl Recordings {
                 Ok(event) => {
                     self.merging.joined(running, post_roll);
                     tracing::info!(playback_id = %running, event_id = %event.id, camera_id = %camera.id, "event joins the camera's running recording");
-                    return Ok(event);
+                    return Ok(Posted::new(event));
                 }
                 // It finished in between: start a new one.
                 Err(e) if e.kind() == ErrorKind::Conflict => {}
@@ -133,29 +159,58 @@ impl Recordings {
             },
             trigger: new.occurred_at.map(SystemTime::from),
         };
-        let pid = Some(PlaybackId::new());
-        let event = self.events.create(new, pid).await?;
-        if let Some(pid) = pid {
-            // `instrument`, not `span.enter()`: a guard held across an
-            // await would put other tasks' log lines in this span.
-            let span = tracing::info_span!("recording", playback_id = %pid, camera_id = %camera.id);
-            async {
-                match self.recorder.start(pid, &camera, window).await {
-                    Ok(()) if !merge.is_zero() => self
-                        .merging
-                        .opened(pid, post_roll, merge, |p| self.recorder.is_active(p)),
-                    Ok(()) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e.chain(), "recording could not start");
-                        self.fail(pid, format!("recording could not start: {}", e.message()))
-                            .await;
-                    }
+        let pid = PlaybackId::new();
+        let event = self.events.create(new, Some(pid)).await?;
+        // `instrument`, not `span.enter()`: a guard held across an
+        // await would put other tasks' log lines in this span.
+        let span = tracing::info_span!("recording", playback_id = %pid, camera_id = %camera.id);
+        async {
+            match self.recorder.start(pid, &camera, window).await {
+                Ok(()) if !merge.is_zero() => self
+                    .merging
+                    .opened(pid, post_roll, merge, |p| self.recorder.is_active(p)),
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e.chain(), "recording could not start");
+                    self.fail(pid, format!("recording could not start: {}", e.message()))
+                        .await;
                 }
             }
-            .instrument(span)
-            .await;
         }
-        Ok(event)
+        .instrument(span)
+        .await;
+        Ok(Posted::new(event))
+    }
+
+    /// The event the detector's `externalId` already names on the camera.
+    async fn seen_before(&self, new: &NewEvent) -> Result<Option<Posted>, Error> {
+        let Some(external) = &new.external_id else {
+            return Ok(None);
+        };
+        let seen = self.events.find_external(new.camera_id, external).await?;
+        if let Some(e) = &seen {
+            tracing::info!(event_id = %e.id, "a repeated externalId: the existing event is answered");
+        }
+        Ok(seen.map(|event| Posted {
+            event,
+            created: false,
+        }))
+    }
+
+    /// A conflict on insert with an `externalId` is a retry that raced
+    /// the first: the first is the answer.
+    async fn or_seen_before(
+        &self,
+        created: Result<Event, Error>,
+        new: &NewEvent,
+    ) -> Result<Posted, Error> {
+        match created {
+            Ok(e) => Ok(Posted::new(e)),
+            Err(e) if e.kind() == ErrorKind::Conflict && new.external_id.is_some() => {
+                self.seen_before(new).await?.ok_or(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// One trigger on several cameras: one event each (and its recording),
@@ -165,7 +220,7 @@ impl Recordings {
         &self,
         template: NewEvent,
         cameras: &[CameraId],
-    ) -> Result<Vec<Event>, Error> {
+    ) -> Result<Vec<Posted>, Error> {
         for id in cameras {
             if self.cameras.get(*id).await?.is_none() {
                 return Err(Error::unknown_id("cameraIds", "camera"));

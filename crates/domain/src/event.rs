@@ -18,6 +18,8 @@ pub struct Event {
     pub occurred_at: Option<OffsetDateTime>,
     /// Shared by the events one trigger made on several cameras.
     pub group_id: Option<uuid::Uuid>,
+    /// The detector's own id for it (`externalId`), unique per camera.
+    pub external_id: Option<String>,
     pub created_at: OffsetDateTime,
     pub ended_at: Option<OffsetDateTime>,
 }
@@ -31,6 +33,9 @@ pub struct NewEvent {
     /// When the detector saw it (a late or retried trigger).
     pub occurred_at: Option<OffsetDateTime>,
     pub group_id: Option<uuid::Uuid>,
+    /// The detector's own id: a second event with it on the same camera is
+    /// the first one again (detectors retry).
+    pub external_id: Option<String>,
     /// This event's window, instead of the camera's.
     pub pre_roll: Option<RollSeconds>,
     pub post_roll: Option<RollSeconds>,
@@ -56,6 +61,15 @@ impl NewEvent {
             Err("occurredAt is more than 24 hours ago".into())
         } else {
             Ok(at.min(now))
+        }
+    }
+
+    /// 1 to 128 printable ASCII characters, no spaces (ids, not text).
+    pub fn parse_external_id(raw: &str) -> Result<String, String> {
+        if (1..=128).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(raw.to_owned())
+        } else {
+            Err("externalId must be 1 to 128 printable ASCII characters without spaces".into())
         }
     }
 

@@ -80,6 +80,8 @@ pub trait EventRepo: Send + Sync + Debug {
     /// on the same camera, in one transaction with the check. Conflict when
     /// that playback is gone, finished, or of another camera.
     async fn create_joining(&self, new: NewEvent, playback: PlaybackId) -> Result<Event>;
+    /// The event of `camera` with the detector's id `external_id`.
+    async fn find_external(&self, camera: CameraId, external_id: &str) -> Result<Option<Event>>;
     /// Events pointing at `playback` that have not ended.
     async fn open_events_of(&self, playback: PlaybackId) -> Result<u64>;
     /// Ends every open event pointing at `playback` at `at` (a manual stop

@@ -213,6 +213,7 @@ pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::Camer
                 playback_id: Set(Some(playback)),
                 occurred_at: Set(None),
                 group_id: Set(None),
+                external_id: Set(None),
                 created_at: Set(at),
                 ended_at: Set(Some(at + time::Duration::seconds(30))),
             });

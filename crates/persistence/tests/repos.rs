@@ -44,6 +44,7 @@ fn motion(camera: vigil_domain::CameraId) -> NewEvent {
         n_channel_id: None,
         occurred_at: None,
         group_id: None,
+        external_id: None,
         pre_roll: None,
         post_roll: None,
     }
@@ -305,6 +306,53 @@ both!(
             .unwrap();
         assert!(first.ended_at.is_some());
         assert_eq!(first.ended_at, again.ended_at, "first end time is kept");
+    }
+);
+
+both!(
+    an_external_id_names_one_event_per_camera,
+    |t: TestDatabase| async move {
+        let cams = t.db.cameras();
+        let (a, b) = (
+            cams.create(new_camera("A")).await.unwrap(),
+            cams.create(new_camera("B")).await.unwrap(),
+        );
+        let with_id = |cam| NewEvent {
+            external_id: Some("1607123955.475377-mxklsc".into()),
+            ..motion(cam)
+        };
+        let first = t.db.events().create(with_id(a.id), None).await.unwrap();
+        assert_eq!(
+            first.external_id.as_deref(),
+            Some("1607123955.475377-mxklsc")
+        );
+        let again = t.db.events().create(with_id(a.id), None).await.unwrap_err();
+        assert_eq!(
+            again.kind(),
+            vigil_domain::ErrorKind::Conflict,
+            "one per camera"
+        );
+        let other = t.db.events().create(with_id(b.id), None).await.unwrap();
+        assert_ne!(
+            other.id, first.id,
+            "the same id on another camera is its own"
+        );
+        // Events without one never collide.
+        t.db.events().create(motion(a.id), None).await.unwrap();
+        t.db.events().create(motion(a.id), None).await.unwrap();
+        let found =
+            t.db.events()
+                .find_external(a.id, "1607123955.475377-mxklsc")
+                .await
+                .unwrap();
+        assert_eq!(found.map(|e| e.id), Some(first.id));
+        assert!(t
+            .db
+            .events()
+            .find_external(a.id, "other")
+            .await
+            .unwrap()
+            .is_none());
     }
 );
 

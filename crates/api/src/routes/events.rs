@@ -62,6 +62,12 @@ pub struct CreateEvent {
     #[serde(default, deserialize_with = "int::opt")]
     #[schema(minimum = 0, maximum = 300)]
     pub post_roll_seconds: Option<i64>,
+    /// The detector's own id for the event (1–128 printable ASCII
+    /// characters, no spaces). A POST repeating it on the same camera is
+    /// answered 200 with the existing event, and records nothing again:
+    /// detectors retry.
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[\x21-\x7E]{1,128}$")]
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -121,7 +127,7 @@ fn camera_id(raw: &str, field: &str) -> ApiResult<CameraId> {
 /// Post an event; a recording type starts recording its camera (or each of
 /// `cameraIds`).
 #[utoipa::path(post, path = "/events", tag = "events", request_body = CreateEvent, security(("bearer" = [])),
-    responses((status = 201, body = CreatedEvents), (status = 400), (status = 403), (status = 404, description = "cameraId (or one of cameraIds) names no camera (the error names the field)"), (status = 401)))]
+    responses((status = 201, body = CreatedEvents), (status = 200, body = CreatedEvents, description = "every event named by `externalId` existed already: the existing ones, nothing recorded again"), (status = 400), (status = 403), (status = 404, description = "cameraId (or one of cameraIds) names no camera (the error names the field)"), (status = 401)))]
 #[tracing::instrument(skip_all, fields(event_id = tracing::field::Empty, camera_id = ?body.0.camera_id, event_type = %body.0.event_type))]
 pub async fn create(
     me: AuthUser,
@@ -176,19 +182,38 @@ pub async fn create(
             .post_roll_seconds
             .map(|v| roll("postRollSeconds", v))
             .transpose()?,
+        external_id: b
+            .external_id
+            .as_deref()
+            .map(|x| NewEvent::parse_external_id(x).map_err(|e| ApiError::field("externalId", e)))
+            .transpose()?,
+    };
+    // 201 for what this POST created; 200 when every event it names was
+    // there already (a retried `externalId`).
+    let status = |created: bool| match created {
+        true => actix_web::http::StatusCode::CREATED,
+        false => actix_web::http::StatusCode::OK,
     };
     if !group {
-        let event = flow.create_event(new).await?;
+        let posted = flow.create_event(new).await?;
+        let event = posted.event;
         tracing::Span::current().record("event_id", tracing::field::display(event.id));
-        tracing::info!(playback_id = ?event.playback_id.map(|p| p.to_string()), "event created");
-        return Ok(HttpResponse::Created().json(CreatedEvents::One(EventView::from(event))));
+        tracing::info!(playback_id = ?event.playback_id.map(|p| p.to_string()), created = posted.created, "event created");
+        return Ok(HttpResponse::build(status(posted.created))
+            .json(CreatedEvents::One(EventView::from(event))));
     }
-    let events = flow.create_group(new, &cameras).await?;
-    tracing::info!(events = events.len(), group_id = ?events.first().and_then(|e| e.group_id), "events created for a group of cameras");
-    Ok(HttpResponse::Created().json(CreatedEvents::Group(ListView {
-        total: events.len() as u64,
-        data: events.into_iter().map(EventView::from).collect(),
-    })))
+    let posted = flow.create_group(new, &cameras).await?;
+    let created = posted.iter().any(|p| p.created);
+    tracing::info!(events = posted.len(), group_id = ?posted.first().and_then(|p| p.event.group_id), "events created for a group of cameras");
+    Ok(
+        HttpResponse::build(status(created)).json(CreatedEvents::Group(ListView {
+            total: posted.len() as u64,
+            data: posted
+                .into_iter()
+                .map(|p| EventView::from(p.event))
+                .collect(),
+        })),
+    )
 }
 
 /// List events, newest first.

@@ -780,3 +780,79 @@ async fn a_trigger_on_several_cameras_makes_one_event_each_in_a_group() {
     let r = app.get(&t, "/events?groupId=nope").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+/// A detector that retries: the same `externalId` on the same camera is
+/// answered 200 with the first event and records nothing again; on another
+/// camera it is an event of its own; a malformed one is a 400 naming it.
+async fn a_repeated_external_id_answers_the_first_event(backend: Backend) {
+    let app = spawn_app_with(Options {
+        backend,
+        ..Options::default()
+    })
+    .await;
+    let t = app.admin_token().await;
+    let (cam, other) = (
+        app.create_camera("Gate").await,
+        app.create_camera("Yard").await,
+    );
+    let body = |camera: &Value| json!({"cameraId": camera["id"], "type": "MOTION", "externalId": "1607123955.475377-mxklsc"});
+    let r = app.post(&t, "/events", body(&cam)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["externalId"], "1607123955.475377-mxklsc");
+    let r = app.post(&t, "/events", body(&cam)).await;
+    assert_eq!(r.status(), StatusCode::OK, "a retry");
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&again["id"], &again["playbackId"]),
+        (&first["id"], &first["playbackId"])
+    );
+    assert_eq!(
+        app.recorder.windows.lock().unwrap().len(),
+        1,
+        "recorded once"
+    );
+    let r = app.post(&t, "/events", body(&other)).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "another camera's own");
+    let listed: Value = app.get_json(&t, "/events").await;
+    assert_eq!(listed["total"], 2);
+
+    // A group: 201 while any event is new, 200 once all were there.
+    let group =
+        json!({"cameraIds": [cam["id"], other["id"]], "type": "MOTION", "externalId": "grp-1"});
+    let r = app.post(&t, "/events", group.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let made: Value = r.json().await.unwrap();
+    let r = app.post(&t, "/events", group).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["data"][1]["id"], made["data"][1]["id"]);
+
+    for bad in [
+        json!(""),
+        json!("has space"),
+        json!("x".repeat(129)),
+        json!("é"),
+        json!(7),
+    ] {
+        let r = app
+            .post(
+                &t,
+                "/events",
+                json!({"cameraId": cam["id"], "type": "MOTION", "externalId": bad}),
+            )
+            .await;
+        let e = error_code(r, StatusCode::BAD_REQUEST).await;
+        assert!(e.to_string().contains("externalId"), "{bad}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_external_id_answers_the_first_event_on_sqlite() {
+    a_repeated_external_id_answers_the_first_event(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_repeated_external_id_answers_the_first_event_on_postgres() {
+    a_repeated_external_id_answers_the_first_event(Backend::Postgres).await
+}

@@ -13,6 +13,7 @@ pub struct Model {
     pub playback_id: Option<Uuid>,
     pub occurred_at: Option<TimeDateTimeWithTimeZone>,
     pub group_id: Option<Uuid>,
+    pub external_id: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub ended_at: Option<TimeDateTimeWithTimeZone>,
 }

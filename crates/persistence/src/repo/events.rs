@@ -45,6 +45,7 @@ fn to_domain(m: events::Model, camera: Option<cameras::Model>) -> Result<Event> 
         playback_id: m.playback_id.map(PlaybackId::from_uuid),
         occurred_at: m.occurred_at,
         group_id: m.group_id,
+        external_id: m.external_id,
         created_at: m.created_at,
         ended_at: m.ended_at,
     })
@@ -70,6 +71,7 @@ async fn insert_event(
         playback_id: Set(playback.map(|p| p.as_uuid())),
         occurred_at: Set(new.occurred_at),
         group_id: Set(new.group_id),
+        external_id: Set(new.external_id),
         created_at: Set(now()),
         ended_at: Set(None),
     };
@@ -205,6 +207,22 @@ impl EventRepo for SqlEventRepo {
         let (m, camera) = insert_event(&txn, new, Some(playback)).await?;
         txn.commit().await.map_err(db_err("event"))?;
         to_domain(m, Some(camera))
+    }
+
+    async fn find_external(
+        &self,
+        camera: vigil_domain::CameraId,
+        external_id: &str,
+    ) -> Result<Option<Event>> {
+        events::Entity::find()
+            .filter(events::Column::CameraId.eq(camera.as_uuid()))
+            .filter(events::Column::ExternalId.eq(external_id))
+            .find_also_related(cameras::Entity)
+            .one(&self.conn)
+            .await
+            .map_err(db_err("event"))?
+            .map(|(e, c)| to_domain(e, c))
+            .transpose()
     }
 
     async fn open_events_of(&self, playback: PlaybackId) -> Result<u64> {
