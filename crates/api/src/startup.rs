@@ -70,6 +70,8 @@ pub struct Ports {
     /// The application's, which publishes every status change.
     pub playbacks: Arc<dyn PlaybackRepo>,
     pub shares: Arc<dyn ShareRepo>,
+    /// Webhook management and their queue.
+    pub webhooks: vigil_application::Webhooks,
     pub store: Arc<dyn ObjectStore>,
     /// The use cases behind events and playbacks (and their recorder),
     /// built once by the caller.
@@ -155,6 +157,7 @@ impl Application {
         let playbacks: web::Data<dyn PlaybackRepo> = web::Data::from(ports.playbacks.clone());
         let store: web::Data<dyn ObjectStore> = web::Data::from(ports.store.clone());
         let shares: web::Data<dyn ShareRepo> = web::Data::from(ports.shares.clone());
+        let webhooks = web::Data::new(ports.webhooks.clone());
         let share_base = web::Data::new(crate::routes::shares::ShareBase(
             settings.public_url.clone(),
         ));
@@ -193,6 +196,7 @@ impl Application {
             .app_data(store.clone())
             .app_data(shares.clone())
             .app_data(share_base.clone())
+            .app_data(webhooks.clone())
             .app_data(recorder.clone())
             .app_data(probes.clone())
             .app_data(ttl.clone())

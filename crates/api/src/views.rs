@@ -497,3 +497,22 @@ mod tests {
         assert_eq!(documented, domain);
     }
 }
+
+/// Renders pushed news (webhooks, MQTT) exactly as the API shows it.
+#[derive(Debug, Clone)]
+pub struct ViewRender {
+    pub store: std::sync::Arc<dyn ObjectStore>,
+    pub ttl: MediaUrlTtl,
+}
+
+#[async_trait::async_trait]
+impl vigil_application::Render for ViewRender {
+    async fn playback(&self, p: Playback) -> serde_json::Value {
+        let view = PlaybackView::build(p, self.store.as_ref(), self.ttl).await;
+        serde_json::to_value(view).unwrap_or_default()
+    }
+
+    fn event(&self, e: Event) -> serde_json::Value {
+        serde_json::to_value(EventView::from(e)).unwrap_or_default()
+    }
+}

@@ -5,6 +5,7 @@
 
 use crate::{
     notify::{NotifyingPlaybacks, PlaybackEvents},
+    push::Push,
     recordings::Recordings,
     retention::Retention,
     service::{RecordingService, ServiceLimits},
@@ -26,6 +27,8 @@ pub struct AppPorts {
     pub jobs: Arc<dyn JobQueue>,
     pub store: Arc<dyn ObjectStore>,
     pub capture: Arc<dyn Capture>,
+    /// Where news goes (webhooks, MQTT); [`Push::none`] for nowhere.
+    pub push: Push,
 }
 
 #[derive(Debug, Clone)]
@@ -42,10 +45,10 @@ pub struct App {
 impl App {
     pub fn build(ports: AppPorts, limits: ServiceLimits, recording_types: RecordingTypes) -> Self {
         let playback_events = PlaybackEvents::new();
-        let playbacks: Arc<dyn PlaybackRepo> = Arc::new(NotifyingPlaybacks::new(
-            ports.playbacks,
-            playback_events.clone(),
-        ));
+        let playbacks: Arc<dyn PlaybackRepo> = Arc::new(
+            NotifyingPlaybacks::new(ports.playbacks, playback_events.clone())
+                .with_push(ports.push.clone()),
+        );
         let streams =
             crate::streams::CameraStreams::new(ports.cameras.clone(), ports.capture.clone());
         let service = RecordingService::new(
@@ -63,7 +66,8 @@ impl App {
             Arc::new(service.clone()),
             ports.store,
             recording_types,
-        );
+        )
+        .with_push(ports.push);
         Self {
             service,
             recordings,

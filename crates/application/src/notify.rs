@@ -42,11 +42,22 @@ impl Default for PlaybackEvents {
 pub struct NotifyingPlaybacks {
     inner: Arc<dyn PlaybackRepo>,
     events: PlaybackEvents,
+    /// Webhooks and MQTT hear of the changes they care for.
+    push: crate::push::Push,
 }
 
 impl NotifyingPlaybacks {
     pub fn new(inner: Arc<dyn PlaybackRepo>, events: PlaybackEvents) -> Self {
-        Self { inner, events }
+        Self {
+            inner,
+            events,
+            push: crate::push::Push::none(),
+        }
+    }
+
+    pub fn with_push(mut self, push: crate::push::Push) -> Self {
+        self.push = push;
+        self
     }
 }
 
@@ -68,6 +79,9 @@ impl PlaybackRepo for NotifyingPlaybacks {
     ) -> Result<Playback> {
         let p = self.inner.transition(id, to, update).await?;
         self.events.publish(&p);
+        // Queued before the change is acknowledged, so a webhook's news is
+        // as durable as the change itself (short of a crash in between).
+        self.push.playback(&p).await;
         Ok(p)
     }
 

@@ -17,7 +17,7 @@ use tracing::Instrument;
 use vigil_domain::{
     ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Recorder},
     Camera, CameraId, Error, ErrorKind, Event, EventId, NewEvent, Page, Playback, PlaybackFilter,
-    PlaybackId, RecordWindow, RecordingStatus, RecordingTypes,
+    PlaybackId, PushKind, RecordWindow, RecordingStatus, RecordingTypes,
 };
 
 /// The ports the recording use cases need, each a shared handle; cheap to
@@ -37,6 +37,8 @@ pub struct Recordings {
     /// Clips of cameras with a `mergeSeconds`, kept open after their last
     /// event for a new one to join.
     merging: MergeWindows,
+    /// Where `event.created` and `event.ended` go.
+    push: crate::push::Push,
 }
 
 /// What posting an event gave: a new event, or the one the detector's
@@ -54,6 +56,16 @@ impl Posted {
             event,
             created: true,
         }
+    }
+}
+
+impl Recordings {
+    /// Announces a new event (not one a retry named again).
+    async fn announce(&self, posted: Posted) -> Posted {
+        if posted.created {
+            self.push.event(PushKind::EventCreated, &posted.event).await;
+        }
+        posted
     }
 }
 
@@ -91,7 +103,13 @@ impl Recordings {
             recording_types,
             camera_locks: Default::default(),
             merging: Default::default(),
+            push: crate::push::Push::none(),
         }
+    }
+
+    pub fn with_push(mut self, push: crate::push::Push) -> Self {
+        self.push = push;
+        self
     }
 
     /// Stores the event (always) and, for a recording type, a PENDING
@@ -107,6 +125,11 @@ impl Recordings {
     /// camera has a merge window (`mergeSeconds`): then an event joins the
     /// camera's open clip, also within the window after its last end.
     pub async fn create_event(&self, new: NewEvent) -> Result<Posted, Error> {
+        let posted = self.post_event(new).await?;
+        Ok(self.announce(posted).await)
+    }
+
+    async fn post_event(&self, new: NewEvent) -> Result<Posted, Error> {
         let camera = self
             .cameras
             .get(new.camera_id)
@@ -275,10 +298,18 @@ impl Recordings {
     /// Ends an event (the first end time is kept) and stops its recording,
     /// unless another event sharing the recording is still open.
     pub async fn end_event(&self, id: EventId) -> Result<(Event, Option<Playback>), Error> {
+        let was_open = self
+            .events
+            .get(id)
+            .await?
+            .is_some_and(|e| e.ended_at.is_none());
         let event = self
             .events
             .mark_ended(id, OffsetDateTime::now_utc())
             .await?;
+        if was_open {
+            self.push.event(PushKind::EventEnded, &event).await;
+        }
         let playback = match event.playback_id {
             Some(pid) => {
                 let lock = self.camera_locks.of(event.camera_id);

@@ -62,6 +62,14 @@ impl Error {
         }
     }
 
+    /// A request field whose value is refused: InvalidArgument, with the field.
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(ErrorKind::InvalidArgument, message)
+        }
+    }
+
     pub fn field(&self) -> Option<&'static str> {
         self.field
     }

@@ -92,3 +92,7 @@ uuid_id!(
     /// A share link of a playback.
     ShareId
 );
+uuid_id!(
+    /// A webhook: a receiver of pushed news.
+    WebhookId
+);

@@ -66,6 +66,57 @@ pub trait ShareRepo: Send + Sync + Debug {
     async fn delete(&self, id: crate::ShareId) -> Result<bool>;
 }
 
+/// Webhooks, and their durable delivery queue.
+#[async_trait]
+pub trait WebhookRepo: Send + Sync + Debug {
+    async fn create(&self, new: crate::NewWebhook) -> Result<crate::Webhook>;
+    async fn list(&self, page: Page) -> Result<Listed<crate::Webhook>>;
+    /// Every webhook (they are few), for fanning news out.
+    async fn all(&self) -> Result<Vec<crate::Webhook>>;
+    async fn get(&self, id: crate::WebhookId) -> Result<Option<crate::Webhook>>;
+    /// With its deliveries and their attempts; whether there was one.
+    async fn delete(&self, id: crate::WebhookId) -> Result<bool>;
+    /// Queues a delivery, due at once.
+    async fn enqueue(&self, delivery: crate::Delivery) -> Result<()>;
+    /// Up to `limit` due deliveries, each held for `lease` (a server that
+    /// dies holding one lets it come due again after that).
+    async fn claim_due(
+        &self,
+        lease: std::time::Duration,
+        limit: u64,
+    ) -> Result<Vec<crate::Delivery>>;
+    /// Stores an attempt; `retry_at` None: the delivery is over (taken or
+    /// given up), else it is due again then.
+    async fn record(
+        &self,
+        webhook: crate::WebhookId,
+        attempt: crate::Attempt,
+        retry_at: Option<OffsetDateTime>,
+    ) -> Result<()>;
+    /// A webhook's attempts, newest first.
+    async fn attempts(
+        &self,
+        webhook: crate::WebhookId,
+        page: Page,
+    ) -> Result<Listed<crate::Attempt>>;
+}
+
+/// Sends webhook deliveries over HTTP.
+#[async_trait]
+pub trait WebhookSender: Send + Sync + Debug {
+    /// Whether `url`'s host may be reached (not a loopback, private,
+    /// link-local or metadata address, unless allowed); why not.
+    async fn check(&self, url: &str) -> std::result::Result<(), String>;
+    /// POSTs `body` as JSON with `headers`; the status code, or why there
+    /// is none. Redirects are not followed.
+    async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    ) -> std::result::Result<u16, String>;
+}
+
 #[async_trait]
 pub trait EventRepo: Send + Sync + Debug {
     /// Stores the event and, when `with_playback` is set, its PENDING

@@ -11,12 +11,13 @@ pub mod testing;
 
 pub use repo::{
     SqlCameraRepo, SqlEventRepo, SqlJobQueue, SqlPlaybackRepo, SqlShareRepo, SqlUserRepo,
+    SqlWebhookRepo,
 };
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::sync::Arc;
 use vigil_domain::{
-    ports::{CameraRepo, EventRepo, JobQueue, PlaybackRepo, ShareRepo, UserRepo},
+    ports::{CameraRepo, EventRepo, JobQueue, PlaybackRepo, ShareRepo, UserRepo, WebhookRepo},
     Error,
 };
 
@@ -62,6 +63,10 @@ impl Database {
 
     pub fn users(&self) -> Arc<dyn UserRepo> {
         Arc::new(SqlUserRepo::new(self.conn.clone()))
+    }
+
+    pub fn webhooks(&self) -> Arc<dyn WebhookRepo> {
+        Arc::new(SqlWebhookRepo::new(self.conn.clone()))
     }
 
     pub fn shares(&self) -> Arc<dyn ShareRepo> {

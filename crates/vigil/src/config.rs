@@ -102,6 +102,12 @@ pub struct Config {
     pub retention_max_bytes: Option<u64>,
     pub log_format: LogFormat,
     pub auto_migrate: bool,
+    /// Webhooks may target loopback and private addresses
+    /// (`WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
+    /// The wait after a webhook's first failed attempt
+    /// (`WEBHOOK_RETRY_SECONDS`, 1–3600, default 10).
+    pub webhook_retry_seconds: u32,
     pub recording_types: RecordingTypes,
     pub token_ttl: Duration,
     pub media_url_ttl: Duration,
@@ -370,6 +376,15 @@ impl Config {
             retention_max_bytes,
             log_format,
             auto_migrate: parse_bool(env, "AUTO_MIGRATE", true)?,
+            webhook_allow_private: parse_bool(env, "WEBHOOK_ALLOW_PRIVATE", false)?,
+            webhook_retry_seconds: match get(env, "WEBHOOK_RETRY_SECONDS") {
+                None => 10,
+                Some(v) => v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|s| (1..=3600).contains(s))
+                    .ok_or_else(|| err("WEBHOOK_RETRY_SECONDS", "must be 1 to 3600 seconds"))?,
+            },
             recording_types,
             token_ttl: Duration::from_secs(parse_u64(
                 env,

@@ -16,6 +16,7 @@ pub fn build(
     ffprobe: PathBuf,
     db: &Database,
     store: Arc<dyn vigil_domain::ports::ObjectStore>,
+    push: vigil_application::Push,
 ) -> App {
     let mut rc = RecorderConfig::new(ffmpeg, ffprobe, cfg.record_dir.clone());
     rc.max_duration = cfg.max_recording;
@@ -28,6 +29,7 @@ pub fn build(
         capture: Arc::new(
             FfmpegCapture::new(FfmpegRecorder::new(rc)).with_backdate(cfg.backdate_max),
         ),
+        push,
     };
     let limits = ServiceLimits {
         job_lease: cfg.job_lease,

@@ -184,7 +184,24 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         probe: store_probe,
         local_media,
     } = open_storage(&cfg, &media_key(&jwt_secret), &public_url).await?;
-    let app = crate::recording::build(&cfg, ffmpeg, ffprobe, &db, store.clone());
+    // News, rendered as the API shows it, to webhooks (and MQTT).
+    let render = Arc::new(vigil_api::views::ViewRender {
+        store: store.clone(),
+        ttl: vigil_api::views::MediaUrlTtl(cfg.media_url_ttl),
+    });
+    let push = vigil_application::Push::new(db.webhooks(), render, Vec::new());
+    let webhooks = vigil_application::Webhooks {
+        repo: db.webhooks(),
+        sender: Arc::new(
+            vigil_push::HttpSender::new(cfg.webhook_allow_private).map_err(|e| ConfigError {
+                var: "WEBHOOK_ALLOW_PRIVATE",
+                message: format!("cannot build the webhook client: {e}"),
+            })?,
+        ),
+        push: push.clone(),
+        first_retry: Duration::from_secs(cfg.webhook_retry_seconds.into()),
+    };
+    let app = crate::recording::build(&cfg, ffmpeg, ffprobe, &db, store.clone(), push);
     // Before anything reports: a gauge set before the recorder is
     // installed is lost until its next sample.
     let metrics = crate::telemetry::install_metrics();
@@ -218,6 +235,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         events: db.events(),
         playbacks: app.playbacks(),
         shares: db.shares(),
+        webhooks: webhooks.clone(),
         playback_events: app.playback_events.clone(),
         store,
         recordings: app.recordings.clone(),
@@ -237,6 +255,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         "retention",
         retention.run(Duration::from_secs(3600), shutdown.clone()),
     );
+    tasks.spawn("webhook deliveries", webhooks.deliver(shutdown.clone()));
     let server = Application::build(listener, settings, ports)?;
     let http = server.handle();
     tasks.spawn("http server", async move {

@@ -12,6 +12,7 @@ pub mod playbacks;
 pub mod shares;
 pub mod stream;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -74,6 +75,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(shares::list)),
         )
         .service(web::resource("/shares/{id}").route(web::delete().to(shares::delete)))
+        .service(
+            web::resource("/webhooks")
+                .route(web::post().to(webhooks::create))
+                .route(web::get().to(webhooks::list)),
+        )
+        .service(
+            web::resource("/webhooks/{id}")
+                .route(web::get().to(webhooks::get))
+                .route(web::delete().to(webhooks::delete)),
+        )
+        .service(web::resource("/webhooks/{id}/ping").route(web::post().to(webhooks::ping)))
+        .service(
+            web::resource("/webhooks/{id}/deliveries").route(web::get().to(webhooks::deliveries)),
+        )
         .service(web::resource("/s/{token}").route(web::get().to(shares::open)))
         .service(web::resource("/media/{key:.+}").route(web::get().to(media::get)));
 }

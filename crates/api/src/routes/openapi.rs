@@ -18,6 +18,8 @@ use utoipa::{
         routes::events::create, routes::events::list, routes::events::get, routes::events::end,
         routes::playbacks::list, routes::stream::stream, routes::playbacks::get, routes::playbacks::update, routes::playbacks::stop, routes::playbacks::delete,
         routes::shares::create, routes::shares::list, routes::shares::delete, routes::shares::open,
+        routes::webhooks::create, routes::webhooks::list, routes::webhooks::get, routes::webhooks::delete,
+        routes::webhooks::ping, routes::webhooks::deliveries,
         routes::media::get,
     ),
     components(schemas(
@@ -29,9 +31,11 @@ use utoipa::{
         routes::cameras::CreateCamera, routes::cameras::UpdateCamera,
         routes::events::CreateEvent, routes::events::EndView, routes::playbacks::UpdatePlayback,
         routes::shares::CreateShare, routes::shares::CreatedShare, routes::shares::ShareView,
+        routes::webhooks::CreateWebhook, routes::webhooks::WebhookView, routes::webhooks::CreatedWebhook,
+        routes::webhooks::DeliveryView, routes::webhooks::PingView, routes::webhooks::WebhookEventName,
         routes::health::HealthView, routes::health::ReadyView,
     )),
-    modifiers(&BearerAuth, &OneCameraOrSeveral),
+    modifiers(&BearerAuth, &OneCameraOrSeveral, &DistinctWebhookEvents),
 )]
 pub struct ApiDoc;
 
@@ -71,13 +75,7 @@ impl Modify for OneCameraOrSeveral {
             return;
         };
         let mut fields = fields.clone();
-        if let Some(RefOr::T(Schema::Array(ids))) = fields.properties.get("cameraIds") {
-            let mut ids = ids.clone();
-            ids.unique_items = true;
-            fields
-                .properties
-                .insert("cameraIds".into(), RefOr::T(Schema::Array(ids)));
-        }
+        distinct(&mut fields, "cameraIds");
         let way = |field: &str| ObjectBuilder::new().required(field).build();
         let body = AllOfBuilder::new()
             .item(fields)
@@ -90,6 +88,31 @@ impl Modify for OneCameraOrSeveral {
         components
             .schemas
             .insert("CreateEvent".into(), RefOr::T(Schema::AllOf(body)));
+    }
+}
+
+/// Marks an array property's items distinct (`uniqueItems`, which the
+/// derive can't set).
+fn distinct(object: &mut utoipa::openapi::schema::Object, property: &str) {
+    use utoipa::openapi::{schema::Schema, RefOr};
+    if let Some(RefOr::T(Schema::Array(a))) = object.properties.get_mut(property) {
+        a.unique_items = true;
+    }
+}
+
+/// `POST /webhooks` names each kind of news once.
+struct DistinctWebhookEvents;
+
+impl Modify for DistinctWebhookEvents {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{schema::Schema, RefOr};
+        if let Some(RefOr::T(Schema::Object(o))) = openapi
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut("CreateWebhook"))
+        {
+            distinct(o, "events");
+        }
     }
 }
 

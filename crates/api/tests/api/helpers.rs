@@ -203,6 +203,8 @@ pub struct Options {
     pub backend: Backend,
     pub login_quota: LoginQuota,
     pub cors_origins: Vec<String>,
+    /// `WEBHOOK_ALLOW_PRIVATE`: receivers on loopback are refused without.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Options {
@@ -214,6 +216,7 @@ impl Default for Options {
                 per_attempt: Duration::from_millis(1),
             },
             cors_origins: Vec::new(),
+            webhook_allow_private: false,
         }
     }
 }
@@ -252,10 +255,25 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .unwrap();
 
     let playback_events = PlaybackEvents::new();
-    let playbacks: Arc<dyn PlaybackRepo> = Arc::new(NotifyingPlaybacks::new(
-        db.db.playbacks(),
-        playback_events.clone(),
-    ));
+    let push = vigil_application::Push::new(
+        db.db.webhooks(),
+        Arc::new(vigil_api::views::ViewRender {
+            store: local.clone(),
+            ttl: vigil_api::views::MediaUrlTtl(Duration::from_secs(3600)),
+        }),
+        Vec::new(),
+    );
+    let webhooks = vigil_application::Webhooks {
+        repo: db.db.webhooks(),
+        sender: Arc::new(vigil_push::HttpSender::new(opts.webhook_allow_private).unwrap()),
+        push: push.clone(),
+        first_retry: Duration::from_secs(1),
+    };
+    // Delivers for as long as the test's runtime lives.
+    tokio::spawn(webhooks.clone().deliver(Default::default()));
+    let playbacks: Arc<dyn PlaybackRepo> = Arc::new(
+        NotifyingPlaybacks::new(db.db.playbacks(), playback_events.clone()).with_push(push.clone()),
+    );
     let recorder = Arc::new(ScriptedRecorder {
         playbacks: playbacks.clone(),
         store: local.clone(),
@@ -285,13 +303,15 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         recorder.clone(),
         local.clone(),
         Default::default(),
-    );
+    )
+    .with_push(push);
     let ports = Ports {
         users: db.db.users(),
         cameras: db.db.cameras(),
         events: db.db.events(),
         playbacks,
         shares: db.db.shares(),
+        webhooks,
         playback_events,
         store: local.clone(),
         recordings,

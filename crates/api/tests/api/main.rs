@@ -10,6 +10,8 @@ mod events;
 mod health;
 mod helpers;
 mod playbacks;
+mod receiver;
 mod retention;
 mod shares;
 mod users;
+mod webhooks;

@@ -7,3 +7,6 @@ pub mod jobs;
 pub mod playbacks;
 pub mod shares;
 pub mod users;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;
+pub mod webhooks;

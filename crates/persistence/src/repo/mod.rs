@@ -8,6 +8,7 @@ mod jobs;
 mod playbacks;
 mod shares;
 mod users;
+mod webhooks;
 
 pub use cameras::SqlCameraRepo;
 pub use events::SqlEventRepo;
@@ -15,6 +16,7 @@ pub use jobs::SqlJobQueue;
 pub use playbacks::SqlPlaybackRepo;
 pub use shares::SqlShareRepo;
 pub use users::SqlUserRepo;
+pub use webhooks::SqlWebhookRepo;
 
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,

@@ -108,7 +108,12 @@ impl SqlPlaybackRepo {
                 RecordingStatus::Completed.as_str(),
                 RecordingStatus::Failed.as_str(),
             ]))
-            .filter(playbacks::Column::Retain.eq(false));
+            .filter(playbacks::Column::Retain.eq(false))
+            // A webhook still trying to announce it needs its clip.
+            .filter(Expr::cust(
+                "NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+                 WHERE d.playback_id = playbacks.id AND d.done = false)",
+            ));
         if let Some(c) = camera {
             q = q.filter(playbacks::Column::CameraId.eq(c.as_uuid()));
         }
