@@ -56,6 +56,15 @@ ensure_chromium() {
   command -v chromium >/dev/null && command -v chromedriver >/dev/null || apt_install chromium chromium-driver
 }
 
+# The MQTT broker and its clients; tests start brokers of their own (the
+# package's service, where it starts, is stopped: it would hold 1883).
+ensure_mosquitto() {
+  if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ] || ! command -v mosquitto_sub >/dev/null; then
+    apt_install mosquitto mosquitto-clients
+    service mosquitto stop >/dev/null 2>&1 || true
+  fi
+}
+
 ensure_postgres() {
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || apt_install postgresql
 }

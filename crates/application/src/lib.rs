@@ -16,6 +16,7 @@
 
 pub mod admin;
 mod app;
+pub mod frigate;
 mod jobs;
 pub mod lifecycle;
 mod merging;
@@ -30,6 +31,7 @@ pub mod telemetry;
 pub mod webhooks;
 
 pub use app::{App, AppPorts};
+pub use frigate::Frigate;
 pub use lifecycle::{Happened, Lifecycle};
 pub use notify::{NotifyingPlaybacks, PlaybackEvents};
 pub use push::{LiveSink, Push, Pushed, Render};

@@ -16,6 +16,7 @@ pub const JOBS_QUEUED: &str = "vigil_jobs_queued";
 pub const RECORD_DIR_FREE: &str = "vigil_record_dir_free_bytes";
 pub const RINGS: &str = "vigil_pre_roll_cameras";
 pub const RING_BYTES: &str = "vigil_pre_roll_ring_bytes";
+pub const FRIGATE: &str = "vigil_frigate_messages_total";
 
 /// Bucket bounds (seconds) of the two histograms: start latency is
 /// sub-second to a few seconds; uploads seconds to minutes.
@@ -55,6 +56,14 @@ pub fn describe() {
         "Cameras with a pre-roll, by state: warm (video arriving) or cold (connecting, camera away)."
     );
     describe_gauge!(RING_BYTES, Unit::Bytes, "Disk held by the pre-roll rings.");
+    describe_counter!(
+        FRIGATE,
+        "Frigate event messages, by outcome: started, ended, repeated, or ignored (unknown_camera, malformed, unknown_event)."
+    );
+}
+
+pub(crate) fn frigate(outcome: &'static str) {
+    metrics::counter!(FRIGATE, "outcome" => outcome).increment(1);
 }
 
 pub(crate) fn started() {

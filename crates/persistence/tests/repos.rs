@@ -743,3 +743,116 @@ both!(
         assert_eq!(e.kind(), ErrorKind::Conflict, "a finished recording");
     }
 );
+
+both!(
+    webhook_deliveries_are_claimed_once_retried_and_hold_their_clip,
+    |t: TestDatabase| async move {
+        use vigil_domain::{Attempt, Delivery, NewWebhook, PushKind};
+        let hooks = t.db.webhooks();
+        let hook = hooks
+            .create(NewWebhook {
+                url: "http://93.184.216.34/hook".into(),
+                events: vec![PushKind::PlaybackCompleted, PushKind::EventCreated],
+                description: None,
+                secret: "whsec_x".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(hooks.get(hook.id).await.unwrap().unwrap(), hook);
+        assert_eq!(hooks.all().await.unwrap().len(), 1);
+        // A stored clip, finished.
+        let cam = t.db.cameras().create(new_camera("Gate")).await.unwrap();
+        let pid = PlaybackId::new();
+        t.db.events()
+            .create(motion(cam.id), Some(pid))
+            .await
+            .unwrap();
+        let pbs = t.db.playbacks();
+        for s in [
+            RecordingStatus::Recording,
+            RecordingStatus::Processing,
+            RecordingStatus::Completed,
+        ] {
+            pbs.transition(pid, s, PlaybackUpdate::default())
+                .await
+                .unwrap();
+        }
+        assert_eq!(pbs.oldest_finished(None, 10).await.unwrap().len(), 1);
+        let d = Delivery {
+            id: uuid::Uuid::new_v4(),
+            webhook_id: hook.id,
+            kind: PushKind::PlaybackCompleted,
+            playback_id: Some(pid),
+            body: r#"{"type":"playback.completed"}"#.into(),
+            attempts: 0,
+            created_at: time::OffsetDateTime::now_utc(),
+        };
+        hooks.enqueue(d.clone()).await.unwrap();
+        assert!(
+            pbs.oldest_finished(None, 10).await.unwrap().is_empty(),
+            "a pending delivery keeps its clip from retention"
+        );
+        let claimed = hooks.claim_due(Duration::from_secs(60), 10).await.unwrap();
+        assert_eq!(
+            claimed.iter().map(|c| (c.id, &c.body)).collect::<Vec<_>>(),
+            vec![(d.id, &d.body)]
+        );
+        assert!(
+            hooks
+                .claim_due(Duration::from_secs(60), 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "held while leased"
+        );
+        let attempt = |n: u32, code: Option<u16>| Attempt {
+            delivery_id: d.id,
+            kind: d.kind,
+            playback_id: d.playback_id,
+            attempt: n,
+            status_code: code,
+            error: code.is_none().then(|| "cannot connect".to_owned()),
+            at: time::OffsetDateTime::now_utc(),
+        };
+        // Failed: due again at once (a retry time in the past).
+        hooks
+            .record(
+                hook.id,
+                attempt(1, None),
+                Some(time::OffsetDateTime::now_utc()),
+            )
+            .await
+            .unwrap();
+        let again = hooks.claim_due(Duration::from_secs(60), 10).await.unwrap();
+        assert_eq!(again[0].attempts, 1);
+        hooks
+            .record(hook.id, attempt(2, Some(204)), None)
+            .await
+            .unwrap();
+        assert!(
+            hooks
+                .claim_due(Duration::ZERO, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "done"
+        );
+        assert_eq!(
+            pbs.oldest_finished(None, 10).await.unwrap().len(),
+            1,
+            "released"
+        );
+        let listed = hooks.attempts(hook.id, Page::default()).await.unwrap();
+        assert_eq!(listed.total, 2);
+        assert_eq!(listed.rows[0].attempt, 2, "newest first");
+        assert_eq!(listed.rows[1].error.as_deref(), Some("cannot connect"));
+        assert!(hooks.delete(hook.id).await.unwrap());
+        assert!(hooks
+            .attempts(hook.id, Page::default())
+            .await
+            .unwrap()
+            .rows
+            .is_empty());
+        assert!(!hooks.delete(hook.id).await.unwrap());
+    }
+);

@@ -122,6 +122,9 @@ pub struct Config {
     /// Origins allowed to call the API from a browser (`CORS_ORIGINS`);
     /// empty: no CORS headers at all.
     pub cors_origins: Vec<String>,
+    /// The MQTT broker (`MQTT_URL`, `MQTT_TOPIC_PREFIX`,
+    /// `MQTT_FRIGATE_TOPIC`); None: no MQTT.
+    pub mqtt: Option<vigil_push::MqttConfig>,
 }
 
 /// The variables read, for `--help`-like listings and tests.
@@ -412,6 +415,19 @@ impl Config {
                 ),
             },
             cors_origins: parse_origins(env)?,
+            mqtt: match get(env, "MQTT_URL") {
+                None | Some("") => None,
+                Some(url) => Some(
+                    vigil_push::MqttConfig::parse(
+                        url,
+                        get(env, "MQTT_TOPIC_PREFIX").unwrap_or("vigil"),
+                        get(env, "MQTT_FRIGATE_TOPIC")
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_owned),
+                    )
+                    .map_err(|e| err("MQTT_URL", e))?,
+                ),
+            },
             data_dir,
         })
     }

@@ -189,7 +189,24 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         store: store.clone(),
         ttl: vigil_api::views::MediaUrlTtl(cfg.media_url_ttl),
     });
-    let push = vigil_application::Push::new(db.webhooks(), render, Vec::new());
+    // MQTT lives until the recordings are finished at shutdown, so their
+    // last status changes are published too.
+    let mqtt_stop = CancellationToken::new();
+    let mut sinks: Vec<Arc<dyn vigil_application::LiveSink>> = Vec::new();
+    let mut mqtt_task = None;
+    let mut frigate_rx = None;
+    if let Some(m) = cfg.mqtt.clone() {
+        tracing::info!(broker = %m.masked(), prefix = %m.prefix, frigate_topic = ?m.frigate_topic, "MQTT on");
+        let frigate_tx = m.frigate_topic.is_some().then(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(256);
+            frigate_rx = Some(rx);
+            tx
+        });
+        let (sink, task) = vigil_push::mqtt::start(m, frigate_tx, mqtt_stop.clone());
+        sinks.push(Arc::new(sink));
+        mqtt_task = Some(task);
+    }
+    let push = vigil_application::Push::new(db.webhooks(), render, sinks);
     let webhooks = vigil_application::Webhooks {
         repo: db.webhooks(),
         sender: Arc::new(
@@ -256,6 +273,15 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         retention.run(Duration::from_secs(3600), shutdown.clone()),
     );
     tasks.spawn("webhook deliveries", webhooks.deliver(shutdown.clone()));
+    if let Some(task) = mqtt_task {
+        tasks.spawn("mqtt", task);
+    }
+    if let Some(rx) = frigate_rx {
+        tasks.spawn(
+            "frigate events",
+            vigil_application::Frigate::new(app.recordings.clone()).run(rx),
+        );
+    }
     let server = Application::build(listener, settings, ports)?;
     let http = server.handle();
     tasks.spawn("http server", async move {
@@ -287,6 +313,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         tracing::info!(active, "stopping recordings");
     }
     app.service.shutdown(Duration::from_secs(60)).await;
+    mqtt_stop.cancel();
     tasks.join_all(Duration::from_secs(5)).await;
     tokio::time::timeout(Duration::from_secs(5), db.close())
         .await
