@@ -1,6 +1,9 @@
-//! Push through the `vigil` binary, with the real camera: a webhook whose
+//! Push through the `vigil` binary, with the real camera, a receiver of
+//! the test's own and a Mosquitto broker of its own: a webhook whose
 //! receiver is down while the clip is stored, and across a restart of
-//! Vigil, gets its delivery once it is back (the queue is durable).
+//! Vigil, gets its delivery once it is back (the queue is durable);
+//! Frigate's messages record a camera and every change reaches
+//! `mosquitto_sub`; MQTT reconnects to a broker that comes back.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -106,8 +109,11 @@ struct Broker {
 
 impl Broker {
     fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
@@ -327,4 +333,44 @@ async fn frigate_events_record_and_statuses_reach_mqtt() {
     drop(server);
     sub.wait_for("offline", |l| l == "vigil/status offline")
         .await;
+}
+
+/// The broker goes away and comes back (a new one, on the same port, with
+/// nothing retained): Vigil reconnects by itself and says `online` again,
+/// and its news reaches the new broker.
+#[tokio::test]
+async fn mqtt_reconnects_when_the_broker_comes_back() {
+    let broker = Broker::start();
+    let port = broker.port;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![
+        ("DATA_DIR".into(), data.path().display().to_string()),
+        ("MQTT_URL".into(), broker.url()),
+        ("MQTT_TOPIC_PREFIX".into(), "site/a".into()),
+    ]);
+    let sub = Subscriber::start(&broker, "site/a/#");
+    sub.wait_for("online", |l| l == "site/a/status online")
+        .await;
+    drop(sub);
+    drop(broker);
+    let broker = Broker::start_on(port);
+    let sub = Subscriber::start(&broker, "site/a/#");
+    sub.wait_for("online again", |l| l == "site/a/status online")
+        .await;
+    let api = Api::login(&server.base).await;
+    let cam = api
+        .post(
+            "/cameras",
+            json!({"name": "Porch", "rtspUrl": "rtsp://127.0.0.1:1/none"}),
+        )
+        .await;
+    let ev = api
+        .post("/events", json!({"cameraId": cam["id"], "type": "ALARM"}))
+        .await;
+    let line = sub
+        .wait_for("the event", |l| {
+            l.starts_with(&format!("site/a/events/{} ", ev["id"].as_str().unwrap()))
+        })
+        .await;
+    assert_eq!(payload(&line)["type"], "event.created");
 }
