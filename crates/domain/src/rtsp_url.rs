@@ -26,6 +26,35 @@ pub enum RtspUrlError {
     TooLong,
 }
 
+/// An IPv6 address in brackets, in its hex forms (no embedded IPv4), as a
+/// regular expression; shared by the URL grammars.
+#[macro_export]
+macro_rules! ipv6_literal {
+    () => {
+        concat!(
+            r"\[(?:",
+            r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}",
+            r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:",
+            r"|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}",
+            r"|(?:[0-9A-Fa-f]{1,4}:){1,5}(?::[0-9A-Fa-f]{1,4}){1,2}",
+            r"|(?:[0-9A-Fa-f]{1,4}:){1,4}(?::[0-9A-Fa-f]{1,4}){1,3}",
+            r"|(?:[0-9A-Fa-f]{1,4}:){1,3}(?::[0-9A-Fa-f]{1,4}){1,4}",
+            r"|(?:[0-9A-Fa-f]{1,4}:){1,2}(?::[0-9A-Fa-f]{1,4}){1,5}",
+            r"|[0-9A-Fa-f]{1,4}:(?::[0-9A-Fa-f]{1,4}){1,6}",
+            r"|:(?:(?::[0-9A-Fa-f]{1,4}){1,7}|:)",
+            r")\]"
+        )
+    };
+}
+
+/// An optional `:port`, 0–65535, as a regular expression.
+#[macro_export]
+macro_rules! port {
+    () => {
+        r"(?::(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    };
+}
+
 /// The whole grammar accepted, as the OpenAPI document publishes it (a test
 /// keeps the document's copy equal): a client that validates against the
 /// schema is never refused, and the reverse. Printable ASCII only; IDN hosts
@@ -33,19 +62,10 @@ pub enum RtspUrlError {
 pub const RTSP_URL_PATTERN: &str = concat!(
     r"^rtsps?://",
     r"(?:[A-Za-z0-9._~!$&'()*+,;=:%-]+@)?",
-    r"(?:[A-Za-z0-9._~-]+",
-    r"|\[(?:",
-    r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}",
-    r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:",
-    r"|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}",
-    r"|(?:[0-9A-Fa-f]{1,4}:){1,5}(?::[0-9A-Fa-f]{1,4}){1,2}",
-    r"|(?:[0-9A-Fa-f]{1,4}:){1,4}(?::[0-9A-Fa-f]{1,4}){1,3}",
-    r"|(?:[0-9A-Fa-f]{1,4}:){1,3}(?::[0-9A-Fa-f]{1,4}){1,4}",
-    r"|(?:[0-9A-Fa-f]{1,4}:){1,2}(?::[0-9A-Fa-f]{1,4}){1,5}",
-    r"|[0-9A-Fa-f]{1,4}:(?::[0-9A-Fa-f]{1,4}){1,6}",
-    r"|:(?:(?::[0-9A-Fa-f]{1,4}){1,7}|:)",
-    r")\])",
-    r"(?::(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+    r"(?:[A-Za-z0-9._~-]+|",
+    ipv6_literal!(),
+    r")",
+    port!(),
     r"(?:[/?#][\x21-\x7E]*)?$",
 );
 

@@ -316,30 +316,12 @@ async fn retention_keeps_the_retained_and_deletes_the_oldest(backend: Backend) {
         .await;
     let mut clips = Vec::new();
     for _ in 0..4 {
-        let ev = api
-            .post(
-                "/events",
-                json!({"cameraId": camera["id"], "type": "MOTION"}),
-            )
-            .await;
-        let pb = ev["playbackId"].as_str().unwrap().to_owned();
-        api.wait_status(&pb, "RECORDING").await;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        api.end(&ev).await;
-        let done = api.wait_status(&pb, "COMPLETED").await;
-        clips.push(done);
+        clips.push(api.record_clip(&camera, 1.5).await);
     }
     let id = |i: usize| clips[i]["id"].as_str().unwrap().to_owned();
     let size = |i: usize| clips[i]["fileSizeBytes"].as_u64().unwrap();
-    let r = api
-        .http
-        .patch(format!("{}/playbacks/{}", api.base, id(0)))
-        .bearer_auth(&api.token)
-        .json(&json!({"retain": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    api.patch(&format!("/playbacks/{}", id(0)), json!({"retain": true}))
+        .await;
     for i in [0, 1] {
         vigil_persistence::testing::age_playback(
             &db_url,
@@ -457,31 +439,14 @@ async fn the_disk_floor_frees_space_instead_of_refusing() {
         .await;
     let mut ids = Vec::new();
     for i in 0..9 {
-        let ev = api
-            .post(
-                "/events",
-                json!({"cameraId": camera["id"], "type": "MOTION"}),
-            )
-            .await;
-        let pb = ev["playbackId"].as_str().unwrap().to_owned();
-        let started = api.wait_status_in(&pb, &["RECORDING", "FAILED"]).await;
-        assert_eq!(
-            started["recordingStatus"], "RECORDING",
-            "clip {i} refused: {started}"
-        );
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        api.end(&ev).await;
-        api.wait_status(&pb, "COMPLETED").await;
+        // A refusal would be FAILED, never RECORDING: the helper says so.
+        let pb = api.record_clip(&camera, 2.0).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         if i == 0 {
-            let r = api
-                .http
-                .patch(format!("{}/playbacks/{pb}", api.base))
-                .bearer_auth(&api.token)
-                .json(&json!({"retain": true}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
+            api.patch(&format!("/playbacks/{pb}"), json!({"retain": true}))
+                .await;
         }
         ids.push(pb);
     }

@@ -81,6 +81,15 @@ async fn openapi_documents_every_endpoint() {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }
     assert!(v["components"]["schemas"]["PlaybackView"]["properties"]["videoUrl"].is_object());
+    // The webhook URL grammar published is the one enforced.
+    assert_eq!(
+        v["components"]["schemas"]["CreateWebhook"]["properties"]["url"]["pattern"],
+        vigil_domain::webhook::WEBHOOK_URL_PATTERN
+    );
+    assert_eq!(
+        v["components"]["schemas"]["CreateWebhook"]["properties"]["events"]["uniqueItems"],
+        true
+    );
     // The camera URL grammar published is the one enforced.
     for schema in ["CreateCamera", "UpdateCamera"] {
         assert_eq!(

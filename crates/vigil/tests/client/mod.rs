@@ -80,22 +80,43 @@ impl Api {
         (ev, pb)
     }
 
-    pub async fn wait_status(&self, pb: &str, status: &str) -> Value {
-        self.wait_status_in(pb, &[status]).await
+    pub async fn patch(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
     }
 
-    /// The playback once its status is one of `statuses`.
-    pub async fn wait_status_in(&self, pb: &str, statuses: &[&str]) -> Value {
+    /// A MOTION event on `camera` recorded for `seconds` once RECORDING,
+    /// then ended; returns the COMPLETED playback.
+    pub async fn record_clip(&self, camera: &Value, seconds: f64) -> Value {
+        let ev = self
+            .post(
+                "/events",
+                json!({"cameraId": camera["id"], "type": "MOTION"}),
+            )
+            .await;
+        let pb = ev["playbackId"].as_str().unwrap().to_owned();
+        self.wait_status(&pb, "RECORDING").await;
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        self.end(&ev).await;
+        self.wait_status(&pb, "COMPLETED").await
+    }
+
+    pub async fn wait_status(&self, pb: &str, status: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let v = self.get(&format!("/playbacks/{pb}")).await;
-            if statuses.iter().any(|s| v["recordingStatus"] == *s) {
+            if v["recordingStatus"] == status {
                 return v;
             }
-            assert!(
-                Instant::now() < deadline,
-                "playback never {statuses:?}: {v}"
-            );
+            assert!(Instant::now() < deadline, "playback never {status}: {v}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
