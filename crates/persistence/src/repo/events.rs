@@ -81,8 +81,12 @@ async fn insert_event(
 
 impl SqlEventRepo {
     async fn load(&self, id: EventId) -> Result<Option<Event>> {
-        events::Entity::find_by_id(id.as_uuid())
-            .find_also_related(cameras::Entity)
+        self.first(events::Entity::find_by_id(id.as_uuid())).await
+    }
+
+    /// The first event `q` selects, with its camera's name.
+    async fn first(&self, q: sea_orm::Select<events::Entity>) -> Result<Option<Event>> {
+        q.find_also_related(cameras::Entity)
             .one(&self.conn)
             .await
             .map_err(db_err("event"))?
@@ -214,15 +218,12 @@ impl EventRepo for SqlEventRepo {
         camera: vigil_domain::CameraId,
         external_id: &str,
     ) -> Result<Option<Event>> {
-        events::Entity::find()
-            .filter(events::Column::CameraId.eq(camera.as_uuid()))
-            .filter(events::Column::ExternalId.eq(external_id))
-            .find_also_related(cameras::Entity)
-            .one(&self.conn)
-            .await
-            .map_err(db_err("event"))?
-            .map(|(e, c)| to_domain(e, c))
-            .transpose()
+        self.first(
+            events::Entity::find()
+                .filter(events::Column::CameraId.eq(camera.as_uuid()))
+                .filter(events::Column::ExternalId.eq(external_id)),
+        )
+        .await
     }
 
     async fn open_events_of(&self, playback: PlaybackId) -> Result<u64> {

@@ -32,9 +32,18 @@ impl Api {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Value {
+        self.send(reqwest::Method::PATCH, path, body).await
+    }
+
+    /// A JSON request that must succeed; its JSON answer.
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let r = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .json(&body)
             .send()
@@ -78,19 +87,6 @@ impl Api {
         self.wait_status(&pb, "RECORDING").await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         (ev, pb)
-    }
-
-    pub async fn patch(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .patch(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap()
     }
 
     /// A MOTION event on `camera` recorded for `seconds` once RECORDING,
