@@ -16,7 +16,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 use time::OffsetDateTime;
-use vigil_domain::{Camera, EventType, NewEvent, Page};
+use vigil_domain::{Camera, EventType, NewEvent};
 
 #[derive(Debug, Deserialize)]
 struct Message {
@@ -198,18 +198,7 @@ impl Frigate {
     }
 
     async fn camera_named(&self, name: &str) -> Result<Option<Camera>, vigil_domain::Error> {
-        let mut offset = 0;
-        loop {
-            let page = Page::parse(Some(Page::MAX_LIMIT as i64), Some(offset))
-                .map_err(vigil_domain::Error::internal)?;
-            let rows = self.flow.cameras.list(page).await?.rows;
-            if rows.is_empty() {
-                return Ok(None);
-            }
-            offset += rows.len() as i64;
-            if let Some(c) = rows.into_iter().find(|c| c.name.as_str() == name) {
-                return Ok(Some(c));
-            }
-        }
+        let all = crate::cameras::all_cameras(self.flow.cameras.as_ref()).await?;
+        Ok(all.into_iter().find(|c| c.name.as_str() == name))
     }
 }

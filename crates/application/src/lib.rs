@@ -16,6 +16,7 @@
 
 pub mod admin;
 mod app;
+pub mod cameras;
 pub mod frigate;
 mod jobs;
 pub mod lifecycle;
@@ -31,6 +32,7 @@ pub mod telemetry;
 pub mod webhooks;
 
 pub use app::{App, AppPorts};
+pub use cameras::all_cameras;
 pub use frigate::Frigate;
 pub use lifecycle::{Happened, Lifecycle};
 pub use notify::{NotifyingPlaybacks, PlaybackEvents};

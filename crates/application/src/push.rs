@@ -76,8 +76,12 @@ impl Push {
         let (Some(inner), Some(kind)) = (&self.inner, PushKind::of_status(p.status)) else {
             return;
         };
+        let Some(hooks) = inner.listeners(kind).await else {
+            return;
+        };
         let data = inner.render.playback(p.clone()).await;
-        self.fan_out(kind, ("playbacks", p.id.as_uuid()), Some(p.id), data)
+        inner
+            .fan_out(kind, ("playbacks", p.id.as_uuid()), Some(p.id), data, hooks)
             .await;
     }
 
@@ -86,9 +90,28 @@ impl Push {
         let Some(inner) = &self.inner else {
             return;
         };
+        let Some(hooks) = inner.listeners(kind).await else {
+            return;
+        };
         let data = inner.render.event(e.clone());
-        self.fan_out(kind, ("events", e.id.as_uuid()), e.playback_id, data)
+        inner
+            .fan_out(kind, ("events", e.id.as_uuid()), e.playback_id, data, hooks)
             .await;
+    }
+}
+
+impl Inner {
+    /// The webhooks that want `kind`; None when nobody at all listens (no
+    /// such webhook, no live sink), so nothing need be rendered.
+    async fn listeners(&self, kind: PushKind) -> Option<Vec<Webhook>> {
+        let hooks: Vec<Webhook> = match self.webhooks.all().await {
+            Ok(h) => h.into_iter().filter(|h| h.wants(kind)).collect(),
+            Err(e) => {
+                tracing::error!(kind = kind.as_str(), error = %e.chain(), "cannot read the webhooks; this news is not delivered to them");
+                Vec::new()
+            }
+        };
+        (!hooks.is_empty() || !self.sinks.is_empty()).then_some(hooks)
     }
 
     async fn fan_out(
@@ -97,29 +120,20 @@ impl Push {
         subject: (&'static str, uuid::Uuid),
         playback: Option<PlaybackId>,
         data: serde_json::Value,
+        hooks: Vec<Webhook>,
     ) {
-        let Some(inner) = &self.inner else {
-            return;
-        };
         let news = Pushed {
             kind,
             subject,
             data,
         };
-        for sink in &inner.sinks {
+        for sink in &self.sinks {
             sink.publish(&news);
         }
-        let hooks = match inner.webhooks.all().await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!(kind = kind.as_str(), error = %e.chain(), "cannot read the webhooks; this news is not delivered");
-                return;
-            }
-        };
         let mut queued = false;
-        for hook in hooks.iter().filter(|h| h.wants(kind)) {
+        for hook in &hooks {
             let d = delivery(hook, kind, playback, &news.data);
-            match inner.webhooks.enqueue(d).await {
+            match self.webhooks.enqueue(d).await {
                 Ok(()) => queued = true,
                 Err(e) => {
                     tracing::error!(webhook_id = %hook.id, kind = kind.as_str(), error = %e.chain(), "cannot queue a webhook delivery")
@@ -127,10 +141,12 @@ impl Push {
             }
         }
         if queued {
-            inner.wake.notify_one();
+            self.wake.notify_one();
         }
     }
+}
 
+impl Push {
     /// Queues a `ping` for `hook`; returns the delivery's id.
     pub async fn ping(&self, hook: &Webhook) -> Result<uuid::Uuid, vigil_domain::Error> {
         let Some(inner) = &self.inner else {

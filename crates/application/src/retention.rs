@@ -7,7 +7,7 @@
 use crate::recordings::Recordings;
 use std::time::Duration;
 use time::OffsetDateTime;
-use vigil_domain::{Error, Page, RetentionDays};
+use vigil_domain::{Error, RetentionDays};
 
 /// Playbacks deleted per query, so one sweep never holds many rows.
 const BATCH: u64 = 100;
@@ -30,18 +30,8 @@ pub struct SweepReport {
 }
 
 impl Retention {
-    /// Every camera, read a page at a time.
     async fn cameras(&self) -> Result<Vec<vigil_domain::Camera>, Error> {
-        let mut all = Vec::new();
-        loop {
-            let page = Page::parse(Some(Page::MAX_LIMIT as i64), Some(all.len() as i64))
-                .map_err(Error::internal)?;
-            let rows = self.flow.cameras.list(page).await?.rows;
-            if rows.is_empty() {
-                return Ok(all);
-            }
-            all.extend(rows);
-        }
+        crate::cameras::all_cameras(self.flow.cameras.as_ref()).await
     }
 
     /// Deletes what is past its retention at `now`.

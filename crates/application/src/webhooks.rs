@@ -109,7 +109,11 @@ impl Webhooks {
 
     async fn send(&self, d: Delivery) {
         let span = tracing::info_span!("webhook delivery", delivery_id = %d.id, webhook_id = %d.webhook_id);
-        let _ = tracing::Instrument::instrument(self.send_in_span(d), span).await;
+        let id = d.id;
+        if let Err(e) = tracing::Instrument::instrument(self.send_in_span(d), span).await {
+            // The lease runs out and the delivery is tried again.
+            tracing::warn!(delivery_id = %id, error = %e.chain(), "cannot record a webhook attempt; it will be sent again");
+        }
     }
 
     async fn send_in_span(&self, d: Delivery) -> Result<(), Error> {

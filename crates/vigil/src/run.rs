@@ -234,7 +234,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         tasks.watch(name, handle);
     }
     app.service
-        .watch_all(&all_cameras(db.cameras().as_ref()).await?)
+        .watch_all(&vigil_application::all_cameras(db.cameras().as_ref()).await?)
         .await;
 
     let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
@@ -339,25 +339,6 @@ async fn wait_for_signal() {
         }
         _ => {
             let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-/// Every camera, page by page: those with a pre-roll are kept warm.
-async fn all_cameras(
-    cameras: &dyn vigil_domain::ports::CameraRepo,
-) -> Result<Vec<vigil_domain::Camera>, vigil_domain::Error> {
-    let mut all = Vec::new();
-    loop {
-        let offset = i64::try_from(all.len()).unwrap_or(i64::MAX);
-        let limit = vigil_domain::Page::MAX_LIMIT;
-        let page = vigil_domain::Page::parse(Some(limit as i64), Some(offset))
-            .map_err(vigil_domain::Error::invalid)?;
-        let rows = cameras.list(page).await?.rows;
-        let last = (rows.len() as u64) < limit;
-        all.extend(rows);
-        if last {
-            return Ok(all);
         }
     }
 }

@@ -399,8 +399,17 @@ struct Tmpfs(tempfile::TempDir);
 impl Tmpfs {
     fn mount(bytes: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+        // `timeout`: every child has a deadline.
+        let ok = std::process::Command::new("timeout")
+            .args([
+                "10",
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes}"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .status()
             .unwrap()
@@ -416,8 +425,8 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
+        let _ = std::process::Command::new("timeout")
+            .args(["10", "umount", "-l"])
             .arg(self.0.path())
             .status();
     }

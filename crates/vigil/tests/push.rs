@@ -150,8 +150,11 @@ impl Broker {
 
     /// `mosquitto_pub` of one message.
     fn publish(&self, topic: &str, message: &str) {
-        let ok = std::process::Command::new("mosquitto_pub")
+        // `timeout`: every child has a deadline.
+        let ok = std::process::Command::new("timeout")
             .args([
+                "10",
+                "mosquitto_pub",
                 "-h",
                 "127.0.0.1",
                 "-p",
