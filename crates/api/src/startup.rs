@@ -7,7 +7,7 @@ use crate::{
     auth::{JwtKeys, LoginQuota, LoginThrottle, PasswordHasher, PasswordParams},
     extract::{json_error_body, query_error},
     routes::{self, health::Probes},
-    views::MediaUrlTtl,
+    views::MediaUrls,
 };
 use actix_web::{
     dev::Server,
@@ -19,8 +19,8 @@ use tracing_actix_web::TracingLogger;
 use vigil_application::{PlaybackEvents, Recordings};
 use vigil_domain::{
     ports::{
-        CameraRepo, EventRepo, LocalMedia, ObjectStore, PlaybackRepo, Probe, Recorder, ShareRepo,
-        UserRepo,
+        CameraRepo, EventRepo, LocalMedia, MediaSigner, ObjectStore, PlaybackRepo, Probe, Recorder,
+        ShareRepo, UserRepo,
     },
     Error,
 };
@@ -43,6 +43,8 @@ pub struct ApiSettings {
     /// The server's public base, for the share links it makes
     /// (`PUBLIC_URL`).
     pub public_url: String,
+    /// Live segments stay in the store after the clip (`LIVE_SEGMENTS_KEEP`).
+    pub keep_live_segments: bool,
 }
 
 impl Default for ApiSettings {
@@ -57,6 +59,7 @@ impl Default for ApiSettings {
             workers: None,
             cors_origins: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
+            keep_live_segments: false,
         }
     }
 }
@@ -83,6 +86,9 @@ pub struct Ports {
     pub playback_events: PlaybackEvents,
     /// Objects served at `/media/{key}`; only in local storage mode.
     pub local_media: Option<Arc<dyn LocalMedia>>,
+    /// Signs (and checks) the URLs served under `/media`: local objects
+    /// and live playlists.
+    pub signer: Arc<dyn MediaSigner>,
     /// Renders the process's counters and histograms for `/metrics` (the
     /// bin installs a Prometheus recorder); none: only the gauges `/metrics`
     /// reads itself.
@@ -163,7 +169,12 @@ impl Application {
         ));
         let recorder: web::Data<dyn Recorder> = web::Data::from(ports.recordings.recorder.clone());
         let probes = web::Data::new(Probes(ports.probes.clone()));
-        let ttl = web::Data::new(MediaUrlTtl(settings.media_url_ttl));
+        let urls = web::Data::new(MediaUrls {
+            ttl: settings.media_url_ttl,
+            signer: ports.signer.clone(),
+            keep_live: settings.keep_live_segments,
+        });
+        let signer: web::Data<dyn MediaSigner> = web::Data::from(ports.signer.clone());
         let playback_events = web::Data::new(ports.playback_events.clone());
         let media: Option<web::Data<dyn LocalMedia>> =
             ports.local_media.clone().map(web::Data::from);
@@ -199,7 +210,8 @@ impl Application {
             .app_data(webhooks.clone())
             .app_data(recorder.clone())
             .app_data(probes.clone())
-            .app_data(ttl.clone())
+            .app_data(urls.clone())
+            .app_data(signer.clone())
             .app_data(playback_events.clone())
             .app_data(metrics.clone())
             .configure(routes::configure)

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use vigil_domain::{
     ports::{Listed, ObjectStore},
-    Camera, Event, EventType, Playback, RecordingStatus, Role, User,
+    Camera, Event, EventType, LiveSegment, Playback, RecordingStatus, Role, User,
 };
 
 /// A page of results and how many match in all.
@@ -282,6 +282,11 @@ pub struct PlaybackView {
     pub recording_status: RecordingStatus,
     /// Where the clip plays from, once COMPLETED.
     pub video_url: Option<String>,
+    /// An HLS playlist of the media stored so far, signed and expiring: an
+    /// EVENT playlist while recording, VOD (`#EXT-X-ENDLIST`) after; null
+    /// before the first frame and once the segments are removed (after the
+    /// clip is stored, unless `LIVE_SEGMENTS_KEEP`).
+    pub live_url: Option<String>,
     pub thumbnail_url: Option<String>,
     pub file_size_bytes: Option<i64>,
     pub duration_sec: Option<f64>,
@@ -340,15 +345,22 @@ fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> f64 {
     ((to - from).as_seconds_f64() * 1000.0).round() / 1000.0
 }
 
-/// How long URLs handed out for clips stay valid.
-#[derive(Debug, Clone, Copy)]
-pub struct MediaUrlTtl(pub Duration);
+/// How the URLs of a playback are made: how long they stay valid, what
+/// signs those Vigil serves itself, and whether live segments outlive
+/// the clip (`LIVE_SEGMENTS_KEEP`).
+#[derive(Debug, Clone)]
+pub struct MediaUrls {
+    pub ttl: Duration,
+    pub signer: std::sync::Arc<dyn vigil_domain::ports::MediaSigner>,
+    pub keep_live: bool,
+}
 
 impl PlaybackView {
-    pub async fn build(p: Playback, store: &dyn ObjectStore, ttl: MediaUrlTtl) -> Self {
+    pub async fn build(p: Playback, store: &dyn ObjectStore, urls: &MediaUrls) -> Self {
+        let ttl = urls.ttl;
         let url = |key: Option<String>| async move {
             match key {
-                Some(k) => match store.url(&k, ttl.0).await {
+                Some(k) => match store.url(&k, ttl).await {
                     Ok(u) => Some(u),
                     Err(e) => {
                         tracing::warn!(key = %k, error = %e.chain(), "no URL for stored object");
@@ -369,12 +381,15 @@ impl PlaybackView {
         } else {
             None
         };
+        let live_url = vigil_application::live::shows_live(&p, urls.keep_live)
+            .then(|| urls.signer.sign(&LiveSegment::playlist_key(p.id), urls.ttl));
         Self {
             id: p.id.as_uuid(),
             event_id: p.event_id.as_uuid(),
             camera_id: p.camera_id.as_uuid(),
             recording_status: p.status,
             video_url,
+            live_url,
             thumbnail_url,
             file_size_bytes: p.media.file_size_bytes,
             duration_sec: p.media.duration_sec,
@@ -502,13 +517,13 @@ mod tests {
 #[derive(Debug, Clone)]
 pub struct ViewRender {
     pub store: std::sync::Arc<dyn ObjectStore>,
-    pub ttl: MediaUrlTtl,
+    pub urls: MediaUrls,
 }
 
 #[async_trait::async_trait]
 impl vigil_application::Render for ViewRender {
     async fn playback(&self, p: Playback) -> serde_json::Value {
-        let view = PlaybackView::build(p, self.store.as_ref(), self.ttl).await;
+        let view = PlaybackView::build(p, self.store.as_ref(), &self.urls).await;
         serde_json::to_value(view).unwrap_or_default()
     }
 

@@ -231,6 +231,20 @@ impl RecordingService {
             }
             RecordingStatus::Processing => {}
         }
+        let rebuilt = if job.kind == JobKind::Rebuild {
+            match self.rebuild(id, &dir).await {
+                Ok(Some(note)) => Some(note),
+                Ok(None) => return Outcome::Done,
+                Err(e) => {
+                    return Outcome::Later(
+                        backoff(self.limits.upload_retry, job.attempts),
+                        e.message().to_owned(),
+                    )
+                }
+            }
+        } else {
+            None
+        };
         let (path, media, unread) = match self.clip(job, &dir).await {
             Ok(clip) => clip,
             Err(reason) => {
@@ -239,10 +253,10 @@ impl RecordingService {
                 return Outcome::Done;
             }
         };
-        let note = match (job.note.clone(), unread) {
-            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-            (a, b) => a.or(b),
-        };
+        let note = [job.note.clone(), rebuilt, unread]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| format!("{a}; {b}"));
         match self.store_clip(id, &path, media, note).await {
             Ok(()) => Outcome::Done,
             Err(e) => {
@@ -275,7 +289,7 @@ impl RecordingService {
         dir: &Path,
     ) -> std::result::Result<(PathBuf, MediaInfo, Option<String>), String> {
         let joined = dir.join(CLIP_NAME);
-        let path = if job.kind == JobKind::Finalize || !joined.exists() {
+        let path = if job.kind != JobKind::Upload || !joined.exists() {
             self.capture
                 .finalize(dir)
                 .await
@@ -294,10 +308,49 @@ impl RecordingService {
         }
     }
 
+    /// Fills the lost folder of `id` from the segments stored while it
+    /// recorded, and says so for the playback's note; `None` when the
+    /// store holds none (the playback is FAILED then). An unavailable
+    /// store is retried.
+    async fn rebuild(&self, id: PlaybackId, dir: &Path) -> Result<Option<String>> {
+        match crate::live::fetch_segments(self.store.as_ref(), id, dir).await {
+            Ok((0, _)) => {
+                let _ = tokio::fs::remove_dir_all(dir).await;
+                self.fail(
+                    id,
+                    "restart",
+                    "server restarted before anything was recorded".into(),
+                    None,
+                )
+                .await;
+                Ok(None)
+            }
+            Ok((n, seconds)) => {
+                tracing::info!(segments = n, seconds, "clip rebuilt from the store");
+                Ok(Some(format!(
+                    "the recorder's local files were lost; the clip was rebuilt from the {n} segment(s) ({seconds:.1} s) stored while it recorded, and misses the last seconds before the interruption"
+                )))
+            }
+            Err(e) if e.kind() == ErrorKind::Unavailable => Err(e),
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(dir).await;
+                self.fail(
+                    id,
+                    "restart",
+                    format!("the clip could not be rebuilt: {}", e.message()),
+                    None,
+                )
+                .await;
+                Ok(None)
+            }
+        }
+    }
+
     /// Removes the objects and folder of a playback deleted meanwhile.
     async fn forget(&self, id: PlaybackId, dir: &Path) {
         let _ = self.store.delete(&Playback::video_key_for(id)).await;
         let _ = self.store.delete(&Playback::thumbnail_key_for(id)).await;
+        crate::live::remove_segments(self.store.as_ref(), id).await;
         let _ = tokio::fs::remove_dir_all(dir).await;
     }
 
@@ -333,6 +386,10 @@ impl RecordingService {
                 crate::telemetry::completed();
                 tracing::info!(bytes = size, "recording completed");
                 let _ = tokio::fs::remove_dir_all(&dir).await;
+                if !self.limits.keep_live_segments {
+                    // The clip holds them all now.
+                    crate::live::remove_segments(self.store.as_ref(), id).await;
+                }
                 Ok(())
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {

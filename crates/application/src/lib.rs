@@ -20,6 +20,7 @@ pub mod cameras;
 pub mod frigate;
 mod jobs;
 pub mod lifecycle;
+pub mod live;
 mod merging;
 pub mod notify;
 pub mod push;

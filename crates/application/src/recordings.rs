@@ -440,6 +440,9 @@ impl Recordings {
         for key in keys {
             self.store.delete(&key).await?;
         }
+        self.store
+            .delete_prefix(&vigil_domain::LiveSegment::prefix(id))
+            .await?;
         self.playbacks.delete(id).await
     }
 

@@ -18,7 +18,10 @@ pub struct RecoveryReport {
     /// Playbacks whose job was already queued (e.g. an upload a crash
     /// interrupted); the workers resume them.
     pub resumed: usize,
-    pub failed: usize,
+    /// In-flight playbacks with no folder left, handed to the queue to be
+    /// rebuilt from the segments stored while they recorded (or failed
+    /// when none were).
+    pub rebuilt: usize,
     pub folders_removed: usize,
 }
 
@@ -65,14 +68,18 @@ impl RecordingService {
                         report.queued += 1;
                     }
                     None => {
-                        self.fail(
-                            p.id,
-                            "restart",
-                            "server restarted before anything was recorded".into(),
-                            None,
-                        )
-                        .await;
-                        report.failed += 1;
+                        // The folder is gone (never made, or lost with
+                        // its disk): what was stored live rebuilds the
+                        // clip; with nothing stored, the job fails it.
+                        let _ = self.lifecycle.apply(p.id, Happened::Interrupted).await;
+                        let dir = self.capture.take_dir(&p.id.to_string());
+                        if let Err(e) = self
+                            .queue(p.id, JobKind::Rebuild, &dir, Some(INTERRUPTED.into()))
+                            .await
+                        {
+                            tracing::error!(playback_id = %p.id, error = %e.chain(), "cannot queue the rebuild; the next start will");
+                        }
+                        report.rebuilt += 1;
                     }
                 }
             }

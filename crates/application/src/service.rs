@@ -37,6 +37,9 @@ pub struct ServiceLimits {
     /// Where thumbnails are made before they are stored (`SNAPSHOT_DIR`);
     /// none: in the take's own folder.
     pub snapshot_dir: Option<std::path::PathBuf>,
+    /// Keep the live segments once the clip is stored
+    /// (`LIVE_SEGMENTS_KEEP`).
+    pub keep_live_segments: bool,
 }
 
 impl ServiceLimits {
@@ -49,6 +52,7 @@ impl ServiceLimits {
             job_lease: Duration::from_secs(60),
             upload_workers: 2,
             snapshot_dir: None,
+            keep_live_segments: false,
         }
     }
 }
@@ -184,6 +188,8 @@ impl RecordingService {
     ) {
         let started = std::time::Instant::now();
         let dir = take.dir().to_owned();
+        let live =
+            crate::live::LiveUpload::start(self.capture.clone(), self.store.clone(), id, &dir);
         while let Some(ev) = take.next_event().await {
             match ev {
                 TakeEvent::MediaStarted { since } => {
@@ -208,6 +214,9 @@ impl RecordingService {
                     }
                 }
                 TakeEvent::Finished(result) => {
+                    // The last part is closed now: it is stored before the
+                    // clip is handed on (and the folder perhaps removed).
+                    live.finish().await;
                     if let Some(s) = &self.streams {
                         match &result {
                             Ok(clip) => s.clip(camera, clip.stream.as_deref().cloned()).await,
@@ -222,6 +231,7 @@ impl RecordingService {
                 }
             }
         }
+        live.finish().await;
         self.release(id);
     }
 
@@ -231,6 +241,7 @@ impl RecordingService {
         match self.lifecycle.apply(id, Happened::Stopped).await {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 let _ = tokio::fs::remove_dir_all(&clip.dir).await;
+                crate::live::remove_segments(self.store.as_ref(), id).await;
                 return Ok(());
             }
             Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e),

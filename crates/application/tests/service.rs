@@ -290,8 +290,10 @@ async fn recovery_fails_in_flight_playbacks_with_nothing_recorded() {
     f.playbacks.insert(pending, RecordingStatus::Pending);
     f.playbacks.insert(processing, RecordingStatus::Processing);
     let report = f.service.recover().await.unwrap();
-    assert_eq!(report.failed, 2);
+    assert_eq!(report.rebuilt, 2, "{report:?}");
+    let _ = f.service.start_jobs();
     for id in [pending, processing] {
+        wait_status(&f, id, RecordingStatus::Failed).await;
         let p = f.playbacks.get_now(id);
         assert_eq!(p.status, RecordingStatus::Failed);
         assert!(p.error.unwrap().contains("restarted"));

@@ -14,6 +14,9 @@ use std::{
 
 /// The joined clip's name in a take's folder.
 pub const CLIP_NAME: &str = "video.mp4";
+/// How a take's parts are named in its folder (`part-00000.ts`, …), in
+/// order; [`Capture::finalize`] joins whatever is named so.
+pub const PART_PREFIX: &str = "part-";
 
 /// What a take (one clip being recorded) reports, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +137,13 @@ pub trait Capture: Send + Sync + Debug {
     async fn stop_orphans(&self) -> usize;
     /// The takes' folders on disk, by name.
     fn takes_on_disk(&self) -> Vec<(String, PathBuf)>;
+    /// The folder a take named `take` is recorded into (made by
+    /// [`Capture::record`]; a rebuild fills it from the store).
+    fn take_dir(&self, take: &str) -> PathBuf;
+    /// The parts of the take in `dir` numbered `from` or later that are
+    /// closed (a later part exists; every part once `ended`), in order,
+    /// with their timestamps.
+    fn closed_parts(&self, dir: &Path, from: u32, ended: bool) -> Vec<crate::PartFile>;
     /// Free bytes where takes are written.
     fn free_bytes(&self) -> Option<u64>;
     fn warm_stats(&self) -> WarmStats;

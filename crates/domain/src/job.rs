@@ -15,6 +15,9 @@ pub enum JobKind {
     Finalize,
     /// The clip is joined and probed: upload it and its thumbnail.
     Upload,
+    /// The take's folder was lost with its disk: fetch the segments
+    /// stored while it recorded into the folder, then finalize.
+    Rebuild,
 }
 
 impl JobKind {
@@ -22,6 +25,7 @@ impl JobKind {
         match self {
             JobKind::Finalize => "FINALIZE",
             JobKind::Upload => "UPLOAD",
+            JobKind::Rebuild => "REBUILD",
         }
     }
 }
@@ -38,6 +42,7 @@ impl FromStr for JobKind {
         match s {
             "FINALIZE" => Ok(JobKind::Finalize),
             "UPLOAD" => Ok(JobKind::Upload),
+            "REBUILD" => Ok(JobKind::Rebuild),
             other => Err(format!("unknown job kind {other:?}")),
         }
     }
@@ -75,7 +80,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_text() {
-        for k in [JobKind::Finalize, JobKind::Upload] {
+        for k in [JobKind::Finalize, JobKind::Upload, JobKind::Rebuild] {
             assert_eq!(k.as_str().parse::<JobKind>(), Ok(k));
         }
         assert!("upload".parse::<JobKind>().is_err());

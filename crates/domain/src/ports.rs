@@ -218,6 +218,17 @@ pub trait ObjectStore: Send + Sync + Debug {
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>>;
     /// Deleting a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+    /// The keys stored under `prefix` (which ends with `/`), in key order.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Downloads `key` to `path` (replacing it), returning its size.
+    async fn get_file(&self, key: &str, path: &Path) -> Result<u64>;
+    /// Deletes every object under `prefix` (which ends with `/`).
+    async fn delete_prefix(&self, prefix: &str) -> Result<()> {
+        for key in self.list(prefix).await? {
+            self.delete(&key).await?;
+        }
+        Ok(())
+    }
     /// A URL a client can fetch the object from, valid for about `ttl`.
     async fn url(&self, key: &str, ttl: Duration) -> Result<String>;
     /// A cheap call proving the store answers (`/ready`).
@@ -275,11 +286,19 @@ pub trait Probe: Send + Sync + Debug {
     async fn check(&self) -> Result<()>;
 }
 
-/// Objects the server itself serves at `/media/{key}` (local storage mode).
-pub trait LocalMedia: Send + Sync + Debug {
+/// Signs the URLs Vigil serves itself.
+pub trait MediaSigner: Send + Sync + Debug {
+    /// `{PUBLIC_URL}/media/{key}?exp=…&sig=…`, valid for about `ttl`: what
+    /// Vigil serves itself without a token (local objects, live playlists).
+    fn sign(&self, key: &str, ttl: Duration) -> String;
     /// Whether `sig` signs `key` until `exp` (unix seconds) and `exp` is
     /// still in the future.
     fn verify(&self, key: &str, exp: i64, sig: &str) -> bool;
+}
+
+/// Objects the server itself serves at `/media/{key}` (local storage
+/// mode), their URLs signed by the [`MediaSigner`].
+pub trait LocalMedia: Send + Sync + Debug {
     /// The file holding `key`; InvalidArgument for a key that could escape
     /// the store.
     fn path_of(&self, key: &str) -> Result<std::path::PathBuf>;

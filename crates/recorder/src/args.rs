@@ -14,7 +14,7 @@ pub enum AudioMode {
     Aac,
 }
 
-pub const PART_PREFIX: &str = "part-";
+pub use vigil_domain::capture::PART_PREFIX;
 
 /// Records `url` into numbered MPEG-TS parts in `dir`, starting at
 /// `start_number`. Parts are crash-safe: with `-flush_packets 1` every

@@ -17,7 +17,7 @@ use std::{
 use tokio::sync::Mutex;
 use vigil_domain::{
     capture::{Capture, ClipFile, StopTake, Take, TakeEvent, WarmLink, WarmStats},
-    Camera, CameraId, MediaInfo, RecordWindow, StreamFacts, Transcode,
+    Camera, CameraId, MediaInfo, PartFile, RecordWindow, StreamFacts, Transcode,
 };
 
 /// Segments a ring keeps beyond the pre-roll: the clip starts at the
@@ -300,6 +300,14 @@ impl Capture for FfmpegCapture {
             .filter(|e| e.file_name() != RING_DIR && e.path().is_dir())
             .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
             .collect()
+    }
+
+    fn take_dir(&self, take: &str) -> PathBuf {
+        self.recorder.config().record_dir.join(take)
+    }
+
+    fn closed_parts(&self, dir: &Path, from: u32, ended: bool) -> Vec<PartFile> {
+        parts::closed(dir, from, ended)
     }
 
     fn free_bytes(&self) -> Option<u64> {

@@ -45,6 +45,7 @@ mod stderr_tail;
 pub mod stream_probe;
 mod supervisor;
 pub mod telemetry;
+pub mod ts;
 
 pub use args::AudioMode;
 pub use capture::FfmpegCapture;

@@ -53,6 +53,25 @@ pub fn bytes_written(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The parts numbered `from` or later that are closed: a later part
+/// exists (ffmpeg, or a ring, has moved on), or the take has `ended`.
+/// Each is read once for its timestamps.
+pub fn closed(dir: &Path, from: u32, ended: bool) -> Vec<vigil_domain::PartFile> {
+    let mut listed = list_from(dir, Some(from)).unwrap_or_default();
+    if !ended {
+        listed.pop();
+    }
+    listed
+        .into_iter()
+        .map(|(number, path, bytes)| vigil_domain::PartFile {
+            number,
+            times: crate::ts::part_times(&path),
+            path,
+            bytes,
+        })
+        .collect()
+}
+
 /// The number the next ffmpeg run should start its parts at.
 pub fn next_number(dir: &Path) -> u32 {
     list(dir)

@@ -24,6 +24,8 @@ pub fn content_type_for(key: &str) -> &'static str {
         Some("mp4") => "video/mp4",
         Some("jpg") | Some("jpeg") => "image/jpeg",
         Some("json") => "application/json",
+        Some("ts") => "video/mp2t",
+        Some("m3u8") => "application/vnd.apple.mpegurl",
         _ => "application/octet-stream",
     }
 }

@@ -125,10 +125,42 @@ impl ObjectStore for LocalStore {
         }
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let dir = self.path_of(prefix.trim_end_matches('/'))?;
+        let mut keys = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
+            Err(e) => return Err(io_err("listing objects", e)),
+        };
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| io_err("listing objects", e))?
+        {
+            let is_file = entry.file_type().await.is_ok_and(|t| t.is_file());
+            if let (true, Some(name)) = (is_file, entry.file_name().to_str()) {
+                keys.push(format!("{prefix}{name}"));
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn get_file(&self, key: &str, path: &Path) -> Result<u64> {
+        let src = self.path_of(key)?;
+        match tokio::fs::copy(&src, path).await {
+            Ok(size) => Ok(size),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::not_found(&format!("object {key}")))
+            }
+            Err(e) => Err(io_err("reading object", e)),
+        }
+    }
+
     async fn url(&self, key: &str, ttl: Duration) -> Result<String> {
         let key = validate_key(key).map_err(key_err)?;
-        let now = time_now_unix();
-        Ok(self.signer.sign(key, now, ttl))
+        Ok(self.signer.sign(key, crate::signer::now_unix(), ttl))
     }
 
     async fn health_check(&self) -> Result<()> {
@@ -159,18 +191,7 @@ impl Probe for LocalStore {
     }
 }
 
-fn time_now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 impl vigil_domain::ports::LocalMedia for LocalStore {
-    fn verify(&self, key: &str, exp: i64, sig: &str) -> bool {
-        self.signer.verify(key, exp, sig, time_now_unix())
-    }
-
     fn path_of(&self, key: &str) -> Result<PathBuf> {
         LocalStore::path_of(self, key)
     }

@@ -470,6 +470,44 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let pages = self
+            .retry("list", || self.bucket.list(prefix.to_owned(), None))
+            .await
+            .map_err(|e| to_error("list", e))?;
+        let mut keys: Vec<String> = pages
+            .into_iter()
+            .flat_map(|page| page.contents.into_iter().map(|o| o.key))
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn get_file(&self, key: &str, path: &Path) -> Result<u64> {
+        let res = self
+            .retry("get", || async {
+                let mut file = tokio::fs::File::create(path).await?;
+                self.bucket.get_object_to_writer(key, &mut file).await?;
+                tokio::io::AsyncWriteExt::flush(&mut file).await?;
+                Ok(())
+            })
+            .await;
+        match res {
+            Ok(()) => tokio::fs::metadata(path)
+                .await
+                .map(|m| m.len())
+                .map_err(|e| Error::internal(format!("reading {}: {e}", path.display()))),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(path).await;
+                if is_not_found(&e) {
+                    Err(Error::not_found(&format!("object {key}")))
+                } else {
+                    Err(to_error("download", e))
+                }
+            }
+        }
+    }
+
     async fn url(&self, key: &str, ttl: Duration) -> Result<String> {
         if let Some(base) = &self.settings.public_url {
             return Ok(format!("{}/{key}", base.trim_end_matches('/')));

@@ -66,6 +66,23 @@ impl UrlSigner {
     }
 }
 
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl vigil_domain::ports::MediaSigner for UrlSigner {
+    fn sign(&self, key: &str, ttl: Duration) -> String {
+        UrlSigner::sign(self, key, now_unix(), ttl)
+    }
+
+    fn verify(&self, key: &str, exp: i64, sig: &str) -> bool {
+        UrlSigner::verify(self, key, exp, sig, now_unix())
+    }
+}
+
 fn utf8_percent(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {

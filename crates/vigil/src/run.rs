@@ -96,20 +96,10 @@ struct Storage {
     local_media: Option<Arc<dyn LocalMedia>>,
 }
 
-async fn open_storage(
-    cfg: &Config,
-    media_key: &[u8],
-    public_url: &str,
-) -> Result<Storage, StartError> {
+async fn open_storage(cfg: &Config, signer: UrlSigner) -> Result<Storage, StartError> {
     match &cfg.storage {
         StorageConfig::Local => {
-            let local = Arc::new(
-                LocalStore::open(
-                    cfg.data_dir.join("objects"),
-                    UrlSigner::new(media_key, public_url),
-                )
-                .await?,
-            );
+            let local = Arc::new(LocalStore::open(cfg.data_dir.join("objects"), signer).await?);
             Ok(Storage {
                 store: local.clone(),
                 probe: local.clone(),
@@ -179,15 +169,21 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
 
+    let signer = UrlSigner::new(&media_key(&jwt_secret), &public_url);
     let Storage {
         store,
         probe: store_probe,
         local_media,
-    } = open_storage(&cfg, &media_key(&jwt_secret), &public_url).await?;
+    } = open_storage(&cfg, signer.clone()).await?;
+    let urls = vigil_api::views::MediaUrls {
+        ttl: cfg.media_url_ttl,
+        signer: Arc::new(signer),
+        keep_live: cfg.live_segments_keep,
+    };
     // News, rendered as the API shows it, to webhooks (and MQTT).
     let render = Arc::new(vigil_api::views::ViewRender {
         store: store.clone(),
-        ttl: vigil_api::views::MediaUrlTtl(cfg.media_url_ttl),
+        urls: urls.clone(),
     });
     // MQTT lives until the recordings are finished at shutdown, so their
     // last status changes are published too.
@@ -244,6 +240,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         media_url_ttl: cfg.media_url_ttl,
         cors_origins: cfg.cors_origins.clone(),
         public_url: public_url.clone(),
+        keep_live_segments: cfg.live_segments_keep,
         ..ApiSettings::default()
     };
     let ports = Ports {
@@ -258,6 +255,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         recordings: app.recordings.clone(),
         probes: vec![db_probe, store_probe],
         local_media,
+        signer: urls.signer.clone(),
         metrics,
     };
     // Every hour; per-camera retention applies even without RETENTION_DAYS.

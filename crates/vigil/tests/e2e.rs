@@ -16,14 +16,14 @@ mod client;
 mod fault_proxy;
 mod server;
 
-use camera::{frame_lumas, free_port, TestCamera};
+use camera::{frame_lumas, TestCamera};
 use client::Api;
 use fault_proxy::{FaultProxy, Mode};
 use serde_json::{json, Value};
-use server::{bucket, r2_env, s3_endpoint, sqlite_url, Server};
+use server::{r2_env, s3_endpoint, sqlite_url, OwnS3, Server};
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 use vigil_persistence::testing::{Backend, TestDatabase};
@@ -361,64 +361,6 @@ async fn pre_roll_clips_start_before_their_events_and_the_ring_survives_a_kill()
     // Bounded: max(5 s of pre-roll, BACKDATE_MAX_SECONDS = 10 s) + 3 s of
     // margin, in 1 s segments, and the one being written.
     assert!(segments(&ring) <= 15, "{} segments", segments(&ring));
-}
-
-/// An S3 server owned by one test (s3s-fs, which keeps objects in a
-/// folder), so the test can kill it with SIGKILL and start it again on the
-/// same port and data.
-struct OwnS3 {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl OwnS3 {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join(bucket())).unwrap();
-        let port = free_port();
-        let child = Self::spawn(port, dir.path());
-        OwnS3 { child, port, dir }
-    }
-
-    fn spawn(port: u16, dir: &Path) -> Child {
-        let bin = std::env::var("VIGIL_TEST_S3S_FS")
-            .expect("VIGIL_TEST_S3S_FS is not set: run tools/test (it installs s3s-fs)");
-        let child = Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", "e2e", "--secret-key", "e2e-secret"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn kill_hard(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn restart(&mut self) {
-        self.child = Self::spawn(self.port, self.dir.path());
-    }
-}
-
-impl Drop for OwnS3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{path_id, query_param, JsonBody},
     routes::{events::EndView, PageQuery},
-    views::{ListView, MediaUrlTtl, PlaybackView},
+    views::{ListView, MediaUrls, PlaybackView},
 };
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -51,14 +51,14 @@ pub async fn list(
     paging: web::Query<PageQuery>,
     playbacks: web::Data<dyn PlaybackRepo>,
     store: web::Data<dyn ObjectStore>,
-    ttl: web::Data<MediaUrlTtl>,
+    urls: web::Data<MediaUrls>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
     let page = paging.page()?;
     let listed = playbacks.list(filter, page).await?;
     let mut data = Vec::with_capacity(listed.rows.len());
     for p in listed.rows {
-        data.push(PlaybackView::build(p, store.get_ref(), **ttl).await);
+        data.push(PlaybackView::build(p, store.get_ref(), &urls).await);
     }
     Ok(HttpResponse::Ok().json(ListView {
         data,
@@ -74,14 +74,14 @@ pub async fn get(
     id: web::Path<String>,
     playbacks: web::Data<dyn PlaybackRepo>,
     store: web::Data<dyn ObjectStore>,
-    ttl: web::Data<MediaUrlTtl>,
+    urls: web::Data<MediaUrls>,
 ) -> ApiResult<HttpResponse> {
     let id: PlaybackId = path_id(&id, "playback")?;
     let p = playbacks
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found("playback"))?;
-    Ok(HttpResponse::Ok().json(PlaybackView::build(p, store.get_ref(), **ttl).await))
+    Ok(HttpResponse::Ok().json(PlaybackView::build(p, store.get_ref(), &urls).await))
 }
 
 /// Stop a recording: the same answer as ending its event. Every event
@@ -125,7 +125,7 @@ pub async fn update(
     body: JsonBody<UpdatePlayback>,
     flow: web::Data<Recordings>,
     store: web::Data<dyn ObjectStore>,
-    ttl: web::Data<MediaUrlTtl>,
+    urls: web::Data<MediaUrls>,
 ) -> ApiResult<HttpResponse> {
     me.require_write()?;
     let id: PlaybackId = path_id(&id, "playback")?;
@@ -133,7 +133,7 @@ pub async fn update(
         .retain(id, body.0.retain)
         .await?
         .ok_or_else(|| ApiError::not_found("playback"))?;
-    Ok(HttpResponse::Ok().json(PlaybackView::build(p, store.get_ref(), **ttl).await))
+    Ok(HttpResponse::Ok().json(PlaybackView::build(p, store.get_ref(), &urls).await))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

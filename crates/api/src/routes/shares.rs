@@ -9,7 +9,7 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::{int, path_id, JsonBody},
-    views::{ListView, MediaUrlTtl},
+    views::{ListView, MediaUrls},
 };
 use actix_web::{http::header, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -172,7 +172,7 @@ pub async fn open(
     shares: web::Data<dyn ShareRepo>,
     playbacks: web::Data<dyn PlaybackRepo>,
     store: web::Data<dyn ObjectStore>,
-    ttl: web::Data<MediaUrlTtl>,
+    urls: web::Data<MediaUrls>,
 ) -> ApiResult<HttpResponse> {
     let gone = || ApiError::not_found("share");
     let share = shares.find(&token_hash(&token)).await?.ok_or_else(gone)?;
@@ -186,7 +186,7 @@ pub async fn open(
         .and_then(|p| p.video_key)
         .ok_or_else(gone)?;
     // Never longer than the link itself, nor than media URLs generally.
-    let left = (share.expires_at - now).unsigned_abs().min(ttl.0);
+    let left = (share.expires_at - now).unsigned_abs().min(urls.ttl);
     let url = store
         .url(&key, left.max(std::time::Duration::from_secs(1)))
         .await?;

@@ -7,7 +7,7 @@ use crate::{
     auth::AuthUser,
     error::ApiResult,
     routes::playbacks::PlaybackQuery,
-    views::{MediaUrlTtl, PlaybackView},
+    views::{MediaUrls, PlaybackView},
 };
 use actix_web::{http::header, web, HttpResponse};
 use futures_util::stream;
@@ -26,21 +26,21 @@ pub async fn stream(
     q: web::Query<PlaybackQuery>,
     events: web::Data<PlaybackEvents>,
     store: web::Data<dyn ObjectStore>,
-    ttl: web::Data<MediaUrlTtl>,
+    urls: web::Data<MediaUrls>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
     let rx = events.subscribe();
     let store: Arc<dyn ObjectStore> = store.into_inner();
-    let ttl = **ttl;
-    let body = stream::unfold(
-        (rx, filter, store),
-        move |(mut rx, filter, store)| async move {
+    let urls = urls.into_inner();
+    let body = stream::unfold((rx, filter, store), move |(mut rx, filter, store)| {
+        let urls = urls.clone();
+        async move {
             loop {
                 let next = tokio::time::timeout(KEEP_ALIVE, rx.recv()).await;
                 let chunk = match next {
                     Err(_) => web::Bytes::from_static(b": keep-alive\n\n"),
                     Ok(Ok(p)) if filter.matches(&p) => {
-                        let view = PlaybackView::build(p, store.as_ref(), ttl).await;
+                        let view = PlaybackView::build(p, store.as_ref(), &urls).await;
                         let json = serde_json::to_string(&view).unwrap_or_default();
                         web::Bytes::from(format!("event: playback\ndata: {json}\n\n"))
                     }
@@ -53,8 +53,8 @@ pub async fn stream(
                 };
                 return Some((Ok::<_, actix_web::Error>(chunk), (rx, filter, store)));
             }
-        },
-    );
+        }
+    });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))

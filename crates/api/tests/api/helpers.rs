@@ -233,11 +233,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let secret: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
     let objects = dir.path().join("objects");
-    let local = Arc::new(
-        LocalStore::open(&objects, UrlSigner::new(&secret, &base))
-            .await
-            .unwrap(),
-    );
+    let signer = UrlSigner::new(&secret, &base);
+    let local = Arc::new(LocalStore::open(&objects, signer.clone()).await.unwrap());
 
     let hasher = PasswordHasher::new(PasswordParams::FAST_INSECURE).unwrap();
     let hash = hasher
@@ -259,7 +256,11 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         db.db.webhooks(),
         Arc::new(vigil_api::views::ViewRender {
             store: local.clone(),
-            ttl: vigil_api::views::MediaUrlTtl(Duration::from_secs(3600)),
+            urls: vigil_api::views::MediaUrls {
+                ttl: Duration::from_secs(3600),
+                signer: Arc::new(signer.clone()),
+                keep_live: false,
+            },
         }),
         Vec::new(),
     );
@@ -317,6 +318,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         recordings,
         probes: vec![Arc::new(db.db.clone()), local.clone()],
         local_media: Some(local.clone()),
+        signer: Arc::new(signer),
         metrics: Some(vigil_api::routes::metrics::MetricsText(Arc::new(|| {
             "# TYPE vigil_from_recorder_total counter\nvigil_from_recorder_total 7\n".into()
         }))),

@@ -159,3 +159,61 @@ pub fn r2_env(
 pub fn sqlite_url(data: &std::path::Path) -> String {
     format!("sqlite://{}/vigil.db?mode=rwc", data.display())
 }
+
+/// An S3 server owned by one test (s3s-fs, which keeps objects in a
+/// folder), so the test can kill it with SIGKILL and start it again on the
+/// same port and data.
+pub struct OwnS3 {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnS3 {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(bucket())).unwrap();
+        let port = free_port();
+        let child = Self::spawn(port, dir.path());
+        OwnS3 { child, port, dir }
+    }
+
+    pub fn spawn(port: u16, dir: &std::path::Path) -> Child {
+        let bin = std::env::var("VIGIL_TEST_S3S_FS")
+            .expect("VIGIL_TEST_S3S_FS is not set: run tools/test (it installs s3s-fs)");
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", "e2e", "--secret-key", "e2e-secret"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn kill_hard(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(self.port, self.dir.path());
+    }
+}
+
+impl Drop for OwnS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
