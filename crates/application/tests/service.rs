@@ -300,6 +300,104 @@ async fn recovery_fails_in_flight_playbacks_with_nothing_recorded() {
     }
 }
 
+/// The segments stored while `id` records, by name.
+fn live_segments(f: &Fixture, id: PlaybackId) -> Vec<vigil_domain::LiveSegment> {
+    let dir = f.objects.join(format!("playbacks/{id}/live"));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .map(|n| vigil_domain::LiveSegment::parse(n).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn live_segments_are_stored_while_recording_and_removed_with_the_clip() {
+    let cam = TestCamera::start();
+    let f = fixture(4).await;
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Pending);
+    f.service
+        .start(id, &camera(&cam.url()), window())
+        .await
+        .unwrap();
+    wait_status(&f, id, RecordingStatus::Recording).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while live_segments(&f, id).len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no live segments");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(f.playbacks.get_now(id).status, RecordingStatus::Recording);
+    let segments = live_segments(&f, id);
+    for (i, s) in segments.iter().enumerate() {
+        assert_eq!(s.seq, i as u32);
+        // 2 s parts from the recorder, at least 2 s per segment.
+        assert!(s.millis >= 1_500, "{s:?}");
+    }
+    assert!(!segments[1].discontinuity, "{segments:?}");
+    f.service.stop(id).await.unwrap();
+    wait_status(&f, id, RecordingStatus::Completed).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !live_segments(&f, id).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "segments left after the clip was stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(f.objects.join(format!("playbacks/{id}/video.mp4")).exists());
+}
+
+#[tokio::test]
+async fn recovery_rebuilds_a_lost_folder_from_the_stored_segments() {
+    let f = fixture(4).await;
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Recording);
+    // Two 2 s segments as live upload stores them; the take's folder is
+    // gone.
+    let live = f.objects.join(format!("playbacks/{id}/live"));
+    std::fs::create_dir_all(&live).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+        ])
+        .args(["-t", "4", "-c:v", "libx264", "-g", "25", "-f", "segment"])
+        .args(["-segment_time", "2"])
+        .arg(live.join("src-%d.ts"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::rename(live.join("src-0.ts"), live.join("000000-2000.ts")).unwrap();
+    std::fs::rename(live.join("src-1.ts"), live.join("000001-2000.ts")).unwrap();
+    let report = f.service.recover().await.unwrap();
+    assert_eq!(report.rebuilt, 1, "{report:?}");
+    wait_status(&f, id, RecordingStatus::Completed).await;
+    let p = f.playbacks.get_now(id);
+    assert!(
+        p.error
+            .as_deref()
+            .unwrap()
+            .contains("rebuilt from the 2 segment(s)"),
+        "{p:?}"
+    );
+    let d = p.media.duration_sec.unwrap();
+    assert!((3.5..=4.5).contains(&d), "{d}");
+    let clip = f.objects.join(format!("playbacks/{id}/video.mp4"));
+    assert_eq!(decode_errors(&clip), "");
+    wait_cleaned(&f, &f.record_dir.join(id.to_string())).await;
+}
+
 /// A playback recorded for about 2 s, then stopped.
 async fn record_two_seconds(f: &Fixture, cam: &TestCamera) -> PlaybackId {
     let id = PlaybackId::new();

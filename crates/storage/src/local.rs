@@ -249,6 +249,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn listing_downloading_and_deleting_a_prefix() {
+        let (dir, store) = store().await;
+        let src = dir.path().join("seg.ts");
+        std::fs::write(&src, b"segment").unwrap();
+        for key in [
+            "playbacks/p1/live/000001-2000.ts",
+            "playbacks/p1/live/000000-2000.ts",
+            "playbacks/p1/video.mp4",
+        ] {
+            store.put_file(key, &src, "video/mp2t").await.unwrap();
+        }
+        let listed = store.list("playbacks/p1/live/").await.unwrap();
+        assert_eq!(
+            listed,
+            [
+                "playbacks/p1/live/000000-2000.ts",
+                "playbacks/p1/live/000001-2000.ts"
+            ]
+        );
+        assert!(store.list("playbacks/p2/live/").await.unwrap().is_empty());
+        let out = dir.path().join("got.ts");
+        assert_eq!(store.get_file(&listed[0], &out).await.unwrap(), 7);
+        assert_eq!(std::fs::read(&out).unwrap(), b"segment");
+        let missing = store.get_file("playbacks/p1/live/x.ts", &out).await;
+        assert_eq!(
+            missing.unwrap_err().kind(),
+            vigil_domain::ErrorKind::NotFound
+        );
+        store.delete_prefix("playbacks/p1/live/").await.unwrap();
+        assert!(store.list("playbacks/p1/live/").await.unwrap().is_empty());
+        assert!(store
+            .head("playbacks/p1/video.mp4")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(store.list("../").await.is_err(), "no escaping the root");
+    }
+
+    #[tokio::test]
     async fn keys_cannot_escape_the_root() {
         let (dir, s) = store().await;
         let src = dir.path().join("x");
