@@ -43,8 +43,9 @@ pub struct ApiSettings {
     /// The server's public base, for the share links it makes
     /// (`PUBLIC_URL`).
     pub public_url: String,
-    /// Live segments stay in the store after the clip (`LIVE_SEGMENTS_KEEP`).
-    pub keep_live_segments: bool,
+    /// Whether takes are stored while they record (`LIVE_UPLOAD`), and
+    /// their segments kept after the clip (`LIVE_SEGMENTS_KEEP`).
+    pub live: vigil_application::live::LiveSettings,
 }
 
 impl Default for ApiSettings {
@@ -59,7 +60,7 @@ impl Default for ApiSettings {
             workers: None,
             cors_origins: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
-            keep_live_segments: false,
+            live: Default::default(),
         }
     }
 }
@@ -172,7 +173,7 @@ impl Application {
         let urls = web::Data::new(MediaUrls {
             ttl: settings.media_url_ttl,
             signer: ports.signer.clone(),
-            keep_live: settings.keep_live_segments,
+            live: settings.live,
         });
         let signer: web::Data<dyn MediaSigner> = web::Data::from(ports.signer.clone());
         let playback_events = web::Data::new(ports.playback_events.clone());

@@ -347,12 +347,12 @@ fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> f64 {
 
 /// How the URLs of a playback are made: how long they stay valid, what
 /// signs those Vigil serves itself, and whether live segments outlive
-/// the clip (`LIVE_SEGMENTS_KEEP`).
+/// the clip (`LIVE_UPLOAD`, `LIVE_SEGMENTS_KEEP`).
 #[derive(Debug, Clone)]
 pub struct MediaUrls {
     pub ttl: Duration,
     pub signer: std::sync::Arc<dyn vigil_domain::ports::MediaSigner>,
-    pub keep_live: bool,
+    pub live: vigil_application::live::LiveSettings,
 }
 
 impl PlaybackView {
@@ -381,7 +381,7 @@ impl PlaybackView {
         } else {
             None
         };
-        let live_url = vigil_application::live::shows_live(&p, urls.keep_live)
+        let live_url = vigil_application::live::shows_live(&p, urls.live)
             .then(|| urls.signer.sign(&LiveSegment::playlist_key(p.id), urls.ttl));
         Self {
             id: p.id.as_uuid(),

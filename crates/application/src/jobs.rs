@@ -386,7 +386,7 @@ impl RecordingService {
                 crate::telemetry::completed();
                 tracing::info!(bytes = size, "recording completed");
                 let _ = tokio::fs::remove_dir_all(&dir).await;
-                if !self.limits.keep_live_segments {
+                if !self.limits.live.keep {
                     // The clip holds them all now.
                     crate::live::remove_segments(self.store.as_ref(), id).await;
                 }

@@ -265,13 +265,31 @@ pub(crate) async fn fetch_segments(
     Ok((segments.len(), seconds))
 }
 
+/// Whether live upload is on, and its segments kept after the clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveSettings {
+    pub enabled: bool,
+    pub keep: bool,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            keep: false,
+        }
+    }
+}
+
 /// Whether a playback's live segments are worth a `liveUrl`: from its first
 /// frame until they are removed, which happens once the clip is stored
 /// (COMPLETED) unless they are kept. A FAILED playback keeps what it
 /// stored.
-pub fn shows_live(p: &vigil_domain::Playback, keep: bool) -> bool {
+pub fn shows_live(p: &vigil_domain::Playback, live: LiveSettings) -> bool {
+    let keep = live.keep;
     use vigil_domain::RecordingStatus as S;
-    p.started_at.is_some()
+    live.enabled
+        && p.started_at.is_some()
         && match p.status {
             S::Pending => false,
             S::Recording | S::Processing | S::Failed => true,

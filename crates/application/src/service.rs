@@ -37,9 +37,10 @@ pub struct ServiceLimits {
     /// Where thumbnails are made before they are stored (`SNAPSHOT_DIR`);
     /// none: in the take's own folder.
     pub snapshot_dir: Option<std::path::PathBuf>,
-    /// Keep the live segments once the clip is stored
-    /// (`LIVE_SEGMENTS_KEEP`).
-    pub keep_live_segments: bool,
+    /// Store takes' parts while they record (`LIVE_UPLOAD`; off, clips
+    /// reach the store only when they end), and keep them once the clip is
+    /// stored (`LIVE_SEGMENTS_KEEP`).
+    pub live: crate::live::LiveSettings,
 }
 
 impl ServiceLimits {
@@ -52,7 +53,7 @@ impl ServiceLimits {
             job_lease: Duration::from_secs(60),
             upload_workers: 2,
             snapshot_dir: None,
-            keep_live_segments: false,
+            live: Default::default(),
         }
     }
 }
@@ -188,8 +189,9 @@ impl RecordingService {
     ) {
         let started = std::time::Instant::now();
         let dir = take.dir().to_owned();
-        let live =
-            crate::live::LiveUpload::start(self.capture.clone(), self.store.clone(), id, &dir);
+        let live = self.limits.live.enabled.then(|| {
+            crate::live::LiveUpload::start(self.capture.clone(), self.store.clone(), id, &dir)
+        });
         while let Some(ev) = take.next_event().await {
             match ev {
                 TakeEvent::MediaStarted { since } => {
@@ -216,7 +218,9 @@ impl RecordingService {
                 TakeEvent::Finished(result) => {
                     // The last part is closed now: it is stored before the
                     // clip is handed on (and the folder perhaps removed).
-                    live.finish().await;
+                    if let Some(live) = live {
+                        live.finish().await;
+                    }
                     if let Some(s) = &self.streams {
                         match &result {
                             Ok(clip) => s.clip(camera, clip.stream.as_deref().cloned()).await,
@@ -231,7 +235,9 @@ impl RecordingService {
                 }
             }
         }
-        live.finish().await;
+        if let Some(live) = live {
+            live.finish().await;
+        }
         self.release(id);
     }
 

@@ -105,9 +105,9 @@ pub struct Config {
     /// Webhooks may target loopback and private addresses
     /// (`WEBHOOK_ALLOW_PRIVATE`).
     pub webhook_allow_private: bool,
-    /// Live segments stay in the store after the clip is stored
-    /// (`LIVE_SEGMENTS_KEEP`).
-    pub live_segments_keep: bool,
+    /// Takes are stored while they record (`LIVE_UPLOAD`, default on), and
+    /// their segments kept after the clip (`LIVE_SEGMENTS_KEEP`).
+    pub live: vigil_application::live::LiveSettings,
     /// The wait after a webhook's first failed attempt
     /// (`WEBHOOK_RETRY_SECONDS`, 1–3600, default 10).
     pub webhook_retry_seconds: u32,
@@ -383,7 +383,10 @@ impl Config {
             log_format,
             auto_migrate: parse_bool(env, "AUTO_MIGRATE", true)?,
             webhook_allow_private: parse_bool(env, "WEBHOOK_ALLOW_PRIVATE", false)?,
-            live_segments_keep: parse_bool(env, "LIVE_SEGMENTS_KEEP", false)?,
+            live: vigil_application::live::LiveSettings {
+                enabled: parse_bool(env, "LIVE_UPLOAD", true)?,
+                keep: parse_bool(env, "LIVE_SEGMENTS_KEEP", false)?,
+            },
             webhook_retry_seconds: match get(env, "WEBHOOK_RETRY_SECONDS") {
                 None => 10,
                 Some(v) => v

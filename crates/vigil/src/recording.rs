@@ -35,7 +35,7 @@ pub fn build(
         job_lease: cfg.job_lease,
         upload_retry: cfg.upload_retry,
         snapshot_dir: Some(cfg.snapshot_dir.clone()),
-        keep_live_segments: cfg.live_segments_keep,
+        live: cfg.live,
         ..ServiceLimits::new(cfg.max_concurrent_recordings, MIN_FREE_BYTES)
     };
     App::build(ports, limits, cfg.recording_types.clone())

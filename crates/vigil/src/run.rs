@@ -178,7 +178,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     let urls = vigil_api::views::MediaUrls {
         ttl: cfg.media_url_ttl,
         signer: Arc::new(signer),
-        keep_live: cfg.live_segments_keep,
+        live: cfg.live,
     };
     // News, rendered as the API shows it, to webhooks (and MQTT).
     let render = Arc::new(vigil_api::views::ViewRender {
@@ -240,7 +240,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         media_url_ttl: cfg.media_url_ttl,
         cors_origins: cfg.cors_origins.clone(),
         public_url: public_url.clone(),
-        keep_live_segments: cfg.live_segments_keep,
+        live: cfg.live,
         ..ApiSettings::default()
     };
     let ports = Ports {

@@ -259,7 +259,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
             urls: vigil_api::views::MediaUrls {
                 ttl: Duration::from_secs(3600),
                 signer: Arc::new(signer.clone()),
-                keep_live: false,
+                live: Default::default(),
             },
         }),
         Vec::new(),
