@@ -36,8 +36,6 @@ const FLUSH_DEADLINE: Duration = Duration::from_secs(20);
 /// The file a batch of several parts is concatenated into before upload.
 const BATCH_FILE: &str = "live-batch.ts";
 
-pub(crate) const SEGMENTS: &str = "vigil_live_segments_total";
-pub(crate) const SEGMENT_BYTES: &str = "vigil_live_uploaded_bytes_total";
 
 /// A part waiting to be stored, with whether its timestamps jump from the
 /// previous part's.
@@ -123,7 +121,7 @@ impl LiveUpload {
                         tracing::warn!(error = %e.chain(), "cannot store live segments; they wait on disk");
                         self.failing_since = Some(std::time::Instant::now());
                     }
-                    metrics::counter!(SEGMENTS, "outcome" => "failed").increment(1);
+                    crate::telemetry::live_segment(false, 0);
                     if done {
                         // The take is over: its clip carries this media,
                         // and the clip's own upload is the durable one.
@@ -192,8 +190,7 @@ impl LiveUpload {
                     .map_err(|e| vigil_domain::Error::internal(format!("live batch: {e}")))?;
                 self.store.put_file(&key, &file, "video/mp2t").await?
             };
-            metrics::counter!(SEGMENTS, "outcome" => "stored").increment(1);
-            metrics::counter!(SEGMENT_BYTES).increment(bytes);
+            crate::telemetry::live_segment(true, bytes);
             if let Some(since) = self.failing_since.take() {
                 tracing::info!(
                     after_s = since.elapsed().as_secs_f64(),

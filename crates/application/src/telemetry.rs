@@ -17,6 +17,8 @@ pub const RECORD_DIR_FREE: &str = "vigil_record_dir_free_bytes";
 pub const RINGS: &str = "vigil_pre_roll_cameras";
 pub const RING_BYTES: &str = "vigil_pre_roll_ring_bytes";
 pub const FRIGATE: &str = "vigil_frigate_messages_total";
+pub const LIVE_SEGMENTS: &str = "vigil_live_segments_total";
+pub const LIVE_BYTES: &str = "vigil_live_uploaded_bytes_total";
 
 /// Bucket bounds (seconds) of the two histograms: start latency is
 /// sub-second to a few seconds; uploads seconds to minutes.
@@ -57,9 +59,24 @@ pub fn describe() {
     );
     describe_gauge!(RING_BYTES, Unit::Bytes, "Disk held by the pre-roll rings.");
     describe_counter!(
+        LIVE_SEGMENTS,
+        "Live segments (media stored while recording), by outcome: stored, or failed (kept on disk and retried)."
+    );
+    describe_counter!(
+        LIVE_BYTES,
+        Unit::Bytes,
+        "Media bytes stored while recording."
+    );
+    describe_counter!(
         FRIGATE,
         "Frigate event messages, by outcome: started, ended, repeated, or ignored (unknown_camera, malformed, unknown_event)."
     );
+}
+
+pub(crate) fn live_segment(stored: bool, bytes: u64) {
+    let outcome = if stored { "stored" } else { "failed" };
+    metrics::counter!(LIVE_SEGMENTS, "outcome" => outcome).increment(1);
+    metrics::counter!(LIVE_BYTES).increment(bytes);
 }
 
 pub(crate) fn frigate(outcome: &'static str) {
