@@ -36,7 +36,6 @@ const FLUSH_DEADLINE: Duration = Duration::from_secs(20);
 /// The file a batch of several parts is concatenated into before upload.
 const BATCH_FILE: &str = "live-batch.ts";
 
-
 /// A part waiting to be stored, with whether its timestamps jump from the
 /// previous part's.
 #[derive(Debug)]

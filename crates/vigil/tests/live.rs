@@ -349,7 +349,7 @@ async fn a_node_killed_with_its_disk_is_rebuilt_from_the_store() {
     let clip = clip_seconds(&bytes, data.path());
     assert!(
         clip >= stored - 1.0,
-        "the rebuilt clip holds what was stored: {clip} s of {stored} s"
+        "the rebuilt clip holds what was stored: {clip} s of {stored} s: {done}"
     );
     let check = data.path().join("check.mp4");
     let out = Command::new("ffmpeg")
@@ -358,9 +358,13 @@ async fn a_node_killed_with_its_disk_is_rebuilt_from_the_store() {
         .args(["-f", "null", "-"])
         .output()
         .unwrap();
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "decodes cleanly");
-    assert_eq!(done["liveUrl"], Value::Null);
+    assert!(out.status.success(), "{done}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "decodes cleanly: {done}"
+    );
+    assert_eq!(done["liveUrl"], Value::Null, "{done}");
 }
 
 /// PostgreSQL and an S3 server stopped for 20 s mid-recording: the

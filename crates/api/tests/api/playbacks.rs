@@ -296,3 +296,51 @@ async fn a_completed_playback_shows_its_clip_timing_and_browser_playability() {
     assert_eq!(fresh["browserPlayable"], Value::Null);
     assert_eq!(fresh["gaps"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn live_playlists_are_served_to_users_and_signed_urls_only() {
+    let app = spawn_app().await;
+    let (t, pb, _) = completed(&app).await;
+    let v: Value = app.get_json(&t, &format!("/playbacks/{pb}")).await;
+    // Segments are removed once the clip is stored (LIVE_SEGMENTS_KEEP off).
+    assert_eq!(v["liveUrl"], Value::Null, "{v}");
+    let path = format!("{}/media/playbacks/{pb}/live.m3u8", app.base);
+    error_code(
+        app.client.get(&path).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let r = app.client.get(&path).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/vnd.apple.mpegurl");
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let m3u8 = r.text().await.unwrap();
+    // The take has ended: a VOD playlist, here with no segment left.
+    assert!(m3u8.starts_with("#EXTM3U\n"), "{m3u8}");
+    assert!(m3u8.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{m3u8}");
+    assert!(m3u8.ends_with("#EXT-X-ENDLIST\n"), "{m3u8}");
+    error_code(
+        app.client
+            .get(format!("{path}?exp=99999999999&sig=00"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let unknown = format!(
+        "{}/media/playbacks/{}/live.m3u8",
+        app.base,
+        uuid::Uuid::new_v4()
+    );
+    error_code(
+        app.client
+            .get(&unknown)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
