@@ -26,6 +26,7 @@ mod m20261202_000014_add_camera_retention_max_bytes;
 mod m20261202_000015_add_camera_merge_seconds;
 mod m20261202_000016_add_event_external_id;
 mod m20261202_000017_create_webhooks;
+mod m20261202_000018_create_nodes;
 
 pub use connect::{connect, redact_url};
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_add_camera_merge_seconds::Migration),
             Box::new(m20261202_000016_add_event_external_id::Migration),
             Box::new(m20261202_000017_create_webhooks::Migration),
+            Box::new(m20261202_000018_create_nodes::Migration),
         ]
     }
 }

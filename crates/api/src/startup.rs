@@ -19,8 +19,8 @@ use tracing_actix_web::TracingLogger;
 use vigil_application::{PlaybackEvents, Recordings};
 use vigil_domain::{
     ports::{
-        CameraRepo, EventRepo, LocalMedia, MediaSigner, ObjectStore, PlaybackRepo, Probe, Recorder,
-        ShareRepo, UserRepo,
+        CameraRepo, EventRepo, LocalMedia, MediaSigner, NodeRepo, ObjectStore, PlaybackRepo, Probe,
+        Recorder, ShareRepo, UserRepo,
     },
     Error,
 };
@@ -43,6 +43,8 @@ pub struct ApiSettings {
     /// The server's public base, for the share links it makes
     /// (`PUBLIC_URL`).
     pub public_url: String,
+    /// This process as a node (`NODE_ID`, `NODE_LEASE_SECONDS`).
+    pub node: crate::routes::nodes::ThisNode,
     /// Whether takes are stored while they record (`LIVE_UPLOAD`), and
     /// their segments kept after the clip (`LIVE_SEGMENTS_KEEP`).
     pub live: vigil_application::live::LiveSettings,
@@ -61,6 +63,10 @@ impl Default for ApiSettings {
             cors_origins: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
             live: Default::default(),
+            node: crate::routes::nodes::ThisNode {
+                id: None,
+                lease: Duration::from_secs(10),
+            },
         }
     }
 }
@@ -90,6 +96,8 @@ pub struct Ports {
     /// Signs (and checks) the URLs served under `/media`: local objects
     /// and live playlists.
     pub signer: Arc<dyn MediaSigner>,
+    /// The nodes' heartbeats, for `GET /nodes`.
+    pub nodes: Arc<dyn NodeRepo>,
     /// Renders the process's counters and histograms for `/metrics` (the
     /// bin installs a Prometheus recorder); none: only the gauges `/metrics`
     /// reads itself.
@@ -176,6 +184,8 @@ impl Application {
             live: settings.live,
         });
         let signer: web::Data<dyn MediaSigner> = web::Data::from(ports.signer.clone());
+        let nodes: web::Data<dyn NodeRepo> = web::Data::from(ports.nodes.clone());
+        let this_node = web::Data::new(settings.node.clone());
         let playback_events = web::Data::new(ports.playback_events.clone());
         let media: Option<web::Data<dyn LocalMedia>> =
             ports.local_media.clone().map(web::Data::from);
@@ -213,6 +223,8 @@ impl Application {
             .app_data(probes.clone())
             .app_data(urls.clone())
             .app_data(signer.clone())
+            .app_data(nodes.clone())
+            .app_data(this_node.clone())
             .app_data(playback_events.clone())
             .app_data(metrics.clone())
             .configure(routes::configure)

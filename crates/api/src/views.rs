@@ -116,6 +116,8 @@ pub struct CameraView {
     pub transcode: &'static str,
     /// What the camera sends and whether it can be reached (read-only).
     pub stream: StreamView,
+    /// The id of the node that records it (`NODE_ID`), or null.
+    pub owner_node: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -168,6 +170,18 @@ pub struct StreamView {
     pub warnings: Vec<String>,
 }
 
+impl CameraView {
+    /// The view of `c` as recorded by `node`: on one node (SQLite, or
+    /// PostgreSQL until cameras are spread over nodes) it records every
+    /// camera.
+    pub fn owned(c: Camera, node: &crate::routes::nodes::ThisNode) -> Self {
+        Self {
+            owner_node: node.id.as_ref().map(|id| id.to_string()),
+            ..Self::from(c)
+        }
+    }
+}
+
 impl From<Camera> for CameraView {
     fn from(c: Camera) -> Self {
         Self {
@@ -193,6 +207,7 @@ impl From<Camera> for CameraView {
                 last_error: c.stream.last_error,
                 checked_at: c.stream.checked_at,
             },
+            owner_node: None,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

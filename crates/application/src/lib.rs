@@ -22,6 +22,7 @@ mod jobs;
 pub mod lifecycle;
 pub mod live;
 mod merging;
+pub mod nodes;
 pub mod notify;
 pub mod push;
 pub mod recordings;

@@ -66,6 +66,15 @@ pub trait ShareRepo: Send + Sync + Debug {
     async fn delete(&self, id: crate::ShareId) -> Result<bool>;
 }
 
+/// The nodes sharing the database, as their heartbeats say.
+#[async_trait]
+pub trait NodeRepo: Send + Sync + Debug {
+    /// Records that `beat.id` is alive now, with what it holds.
+    async fn beat(&self, beat: &crate::NodeBeat) -> Result<()>;
+    /// Every node ever heard of, by id.
+    async fn list(&self) -> Result<Vec<crate::Node>>;
+}
+
 /// Webhooks, and their durable delivery queue.
 #[async_trait]
 pub trait WebhookRepo: Send + Sync + Debug {

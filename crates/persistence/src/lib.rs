@@ -10,14 +10,16 @@ mod repo;
 pub mod testing;
 
 pub use repo::{
-    SqlCameraRepo, SqlEventRepo, SqlJobQueue, SqlPlaybackRepo, SqlShareRepo, SqlUserRepo,
-    SqlWebhookRepo,
+    SqlCameraRepo, SqlEventRepo, SqlJobQueue, SqlNodeRepo, SqlPlaybackRepo, SqlShareRepo,
+    SqlUserRepo, SqlWebhookRepo,
 };
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::sync::Arc;
 use vigil_domain::{
-    ports::{CameraRepo, EventRepo, JobQueue, PlaybackRepo, ShareRepo, UserRepo, WebhookRepo},
+    ports::{
+        CameraRepo, EventRepo, JobQueue, NodeRepo, PlaybackRepo, ShareRepo, UserRepo, WebhookRepo,
+    },
     Error,
 };
 
@@ -67,6 +69,10 @@ impl Database {
 
     pub fn webhooks(&self) -> Arc<dyn WebhookRepo> {
         Arc::new(SqlWebhookRepo::new(self.conn.clone()))
+    }
+
+    pub fn nodes(&self) -> Arc<dyn NodeRepo> {
+        Arc::new(SqlNodeRepo::new(self.conn.clone()))
     }
 
     pub fn shares(&self) -> Arc<dyn ShareRepo> {

@@ -856,3 +856,42 @@ both!(
         assert!(!hooks.delete(hook.id).await.unwrap());
     }
 );
+
+both!(nodes_beat_and_are_listed, |t: TestDatabase| async move {
+    let nodes = t.db.nodes();
+    assert!(nodes.list().await.unwrap().is_empty());
+    let started = time::OffsetDateTime::now_utc() - time::Duration::minutes(3);
+    let beat = vigil_domain::NodeBeat {
+        id: "node-b".parse().unwrap(),
+        started_at: started,
+        cameras: 3,
+        recordings: 1,
+    };
+    nodes.beat(&beat).await.unwrap();
+    let first = nodes.list().await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].cameras, first[0].recordings), (3, 1));
+    assert!((first[0].started_at - started).abs() < time::Duration::milliseconds(1));
+    // A later beat updates the same node.
+    nodes
+        .beat(&vigil_domain::NodeBeat {
+            recordings: 0,
+            ..beat.clone()
+        })
+        .await
+        .unwrap();
+    nodes
+        .beat(&vigil_domain::NodeBeat {
+            id: "node-a".parse().unwrap(),
+            ..beat
+        })
+        .await
+        .unwrap();
+    let listed = nodes.list().await.unwrap();
+    let ids: Vec<_> = listed.iter().map(|n| n.id.to_string()).collect();
+    assert_eq!(ids, ["node-a", "node-b"]);
+    assert_eq!(listed[1].recordings, 0);
+    assert!(listed[1].last_seen_at >= first[0].last_seen_at);
+    let now = time::OffsetDateTime::now_utc();
+    assert!(listed[1].alive(now, Duration::from_secs(10)));
+});

@@ -105,6 +105,11 @@ pub struct Config {
     /// Webhooks may target loopback and private addresses
     /// (`WEBHOOK_ALLOW_PRIVATE`).
     pub webhook_allow_private: bool,
+    /// This node's id (`NODE_ID`); none: the one kept in `DATA_DIR`.
+    pub node_id: Option<vigil_domain::NodeId>,
+    /// How long a node's heartbeat counts (`NODE_LEASE_SECONDS`, 2–300,
+    /// default 10).
+    pub node_lease: Duration,
     /// Takes are stored while they record (`LIVE_UPLOAD`, default on), and
     /// their segments kept after the clip (`LIVE_SEGMENTS_KEEP`).
     pub live: vigil_application::live::LiveSettings,
@@ -383,6 +388,14 @@ impl Config {
             log_format,
             auto_migrate: parse_bool(env, "AUTO_MIGRATE", true)?,
             webhook_allow_private: parse_bool(env, "WEBHOOK_ALLOW_PRIVATE", false)?,
+            node_id: match get(env, "NODE_ID") {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|message| ConfigError {
+                    var: "NODE_ID",
+                    message,
+                })?),
+            },
+            node_lease: Duration::from_secs(parse_u64(env, "NODE_LEASE_SECONDS", 10, 2, 300)?),
             live: vigil_application::live::LiveSettings {
                 enabled: parse_bool(env, "LIVE_UPLOAD", true)?,
                 keep: parse_bool(env, "LIVE_SEGMENTS_KEEP", false)?,

@@ -43,6 +43,32 @@ fn writable_dir(var: &'static str, dir: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// This node's id: `NODE_ID`, else the one generated into `DATA_DIR` by the
+/// first start, so a restarted node is the same node.
+fn node_id(cfg: &Config) -> Result<vigil_domain::NodeId, ConfigError> {
+    if let Some(id) = &cfg.node_id {
+        return Ok(id.clone());
+    }
+    let file = cfg.data_dir.join("node-id");
+    let fail = |message: String| ConfigError {
+        var: "NODE_ID",
+        message,
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|e| fail(format!("{}: {e}", file.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = format!("vigil-{}", hex::encode(rand::random::<[u8; 6]>()));
+            std::fs::write(&file, format!("{id}\n"))
+                .map_err(|e| fail(format!("cannot write {}: {e}", file.display())))?;
+            id.parse().map_err(fail)
+        }
+        Err(e) => Err(fail(format!("cannot read {}: {e}", file.display()))),
+    }
+}
+
 /// The media URL key is derived from the JWT key, so one secret to rotate
 /// covers both.
 fn media_key(jwt_secret: &[u8]) -> Vec<u8> {
@@ -233,6 +259,20 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         .watch_all(&vigil_application::all_cameras(db.cameras().as_ref()).await?)
         .await;
 
+    let node = node_id(&cfg)?;
+    tracing::info!(node_id = %node, "this node");
+    tasks.spawn(
+        "node heartbeat",
+        vigil_application::nodes::Heartbeat {
+            nodes: db.nodes(),
+            cameras: db.cameras(),
+            recorder: app.recordings.recorder.clone(),
+            id: node.clone(),
+            started_at: time::OffsetDateTime::now_utc(),
+            lease: cfg.node_lease,
+        }
+        .run(shutdown.clone()),
+    );
     let db_probe: Arc<dyn Probe> = Arc::new(db.clone());
     let settings = ApiSettings {
         jwt_secret,
@@ -241,6 +281,10 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         cors_origins: cfg.cors_origins.clone(),
         public_url: public_url.clone(),
         live: cfg.live,
+        node: vigil_api::routes::nodes::ThisNode {
+            id: Some(node),
+            lease: cfg.node_lease,
+        },
         ..ApiSettings::default()
     };
     let ports = Ports {
@@ -256,6 +300,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         probes: vec![db_probe, store_probe],
         local_media,
         signer: urls.signer.clone(),
+        nodes: db.nodes(),
         metrics,
     };
     // Every hour; per-camera retention applies even without RETENTION_DAYS.

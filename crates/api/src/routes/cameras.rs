@@ -5,6 +5,7 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::{int, path_id, JsonBody},
+    routes::nodes::ThisNode,
     routes::PageQuery,
     views::{CameraView, ListView},
 };
@@ -153,12 +154,14 @@ pub async fn list(
     _me: AuthUser,
     q: web::Query<PageQuery>,
     cameras: web::Data<dyn CameraRepo>,
+    node: web::Data<ThisNode>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    Ok(HttpResponse::Ok().json(ListView::from_listed(
-        cameras.list(page).await?,
-        CameraView::from,
-    )))
+    Ok(
+        HttpResponse::Ok().json(ListView::from_listed(cameras.list(page).await?, |c| {
+            CameraView::owned(c, &node)
+        })),
+    )
 }
 
 /// Add a camera.
@@ -169,6 +172,7 @@ pub async fn create(
     me: AuthUser,
     body: JsonBody<CreateCamera>,
     cameras: web::Data<dyn CameraRepo>,
+    node: web::Data<ThisNode>,
     recorder: web::Data<dyn Recorder>,
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
@@ -194,7 +198,7 @@ pub async fn create(
     tracing::info!(rtsp_url = %cam.rtsp_url, "camera created");
     keep_warm(recorder.get_ref(), &cam).await;
     recorder.check_stream(&cam);
-    Ok(HttpResponse::Created().json(CameraView::from(cam)))
+    Ok(HttpResponse::Created().json(CameraView::owned(cam, &node)))
 }
 
 /// Get a camera.
@@ -204,13 +208,14 @@ pub async fn get(
     _me: AuthUser,
     id: web::Path<String>,
     cameras: web::Data<dyn CameraRepo>,
+    node: web::Data<ThisNode>,
 ) -> ApiResult<HttpResponse> {
     let id: CameraId = path_id(&id, "camera")?;
     let cam = cameras
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found("camera"))?;
-    Ok(HttpResponse::Ok().json(CameraView::from(cam)))
+    Ok(HttpResponse::Ok().json(CameraView::owned(cam, &node)))
 }
 
 /// Change a camera.
@@ -222,6 +227,7 @@ pub async fn update(
     id: web::Path<String>,
     body: JsonBody<UpdateCamera>,
     cameras: web::Data<dyn CameraRepo>,
+    node: web::Data<ThisNode>,
     recorder: web::Data<dyn Recorder>,
 ) -> ApiResult<HttpResponse> {
     me.require_admin()?;
@@ -262,7 +268,7 @@ pub async fn update(
     if url_changed {
         recorder.check_stream(&cam);
     }
-    Ok(HttpResponse::Ok().json(CameraView::from(cam)))
+    Ok(HttpResponse::Ok().json(CameraView::owned(cam, &node)))
 }
 
 /// Delete a camera that has no events (409 otherwise).

@@ -7,6 +7,7 @@ pub mod health;
 pub mod login;
 pub mod media;
 pub mod metrics;
+pub mod nodes;
 pub mod openapi;
 pub mod playbacks;
 pub mod shares;
@@ -86,6 +87,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(webhooks::delete)),
         )
         .service(web::resource("/webhooks/{id}/ping").route(web::post().to(webhooks::ping)))
+        .service(web::resource("/nodes").route(web::get().to(nodes::list)))
         .service(
             web::resource("/webhooks/{id}/deliveries").route(web::get().to(webhooks::deliveries)),
         )

@@ -19,7 +19,7 @@ use utoipa::{
         routes::playbacks::list, routes::stream::stream, routes::playbacks::get, routes::playbacks::update, routes::playbacks::stop, routes::playbacks::delete,
         routes::shares::create, routes::shares::list, routes::shares::delete, routes::shares::open,
         routes::webhooks::create, routes::webhooks::list, routes::webhooks::get, routes::webhooks::delete,
-        routes::webhooks::ping, routes::webhooks::deliveries,
+        routes::webhooks::ping, routes::webhooks::deliveries, routes::nodes::list,
         routes::media::get,
     ),
     components(schemas(
@@ -33,6 +33,7 @@ use utoipa::{
         routes::shares::CreateShare, routes::shares::CreatedShare, routes::shares::ShareView,
         routes::webhooks::CreateWebhook, routes::webhooks::WebhookView, routes::webhooks::CreatedWebhook,
         routes::webhooks::DeliveryView, routes::webhooks::PingView, routes::webhooks::WebhookEventName,
+        routes::nodes::NodeView,
         routes::health::HealthView, routes::health::ReadyView,
     )),
     modifiers(&BearerAuth, &OneCameraOrSeveral, &DistinctWebhookEvents),

@@ -295,6 +295,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         workers: Some(1),
         cors_origins: opts.cors_origins,
         public_url: base.clone(),
+        node: vigil_api::routes::nodes::ThisNode {
+            id: Some(TEST_NODE.parse().unwrap()),
+            lease: Duration::from_secs(10),
+        },
         ..ApiSettings::default()
     };
     let recordings = Recordings::new(
@@ -319,6 +323,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         probes: vec![Arc::new(db.db.clone()), local.clone()],
         local_media: Some(local.clone()),
         signer: Arc::new(signer),
+        nodes: db.db.nodes(),
         metrics: Some(vigil_api::routes::metrics::MetricsText(Arc::new(|| {
             "# TYPE vigil_from_recorder_total counter\nvigil_from_recorder_total 7\n".into()
         }))),
@@ -499,6 +504,9 @@ impl TestApp {
 }
 
 /// Asserts the contract's error body and returns its code.
+/// The node id the test app runs as.
+pub const TEST_NODE: &str = "test-node-1";
+
 pub async fn error_code(r: Response, status: StatusCode) -> Value {
     assert_eq!(r.status(), status);
     let v: Value = r.json().await.unwrap();

@@ -9,6 +9,7 @@ mod errors;
 mod events;
 mod health;
 mod helpers;
+mod nodes;
 mod playbacks;
 mod receiver;
 mod retention;

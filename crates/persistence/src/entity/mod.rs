@@ -4,6 +4,7 @@
 pub mod cameras;
 pub mod events;
 pub mod jobs;
+pub mod nodes;
 pub mod playbacks;
 pub mod shares;
 pub mod users;
