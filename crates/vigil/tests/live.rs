@@ -231,17 +231,8 @@ async fn local_live_segments_are_served_by_vigil_and_removed_after_the_clip() {
         ("DATABASE_URL".into(), sqlite_url(data.path())),
     ]);
     let api = Api::login(&server.base).await;
-    let camera = api
-        .post("/cameras", json!({"name": "Door", "rtspUrl": cam.url()}))
-        .await;
-    let ev = api
-        .post(
-            "/events",
-            json!({"cameraId": camera["id"], "type": "MOTION"}),
-        )
-        .await;
+    let (ev, p) = api.recording_on("Door", &cam.url()).await;
     let pb = ev["playbackId"].as_str().unwrap().to_owned();
-    let p = api.wait_status(&pb, "RECORDING").await;
     let live_url = p["liveUrl"].as_str().unwrap().to_owned();
     assert!(
         live_url.starts_with(&format!(
@@ -310,17 +301,8 @@ async fn a_node_killed_with_its_disk_is_rebuilt_from_the_store() {
     );
     let mut server = Server::start(env);
     let api = Api::login(&server.base).await;
-    let camera = api
-        .post("/cameras", json!({"name": "Shed", "rtspUrl": cam.url()}))
-        .await;
-    let ev = api
-        .post(
-            "/events",
-            json!({"cameraId": camera["id"], "type": "MOTION"}),
-        )
-        .await;
+    let (ev, p) = api.recording_on("Shed", &cam.url()).await;
     let pb = ev["playbackId"].as_str().unwrap().to_owned();
-    let p = api.wait_status(&pb, "RECORDING").await;
     let live_url = p["liveUrl"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     let stored = loop {
@@ -387,17 +369,8 @@ async fn the_store_down_for_20_s_mid_recording_loses_nothing_on_postgres() {
     );
     let server = Server::start(env);
     let api = Api::login(&server.base).await;
-    let camera = api
-        .post("/cameras", json!({"name": "Lane", "rtspUrl": cam.url()}))
-        .await;
-    let ev = api
-        .post(
-            "/events",
-            json!({"cameraId": camera["id"], "type": "MOTION"}),
-        )
-        .await;
+    let (ev, _) = api.recording_on("Lane", &cam.url()).await;
     let pb = ev["playbackId"].as_str().unwrap().to_owned();
-    api.wait_status(&pb, "RECORDING").await;
     let recording = Instant::now();
     tokio::time::sleep(Duration::from_secs(4)).await;
     s3.kill_hard();

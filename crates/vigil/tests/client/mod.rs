@@ -89,6 +89,24 @@ impl Api {
         (ev, pb)
     }
 
+    /// A camera `name` on `url` and a MOTION event on it, once the
+    /// playback is RECORDING: the event and the playback.
+    pub async fn recording_on(&self, name: &str, url: &str) -> (Value, Value) {
+        let camera = self
+            .post("/cameras", json!({"name": name, "rtspUrl": url}))
+            .await;
+        let ev = self
+            .post(
+                "/events",
+                json!({"cameraId": camera["id"], "type": "MOTION"}),
+            )
+            .await;
+        let pb = self
+            .wait_status(ev["playbackId"].as_str().unwrap(), "RECORDING")
+            .await;
+        (ev, pb)
+    }
+
     /// A MOTION event on `camera` recorded for `seconds` once RECORDING,
     /// then ended; returns the COMPLETED playback.
     pub async fn record_clip(&self, camera: &Value, seconds: f64) -> Value {
