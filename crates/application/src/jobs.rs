@@ -348,6 +348,7 @@ impl RecordingService {
 
     /// Removes the objects and folder of a playback deleted meanwhile.
     async fn forget(&self, id: PlaybackId, dir: &Path) {
+        self.live_tails.drop_tail(id);
         let _ = self.store.delete(&Playback::video_key_for(id)).await;
         let _ = self.store.delete(&Playback::thumbnail_key_for(id)).await;
         crate::live::remove_segments(self.store.as_ref(), id).await;
@@ -385,6 +386,9 @@ impl RecordingService {
                 crate::telemetry::uploaded(began.elapsed(), size);
                 crate::telemetry::completed();
                 tracing::info!(bytes = size, "recording completed");
+                // The take's live backlog reads the folder's parts, and
+                // its segments must be stored before they are removed.
+                self.live_tails.settle(id).await;
                 let _ = tokio::fs::remove_dir_all(&dir).await;
                 if !self.limits.live.keep {
                     // The clip holds them all now.

@@ -31,8 +31,12 @@ const RETRY: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 /// After the take ends, how long its last segments may take to store
 /// before the clip is handed on without them (the final clip holds them
-/// anyway, and its upload is durable).
-const FLUSH_DEADLINE: Duration = Duration::from_secs(20);
+/// anyway, and its upload is durable: the hand-off to the queue must not
+/// wait long on a hanging store, nor at all on one already failing).
+const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a take's backlog may go on being stored after the take ended
+/// (in the background, once the hand-off stopped waiting for it).
+const TAIL_DEADLINE: Duration = Duration::from_secs(300);
 /// The file a batch of several parts is concatenated into before upload.
 const BATCH_FILE: &str = "live-batch.ts";
 /// Segments uploaded at once, across every take: each upload holds its
@@ -69,6 +73,7 @@ pub(crate) struct LiveUpload {
     last_times: Option<PartTimes>,
     waiting: VecDeque<Waiting>,
     failing_since: Option<std::time::Instant>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The handle the take's driver keeps: say the take ended, then wait for
@@ -77,20 +82,61 @@ pub(crate) struct LiveUpload {
 pub(crate) struct LiveHandle {
     ended: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Set while the store refuses or does not answer.
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LiveHandle {
-    /// Stores what is left (the last part included) and stops, within
-    /// [`FLUSH_DEADLINE`].
-    pub(crate) async fn finish(self) {
+    /// Says the take ended and waits for what is left (the last part
+    /// included) to be stored, within [`FLUSH_DEADLINE`], or not at all
+    /// when the store is already failing. What is still left then goes on
+    /// in the background: the returned tail, for whoever removes the take's
+    /// folder and segments to wait on first (`None`: nothing left).
+    pub(crate) async fn finish(self) -> Option<tokio::task::JoinHandle<()>> {
         self.ended.send_replace(true);
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(FLUSH_DEADLINE, self.task)
-            .await
-            .is_err()
-        {
-            abort.abort();
-            tracing::warn!("the last live segments were not stored in time; the clip holds them");
+        let mut task = self.task;
+        let wait = if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+            Duration::ZERO
+        } else {
+            FLUSH_DEADLINE
+        };
+        match tokio::time::timeout(wait, &mut task).await {
+            Ok(_) => None,
+            Err(_) => {
+                tracing::info!("the last live segments are still being stored; the clip goes on without waiting");
+                Some(task)
+            }
+        }
+    }
+}
+
+/// Live uploads still storing an ended take's backlog, by playback.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tails(
+    Arc<std::sync::Mutex<std::collections::HashMap<PlaybackId, tokio::task::JoinHandle<()>>>>,
+);
+
+impl Tails {
+    pub(crate) fn keep(&self, playback: PlaybackId, tail: Option<tokio::task::JoinHandle<()>>) {
+        if let Some(t) = tail {
+            crate::service::lock(&self.0).insert(playback, t);
+        }
+    }
+
+    /// Waits for the playback's backlog to be stored (within
+    /// [`TAIL_DEADLINE`] of its end), so its folder and segments are removed
+    /// only after.
+    pub(crate) async fn settle(&self, playback: PlaybackId) {
+        let tail = crate::service::lock(&self.0).remove(&playback);
+        if let Some(tail) = tail {
+            let _ = tail.await;
+        }
+    }
+
+    /// Stops storing the backlog of a playback that is gone.
+    pub(crate) fn drop_tail(&self, playback: PlaybackId) {
+        if let Some(tail) = crate::service::lock(&self.0).remove(&playback) {
+            tail.abort();
         }
     }
 }
@@ -103,7 +149,9 @@ impl LiveUpload {
         dir: &Path,
     ) -> LiveHandle {
         let (ended, rx) = watch::channel(false);
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let upload = LiveUpload {
+            failing: failing.clone(),
             capture,
             store,
             playback,
@@ -116,17 +164,38 @@ impl LiveUpload {
         };
         let span = tracing::info_span!("live upload", playback_id = %playback);
         let task = tokio::spawn(tracing::Instrument::instrument(upload.run(rx), span));
-        LiveHandle { ended, task }
+        LiveHandle {
+            ended,
+            task,
+            failing,
+        }
     }
 
     async fn run(mut self, mut ended: watch::Receiver<bool>) {
         let mut delay = RETRY;
+        let mut ended_at = None;
         loop {
             let done = *ended.borrow();
+            if done
+                && *ended_at.get_or_insert_with(std::time::Instant::now) + TAIL_DEADLINE
+                    < std::time::Instant::now()
+            {
+                tracing::warn!(
+                    left = self.waiting.len(),
+                    "gave up storing the last live segments; the clip holds them"
+                );
+                return;
+            }
             self.collect(done);
             match self.store_ready(done).await {
-                Ok(()) => delay = RETRY,
+                Ok(()) => {
+                    delay = RETRY;
+                    self.failing
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                }
                 Err(e) => {
+                    self.failing
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                     if self.failing_since.is_none() {
                         tracing::warn!(error = %e.chain(), "cannot store live segments; they wait on disk");
                         self.failing_since = Some(std::time::Instant::now());
@@ -134,7 +203,8 @@ impl LiveUpload {
                     crate::telemetry::live_segment(false, 0);
                     if done {
                         // The take is over: its clip carries this media,
-                        // and the clip's own upload is the durable one.
+                        // and the clip's own upload is the durable one;
+                        // the backlog goes on until the tail's deadline.
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(RETRY_MAX);
                         continue;

@@ -72,6 +72,8 @@ pub struct RecordingService {
     /// waits on it instead of polling.
     pub(crate) idle: Arc<tokio::sync::Notify>,
     pub(crate) workers: crate::jobs::Workers,
+    /// Live uploads still storing ended takes' backlogs.
+    pub(crate) live_tails: crate::live::Tails,
     /// Where takes report their camera's link and clips what they measured;
     /// none for a service without a camera repository (tests).
     pub(crate) streams: Option<crate::streams::CameraStreams>,
@@ -104,6 +106,7 @@ impl RecordingService {
             active: Arc::default(),
             idle: Arc::default(),
             workers: crate::jobs::Workers::default(),
+            live_tails: Default::default(),
             streams: None,
         }
     }
@@ -219,7 +222,7 @@ impl RecordingService {
                     // The last part is closed now: it is stored before the
                     // clip is handed on (and the folder perhaps removed).
                     if let Some(live) = live {
-                        live.finish().await;
+                        self.live_tails.keep(id, live.finish().await);
                     }
                     if let Some(s) = &self.streams {
                         match &result {
@@ -236,7 +239,7 @@ impl RecordingService {
             }
         }
         if let Some(live) = live {
-            live.finish().await;
+            self.live_tails.keep(id, live.finish().await);
         }
         self.release(id);
     }
@@ -246,6 +249,7 @@ impl RecordingService {
     async fn hand_off(&self, id: PlaybackId, clip: &ClipFile, note: Option<String>) -> Result<()> {
         match self.lifecycle.apply(id, Happened::Stopped).await {
             Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.live_tails.drop_tail(id);
                 let _ = tokio::fs::remove_dir_all(&clip.dir).await;
                 crate::live::remove_segments(self.store.as_ref(), id).await;
                 return Ok(());

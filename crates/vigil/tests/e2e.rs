@@ -160,7 +160,9 @@ async fn a_server_killed_mid_upload_resumes_it_after_restart_on_sqlite_and_s3() 
         data.path(),
         sqlite_url(data.path()),
         &proxy.url,
-        &[("JOB_LEASE_SECONDS", "3")],
+        // The clip's own upload is what this test stalls: no live
+        // segment may be the stalled request it waits for.
+        &[("JOB_LEASE_SECONDS", "3"), ("LIVE_UPLOAD", "false")],
     );
     let server = Server::start(env);
     let api = Api::login(&server.base).await;
@@ -207,7 +209,9 @@ async fn an_upload_waits_while_s3_is_down_and_completes_when_it_is_back_on_postg
         data.path(),
         db_url,
         &proxy.url,
-        &[("UPLOAD_RETRY_SECONDS", "1")],
+        // The clip's upload is what the proxy counts (live segments under
+        // faults: tests/live.rs).
+        &[("UPLOAD_RETRY_SECONDS", "1"), ("LIVE_UPLOAD", "false")],
     );
     let server = Server::start(env);
     let api = Api::login(&server.base).await;
@@ -373,7 +377,9 @@ async fn an_s3_server_killed_mid_upload_and_restarted_loses_nothing() {
         data.path(),
         sqlite_url(data.path()),
         &proxy.url,
-        &[("UPLOAD_RETRY_SECONDS", "1")],
+        // The clip's upload is what the proxy counts (live segments under
+        // faults: tests/live.rs).
+        &[("UPLOAD_RETRY_SECONDS", "1"), ("LIVE_UPLOAD", "false")],
     );
     let server = Server::start(env);
     let api = Api::login(&server.base).await;
