@@ -347,8 +347,21 @@ impl RecordingService {
     }
 
     /// Removes the objects and folder of a playback deleted meanwhile.
+    /// Uploads the clip in one go, its index first (a clip written while it
+    /// recorded has it last: it is moved in one pass over the file first).
+    async fn put_whole(&self, key: &str, clip: &Path) -> Result<u64> {
+        if let Err(e) = self.capture.make_faststart(clip).await {
+            // The evidence matters more than its layout.
+            tracing::warn!(error = %e, "cannot move the clip's index first; storing it as it is");
+        }
+        self.store.put_file(key, clip, "video/mp4").await
+    }
+
     async fn forget(&self, id: PlaybackId, dir: &Path) {
         self.live_tails.drop_tail(id);
+        if let Some(begun) = self.begun_uploads.take(id) {
+            crate::clip_upload::abort(self.store.as_ref(), &begun).await;
+        }
         let _ = self.store.delete(&Playback::video_key_for(id)).await;
         let _ = self.store.delete(&Playback::thumbnail_key_for(id)).await;
         crate::live::remove_segments(self.store.as_ref(), id).await;
@@ -367,7 +380,25 @@ impl RecordingService {
         let dir = clip.parent().map(Path::to_path_buf).unwrap_or_default();
         let video_key = Playback::video_key_for(id);
         let began = std::time::Instant::now();
-        let size = self.store.put_file(&video_key, clip, "video/mp4").await?;
+        let size = match self.begun_uploads.take(id) {
+            // Most of the clip went up while it recorded.
+            Some(begun) => match crate::clip_upload::complete(
+                self.store.as_ref(),
+                self.capture.as_ref(),
+                &begun,
+                clip,
+            )
+            .await
+            {
+                Ok(size) => size,
+                Err(e) => {
+                    tracing::warn!(error = %e.chain(), "cannot finish the upload begun while recording; uploading the clip whole");
+                    crate::clip_upload::abort(self.store.as_ref(), &begun).await;
+                    self.put_whole(&video_key, clip).await?
+                }
+            },
+            None => self.put_whole(&video_key, clip).await?,
+        };
         let thumbnail_key = self
             .thumbnail(id, clip, &dir, media.duration_sec.unwrap_or(0.0))
             .await;

@@ -17,6 +17,7 @@
 pub mod admin;
 mod app;
 pub mod cameras;
+mod clip_upload;
 pub mod frigate;
 mod jobs;
 pub mod lifecycle;

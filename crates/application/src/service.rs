@@ -74,6 +74,9 @@ pub struct RecordingService {
     pub(crate) workers: crate::jobs::Workers,
     /// Live uploads still storing ended takes' backlogs.
     pub(crate) live_tails: crate::live::Tails,
+    /// Clip uploads begun while their takes recorded, for the upload jobs
+    /// to finish.
+    pub(crate) begun_uploads: crate::clip_upload::BegunUploads,
     /// Where takes report their camera's link and clips what they measured;
     /// none for a service without a camera repository (tests).
     pub(crate) streams: Option<crate::streams::CameraStreams>,
@@ -107,6 +110,7 @@ impl RecordingService {
             idle: Arc::default(),
             workers: crate::jobs::Workers::default(),
             live_tails: Default::default(),
+            begun_uploads: Default::default(),
             streams: None,
         }
     }
@@ -195,6 +199,12 @@ impl RecordingService {
         let live = self.limits.live.enabled.then(|| {
             crate::live::LiveUpload::start(self.capture.clone(), self.store.clone(), id, &dir)
         });
+        let mut clip_upload = self
+            .limits
+            .live
+            .enabled
+            .then(|| crate::clip_upload::ClipUpload::start(self.store.clone(), id, &dir))
+            .flatten();
         while let Some(ev) = take.next_event().await {
             match ev {
                 TakeEvent::MediaStarted { since } => {
@@ -224,6 +234,9 @@ impl RecordingService {
                     if let Some(live) = live {
                         self.live_tails.keep(id, live.finish().await);
                     }
+                    if let Some(upload) = clip_upload.take() {
+                        self.keep_begun(id, upload, &result).await;
+                    }
                     if let Some(s) = &self.streams {
                         match &result {
                             Ok(clip) => s.clip(camera, clip.stream.as_deref().cloned()).await,
@@ -241,7 +254,34 @@ impl RecordingService {
         if let Some(live) = live {
             self.live_tails.keep(id, live.finish().await);
         }
+        if let Some(upload) = clip_upload {
+            if let Some(begun) = upload.finish().await {
+                crate::clip_upload::abort(self.store.as_ref(), &begun).await;
+            }
+        }
         self.release(id);
+    }
+
+    /// Keeps the upload begun while the take recorded for the clip's upload
+    /// job, when the clip is the file it was reading; drops it otherwise.
+    async fn keep_begun(
+        &self,
+        id: PlaybackId,
+        upload: crate::clip_upload::ClipUpload,
+        result: &std::result::Result<ClipFile, vigil_domain::RecordError>,
+    ) {
+        let Some(begun) = upload.finish().await else {
+            return;
+        };
+        match result {
+            Ok(clip) if clip.streamed => self.begun_uploads.keep(id, begun),
+            _ => {
+                let store = self.store.clone();
+                tokio::spawn(
+                    async move { crate::clip_upload::abort(store.as_ref(), &begun).await },
+                );
+            }
+        }
     }
 
     /// Moves a finished take to PROCESSING and queues its upload. A
@@ -250,6 +290,9 @@ impl RecordingService {
         match self.lifecycle.apply(id, Happened::Stopped).await {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 self.live_tails.drop_tail(id);
+                if let Some(begun) = self.begun_uploads.take(id) {
+                    crate::clip_upload::abort(self.store.as_ref(), &begun).await;
+                }
                 let _ = tokio::fs::remove_dir_all(&clip.dir).await;
                 crate::live::remove_segments(self.store.as_ref(), id).await;
                 return Ok(());

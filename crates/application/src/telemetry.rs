@@ -19,6 +19,7 @@ pub const RING_BYTES: &str = "vigil_pre_roll_ring_bytes";
 pub const FRIGATE: &str = "vigil_frigate_messages_total";
 pub const LIVE_SEGMENTS: &str = "vigil_live_segments_total";
 pub const LIVE_BYTES: &str = "vigil_live_uploaded_bytes_total";
+pub const LIVE_CLIP_PARTS: &str = "vigil_live_clip_parts_total";
 
 /// Bucket bounds (seconds) of the two histograms: start latency is
 /// sub-second to a few seconds; uploads seconds to minutes.
@@ -68,6 +69,10 @@ pub fn describe() {
         "Media bytes stored while recording."
     );
     describe_counter!(
+        LIVE_CLIP_PARTS,
+        "Parts of clips (the final MP4) stored while they record, by outcome: stored, or failed (retried)."
+    );
+    describe_counter!(
         FRIGATE,
         "Frigate event messages, by outcome: started, ended, repeated, or ignored (unknown_camera, malformed, unknown_event)."
     );
@@ -76,6 +81,12 @@ pub fn describe() {
 pub(crate) fn live_segment(stored: bool, bytes: u64) {
     let outcome = if stored { "stored" } else { "failed" };
     metrics::counter!(LIVE_SEGMENTS, "outcome" => outcome).increment(1);
+    metrics::counter!(LIVE_BYTES).increment(bytes);
+}
+
+pub(crate) fn live_clip_part(stored: bool, bytes: u64) {
+    let outcome = if stored { "stored" } else { "failed" };
+    metrics::counter!(LIVE_CLIP_PARTS, "outcome" => outcome).increment(1);
     metrics::counter!(LIVE_BYTES).increment(bytes);
 }
 

@@ -355,6 +355,59 @@ async fn live_segments_are_stored_while_recording_and_removed_with_the_clip() {
 }
 
 #[tokio::test]
+async fn a_clip_is_stored_in_parts_while_it_records_and_only_its_ends_are_left() {
+    let cam = TestCamera::start();
+    let f = fixture_with(4, tempfile::tempdir().unwrap(), |c| c.stream_clip = true).await;
+    // Small parts, so a few seconds of the test camera make several.
+    f.store
+        .part_size
+        .store(48 * 1024, std::sync::atomic::Ordering::SeqCst);
+    let id = PlaybackId::new();
+    f.playbacks.insert(id, RecordingStatus::Pending);
+    f.service
+        .start(id, &camera(&cam.url()), window())
+        .await
+        .unwrap();
+    wait_status(&f, id, RecordingStatus::Recording).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !f.store.parts_log.lock().unwrap().contains(&3) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no clip parts stored while recording"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(f.playbacks.get_now(id).status, RecordingStatus::Recording);
+    assert!(
+        !f.store.parts_log.lock().unwrap().contains(&1),
+        "part 1 (its header is patched at the end) waits for the end"
+    );
+    f.service.stop(id).await.unwrap();
+    wait_status(&f, id, RecordingStatus::Completed).await;
+
+    let log = f.store.parts_log.lock().unwrap().clone();
+    let first = log.iter().position(|n| *n == 1).expect("part 1 stored");
+    assert!(log[..first].contains(&3), "{log:?}");
+    let video = f.objects.join(format!("playbacks/{id}/video.mp4"));
+    // Stored faststart: part 1 holds the index, made at the end, and the
+    // media before part 2; the media stored while recording was not sent
+    // again.
+    assert!(is_faststart(&video), "the index first");
+    assert_eq!(decode_errors(&video), "");
+    assert_eq!(log.iter().filter(|n| **n == 2).count(), 1, "{log:?}");
+    let p = f.playbacks.get_now(id);
+    assert_eq!(
+        p.media.file_size_bytes,
+        Some(std::fs::metadata(&video).unwrap().len() as i64)
+    );
+    assert!(p.media.duration_sec.unwrap() > 2.0);
+    let open = std::fs::read_dir(f.objects.join(".uploads"))
+        .unwrap()
+        .count();
+    assert_eq!(open, 0, "no upload left open");
+}
+
+#[tokio::test]
 async fn recovery_rebuilds_a_lost_folder_from_the_stored_segments() {
     let f = fixture(4).await;
     let id = PlaybackId::new();

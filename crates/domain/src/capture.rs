@@ -14,6 +14,13 @@ use std::{
 
 /// The joined clip's name in a take's folder.
 pub const CLIP_NAME: &str = "video.mp4";
+/// The clip a take writes while it records, when the recorder streams its
+/// parts into one (a moov-at-end MP4 growing only at its end, but for the
+/// mdat size in its first bytes, patched when it is finished): renamed to
+/// [`CLIP_NAME`] once whole. Its bytes past the first part of an upload in
+/// parts are final as soon as they are written, so they can be stored
+/// while the take still records.
+pub const GROWING_CLIP_NAME: &str = "clip-growing.mp4";
 /// How a take's parts are named in its folder (`part-00000.ts`, …), in
 /// order; [`Capture::finalize`] joins whatever is named so.
 pub const PART_PREFIX: &str = "part-";
@@ -47,6 +54,10 @@ pub struct ClipFile {
     /// What the clip shows of the camera's stream (keyframe interval
     /// included); `None` when it could not be measured in time.
     pub stream: Option<Box<StreamFacts>>,
+    /// Whether the clip is the one [`GROWING_CLIP_NAME`] was, finished: its
+    /// bytes are what was read of that file while recording, but for its
+    /// first bytes. `false` when it was joined from the parts at the end.
+    pub streamed: bool,
 }
 
 /// A warm camera's link, as its ring sees it now.
@@ -128,6 +139,21 @@ pub trait Capture: Send + Sync + Debug {
     async fn stop_warm(&self);
     /// Joins the parts in `dir` into its clip, within a deadline.
     async fn finalize(&self, dir: &Path) -> Result<PathBuf, RecordError>;
+    /// Rewrites `clip` in place with its index first, when it is last (a
+    /// clip written while it recorded); one pass over the file.
+    async fn make_faststart(&self, clip: &Path) -> Result<(), RecordError>;
+    /// Writes to `out` the first `len` bytes of a faststart form of the
+    /// moov-at-end `clip` that goes on with the clip's own bytes from
+    /// `from` (so pieces of the clip already stored stay valid), and returns
+    /// where those end: the faststart file is `out`, then the clip's bytes
+    /// `from..end`. Fails when the index does not fit.
+    async fn faststart_start(
+        &self,
+        clip: &Path,
+        from: u64,
+        len: u64,
+        out: &Path,
+    ) -> Result<u64, RecordError>;
     /// What ffprobe says of `clip`, within a deadline.
     async fn probe(&self, clip: &Path) -> Result<MediaInfo, RecordError>;
     /// Writes a JPEG of `clip` at `at_sec` to `out`, within a deadline.

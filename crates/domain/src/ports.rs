@@ -231,6 +231,45 @@ pub trait ObjectStore: Send + Sync + Debug {
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Downloads `key` to `path` (replacing it), returning its size.
     async fn get_file(&self, key: &str, path: &Path) -> Result<u64>;
+    /// The size of every part but the last of an upload in parts (see
+    /// [`ObjectStore::start_upload`]); `None` when the store takes whole
+    /// files only (local disk), and the other part methods then refuse.
+    fn part_size(&self) -> Option<u64> {
+        None
+    }
+    /// Begins an upload of `key` in parts, returning its upload id: the
+    /// object appears only when [`ObjectStore::complete_upload`] succeeds.
+    async fn start_upload(&self, key: &str, _content_type: &str) -> Result<String> {
+        Err(crate::Error::internal(format!(
+            "this store cannot upload {key} in parts"
+        )))
+    }
+    /// Stores part `number` (from 1) of an upload: `len` bytes of `path`
+    /// from `offset` (every part but the last is [`ObjectStore::part_size`]
+    /// long); storing a number again replaces it. Returns its ETag.
+    async fn upload_part(
+        &self,
+        key: &str,
+        _upload_id: &str,
+        _number: u32,
+        _path: &Path,
+        _offset: u64,
+        _len: u64,
+    ) -> Result<String> {
+        Err(crate::Error::internal(format!(
+            "this store cannot upload {key} in parts"
+        )))
+    }
+    /// Makes the object of an upload from its parts' ETags, part 1 first.
+    async fn complete_upload(&self, key: &str, _upload_id: &str, _etags: &[String]) -> Result<()> {
+        Err(crate::Error::internal(format!(
+            "this store cannot upload {key} in parts"
+        )))
+    }
+    /// Drops an upload and the parts stored for it.
+    async fn abort_upload(&self, _key: &str, _upload_id: &str) -> Result<()> {
+        Ok(())
+    }
     /// Deletes every object under `prefix` (which ends with `/`).
     async fn delete_prefix(&self, prefix: &str) -> Result<()> {
         for key in self.list(prefix).await? {

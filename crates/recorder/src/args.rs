@@ -130,6 +130,32 @@ pub fn join(list: &Path, out: &Path) -> Vec<String> {
     a
 }
 
+/// Remuxes MPEG-TS read from stdin into a moov-at-end MP4 at `out`, without
+/// re-encoding.
+pub fn remux(out: &Path) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "mpegts",
+        "-i",
+        "pipe:0",
+        // As in `join`: the MP4 muxer inserts `aac_adtstoasc` itself.
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-f",
+        "mp4",
+    ]
+    .map(String::from)
+    .to_vec();
+    a.push(out.to_string_lossy().into_owned());
+    a
+}
+
 /// [`join`], with the video re-encoded to H.264 (for cameras whose H.265
 /// browsers can't play). `veryfast` at CRF 23 keeps a 1080p camera's
 /// quality at about a fifth of the CPU of `medium`; the audio is already

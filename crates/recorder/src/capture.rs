@@ -128,6 +128,7 @@ impl RecordingTake {
                         })
                         .collect(),
                     stream: clip.stream,
+                    streamed: clip.streamed,
                 }
             })),
         })
@@ -256,6 +257,26 @@ impl Capture for FfmpegCapture {
 
     async fn finalize(&self, dir: &Path) -> Result<PathBuf, RecordError> {
         parts::join(self.recorder.config(), dir).await
+    }
+
+    async fn make_faststart(&self, clip: &Path) -> Result<(), RecordError> {
+        let clip = clip.to_owned();
+        tokio::task::spawn_blocking(move || crate::mp4::make_faststart(&clip))
+            .await
+            .map_err(|e| RecordError::io(format!("faststart: {e}")))?
+    }
+
+    async fn faststart_start(
+        &self,
+        clip: &Path,
+        from: u64,
+        len: u64,
+        out: &Path,
+    ) -> Result<u64, RecordError> {
+        let (clip, out) = (clip.to_owned(), out.to_owned());
+        tokio::task::spawn_blocking(move || crate::mp4::faststart_start(&clip, from, len, &out))
+            .await
+            .map_err(|e| RecordError::io(format!("faststart: {e}")))?
     }
 
     async fn probe(&self, clip: &Path) -> Result<MediaInfo, RecordError> {

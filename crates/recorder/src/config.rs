@@ -38,6 +38,11 @@ pub struct RecorderConfig {
     /// How much of a camera's stream a probe reads: two keyframes of a
     /// "smart codec" camera (4 s GOP) fit in it.
     pub stream_probe_window: Duration,
+    /// Write each take's clip while it records, from its parts as they
+    /// close (`remux`): a moov-at-end MP4 ready moments after the take
+    /// ends, whose bytes can be stored during the recording. Off: the parts
+    /// are joined into a faststart MP4 at the end.
+    pub stream_clip: bool,
 }
 
 impl RecorderConfig {
@@ -57,6 +62,7 @@ impl RecorderConfig {
             join_timeout: Duration::from_secs(300),
             probe_timeout: Duration::from_secs(30),
             stream_probe_window: Duration::from_secs(9),
+            stream_clip: false,
         }
     }
 }

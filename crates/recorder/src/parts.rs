@@ -159,7 +159,7 @@ pub fn mark_transcoded(dir: &Path) -> std::io::Result<()> {
     std::fs::write(dir.join(TRANSCODE_MARK), b"")
 }
 
-fn is_transcoded(dir: &Path) -> bool {
+pub(crate) fn is_transcoded(dir: &Path) -> bool {
     dir.join(TRANSCODE_MARK).exists()
 }
 
@@ -181,14 +181,23 @@ fn nice() -> Option<&'static Path> {
 /// How much of a clip is read to measure the camera's stream.
 const STREAM_WINDOW: Duration = Duration::from_secs(30);
 
-/// Joins the parts in `dir` and probes the clip.
-pub async fn finish(
+/// Finishes the take's growing clip, or joins the parts in `dir` when there
+/// is none, and probes the clip.
+pub(crate) async fn finish(
     cfg: &RecorderConfig,
     dir: &Path,
     reconnects: u32,
     gaps: Vec<(SystemTime, Duration)>,
+    growing: Option<crate::remux::Remux>,
 ) -> Result<Clip, RecordError> {
-    let path = join(cfg, dir).await?;
+    let streamed = match growing {
+        Some(g) => g.close().await,
+        None => None,
+    };
+    let path = match &streamed {
+        Some(path) => path.clone(),
+        None => join(cfg, dir).await?,
+    };
     let info = match probe::probe(&cfg.ffprobe, &path, cfg.probe_timeout).await {
         // The clip is whole; only what ffprobe would have said of it is
         // missing, and the evidence matters more.
@@ -220,10 +229,11 @@ pub async fn finish(
         reconnects,
         gaps,
         stream,
+        streamed: streamed.is_some(),
     })
 }
 
-/// A finished recording: one faststart MP4 and what ffprobe says of it.
+/// A finished recording: one MP4 and what ffprobe says of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clip {
     /// The recording's working folder, holding the parts and the clip.
@@ -237,6 +247,9 @@ pub struct Clip {
     /// What the clip shows of the camera's stream (keyframe interval
     /// included); `None` for a transcoded clip or when ffprobe failed.
     pub stream: Option<Box<vigil_domain::StreamFacts>>,
+    /// Written while it recorded (moov at the end) rather than joined from
+    /// the parts (faststart).
+    pub streamed: bool,
 }
 
 impl Clip {

@@ -73,10 +73,12 @@ impl Session {
     /// Records, then joins the clip, in `span` (made by the caller before
     /// it spawned this, so the caller's span, a playback's, is its parent).
     pub async fn run(mut self, span: tracing::Span) {
-        let result = tracing::Instrument::instrument(self.record(), span.clone()).await;
+        let growing = span.in_scope(|| crate::remux::Remux::start(&self.cfg, &self.dir));
+        let result =
+            tracing::Instrument::instrument(self.record(growing.as_ref()), span.clone()).await;
         let result = match result {
             Ok(reconnects) => {
-                tracing::Instrument::instrument(self.finalize(reconnects), span).await
+                tracing::Instrument::instrument(self.finalize(reconnects, growing), span).await
             }
             Err(e) => Err(e),
         };
@@ -85,19 +87,25 @@ impl Session {
 
     /// Records until stopped, the length limit, or the camera is gone for
     /// good. Returns the number of reconnects.
-    async fn record(&mut self) -> Result<u32, RecordError> {
+    async fn record(&mut self, growing: Option<&crate::remux::Remux>) -> Result<u32, RecordError> {
         let limit = Instant::now() + self.cfg.max_duration;
         let mut tail = StderrTail::new(self.url.clone(), 6);
         let mut audio = self.audio_memory.of(&self.url);
         let mut media_ever = false;
         let mut attempt = 0u32;
         let mut down_since: Option<Instant> = None;
+        let mut spawned = false;
         loop {
             if stop_requested(&self.stop) {
                 return Ok(attempt);
             }
             tail.clear();
             let first_part = parts::next_number(&self.dir);
+            if let (Some(g), true) = (growing, spawned) {
+                // A new run starts new timestamps (or redoes the audio).
+                g.abandon("ffmpeg restarted");
+            }
+            spawned = true;
             let run = self.spawn(audio, first_part)?;
             let (exit, got_media) = self
                 .supervise(run, &mut tail, limit, media_ever, audio)
@@ -330,8 +338,13 @@ impl Session {
         let _ = self.events.send(RecorderEvent::MediaWritten);
     }
 
-    async fn finalize(&self, reconnects: u32) -> Result<Clip, RecordError> {
-        let clip = parts::finish(&self.cfg, &self.dir, reconnects, self.gaps.clone()).await?;
+    async fn finalize(
+        &self,
+        reconnects: u32,
+        growing: Option<crate::remux::Remux>,
+    ) -> Result<Clip, RecordError> {
+        let clip =
+            parts::finish(&self.cfg, &self.dir, reconnects, self.gaps.clone(), growing).await?;
         Manifest::remove(&self.dir);
         Ok(clip)
     }

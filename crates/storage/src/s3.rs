@@ -508,6 +508,67 @@ impl ObjectStore for S3Store {
         }
     }
 
+    fn part_size(&self) -> Option<u64> {
+        Some(self.settings.transfer.part_size)
+    }
+
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<String> {
+        crate::validate_key(key).map_err(|e| Error::invalid(e.to_string()))?;
+        self.retry("initiate multipart", || {
+            self.upload.initiate_multipart_upload(key, content_type)
+        })
+        .await
+        .map(|init| init.upload_id)
+        .map_err(|e| to_error("initiate multipart", e))
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        path: &Path,
+        offset: u64,
+        len: u64,
+    ) -> Result<String> {
+        let len = usize::try_from(len).map_err(|_| Error::invalid("part too large"))?;
+        // Read again on each attempt, as the parts of `put_file` are.
+        self.retry("upload part", || async move {
+            let (chunk, md5) = read_part(path, offset, len).await?;
+            self.put_part(key, upload_id, number, chunk, md5, "video/mp4")
+                .await
+        })
+        .await
+        .map(|part| part.etag)
+        .map_err(|e| to_error("upload part", e))
+    }
+
+    async fn complete_upload(&self, key: &str, upload_id: &str, etags: &[String]) -> Result<()> {
+        let parts: Vec<Part> = etags
+            .iter()
+            .enumerate()
+            .map(|(i, etag)| Part {
+                part_number: i as u32 + 1,
+                etag: etag.clone(),
+            })
+            .collect();
+        self.retry("complete multipart", || {
+            self.bucket
+                .complete_multipart_upload(key, upload_id, parts.clone())
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| to_error("complete multipart", e))
+    }
+
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<()> {
+        self.retry("abort multipart", || {
+            self.bucket.abort_upload(key, upload_id)
+        })
+        .await
+        .map_err(|e| to_error("abort multipart", e))
+    }
+
     async fn url(&self, key: &str, ttl: Duration) -> Result<String> {
         if let Some(base) = &self.settings.public_url {
             return Ok(format!("{}/{key}", base.trim_end_matches('/')));

@@ -169,6 +169,80 @@ async fn large_files_go_multipart_and_arrive_byte_identical() {
 }
 
 #[tokio::test]
+async fn an_upload_in_parts_takes_its_parts_in_any_order_and_aborts_cleanly() {
+    let bucket = new_bucket().await;
+    let mut s = settings(&endpoint(), &bucket);
+    s.transfer.part_size = vigil_storage::MIN_PART_SIZE;
+    let store = S3Store::new(s).unwrap();
+    let ps = store.part_size().unwrap();
+    assert_eq!(ps, vigil_storage::MIN_PART_SIZE);
+    let dir = tempfile::tempdir().unwrap();
+    let len = ps * 2 + 777;
+    let (path, data) = file_of(dir.path(), "clip.mp4", len as usize);
+
+    // Parts 2 and 3 first (stored while the clip records), part 1 last
+    // (its header is patched at the end); part 2 twice (a retry).
+    let id = store.start_upload("p/clip.mp4", "video/mp4").await.unwrap();
+    let two = store
+        .upload_part("p/clip.mp4", &id, 2, &path, ps, ps)
+        .await
+        .unwrap();
+    let again = store
+        .upload_part("p/clip.mp4", &id, 2, &path, ps, ps)
+        .await
+        .unwrap();
+    assert_eq!(two, again, "the same bytes give the same part");
+    let three = store
+        .upload_part("p/clip.mp4", &id, 3, &path, 2 * ps, 777)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.head("p/clip.mp4").await.unwrap(),
+        None,
+        "not before complete"
+    );
+    let one = store
+        .upload_part("p/clip.mp4", &id, 1, &path, 0, ps)
+        .await
+        .unwrap();
+    store
+        .complete_upload("p/clip.mp4", &id, &[one, two, three])
+        .await
+        .unwrap();
+    let (status, body) = fetch(
+        &store
+            .url("p/clip.mp4", Duration::from_secs(60))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body == data, "object differs from the file");
+    let meta = store.head("p/clip.mp4").await.unwrap().unwrap();
+    assert_eq!(meta.content_type.as_deref(), Some("video/mp4"));
+
+    // An abandoned one leaves no object and no open upload.
+    let id = store
+        .start_upload("p/other.mp4", "video/mp4")
+        .await
+        .unwrap();
+    store
+        .upload_part("p/other.mp4", &id, 2, &path, ps, ps)
+        .await
+        .unwrap();
+    store.abort_upload("p/other.mp4", &id).await.unwrap();
+    assert_eq!(store.head("p/other.mp4").await.unwrap(), None);
+    let open = raw_bucket(&bucket)
+        .list_multiparts_uploads(None, None)
+        .await
+        .unwrap();
+    assert!(
+        open.iter().all(|r| r.uploads.is_empty()),
+        "no upload left open"
+    );
+}
+
+#[tokio::test]
 async fn public_url_is_used_when_set() {
     let mut s = settings(&endpoint(), "any");
     s.public_url = Some("https://cdn.example/".into());

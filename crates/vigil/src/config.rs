@@ -48,6 +48,9 @@ pub struct R2Config {
     pub bucket: String,
     pub region: String,
     pub public_url: Option<String>,
+    /// Bytes per part of a multipart upload (`S3_PART_SIZE_MB`, 5–512,
+    /// default 16): a clip's parts are stored while it records.
+    pub part_size: u64,
 }
 
 impl fmt::Debug for R2Config {
@@ -280,6 +283,7 @@ impl Config {
                     public_url: get(env, "R2_PUBLIC_URL")
                         .map(|u| parse_http_url("R2_PUBLIC_URL", u))
                         .transpose()?,
+                    part_size: parse_u64(env, "S3_PART_SIZE_MB", 16, 5, 512)? * 1024 * 1024,
                 })
             }
             other => {

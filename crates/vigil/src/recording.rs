@@ -20,6 +20,8 @@ pub fn build(
 ) -> App {
     let mut rc = RecorderConfig::new(ffmpeg, ffprobe, cfg.record_dir.clone());
     rc.max_duration = cfg.max_recording;
+    // With live upload the clip is written (and stored) while it records.
+    rc.stream_clip = cfg.live.enabled;
     let ports = AppPorts {
         cameras: db.cameras(),
         events: db.events(),

@@ -143,7 +143,10 @@ async fn open_storage(cfg: &Config, signer: UrlSigner) -> Result<Storage, StartE
                     public_url: r2.public_url.clone(),
                     retry_deadline: Duration::from_secs(120),
                     request_timeout: Duration::from_secs(120),
-                    transfer: Default::default(),
+                    transfer: vigil_storage::Transfer {
+                        part_size: r2.part_size,
+                        ..Default::default()
+                    },
                 })
                 .map_err(|e| ConfigError {
                     var: "R2_ENDPOINT",

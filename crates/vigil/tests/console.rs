@@ -220,6 +220,29 @@ async fn the_console_shows_cameras_live_activity_and_plays_clips() {
         "document.getElementById('player').currentTime > 0.5",
     )
     .await;
+    // The clip was written while it recorded (its index last) and stored
+    // with its index moved first; it seeks.
+    let stored = std::fs::read(
+        data.path()
+            .join(format!("objects/playbacks/{pb}/video.mp4")),
+    )
+    .unwrap();
+    let at = |tag: &[u8]| stored.windows(4).position(|w| w == tag).unwrap();
+    assert!(at(b"moov") < at(b"mdat"), "faststart");
+    b.execute(
+        "const v = document.getElementById('player'); v.pause(); window.__seeked = 0; \
+         v.addEventListener('seeked', () => { window.__seeked = v.currentTime; }, { once: true }); \
+         v.currentTime = v.duration - 1; return 0;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    until(
+        &b,
+        "the clip seeks near its end",
+        "window.__seeked > 1.5 && document.getElementById('player').error === null",
+    )
+    .await;
     snap(&b, "console-playback").await;
     assert!(
         b.find(Locator::Id("delete")).await.is_ok(),

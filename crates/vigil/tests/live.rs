@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
 #[path = "../../recorder/tests/support/camera.rs"]
 mod camera;
 mod client;
@@ -217,6 +218,101 @@ async fn live_segments_follow_the_recording_and_play_as_hls_on_postgres_and_s3()
         "played {played} s of a {clip} s clip"
     );
     assert_eq!(errors, "", "decoding the ended playlist");
+}
+
+/// The value of a counter on `/metrics` (0 when absent).
+async fn counter(base: &str, line: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(line))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// PostgreSQL and S3 with 5 MiB parts, a camera at a real camera's
+/// bitrate: the clip's parts are stored while it records; the stored clip
+/// is faststart (its index, made at the end, moved first without sending
+/// the media again), decodes, and Chromium plays and seeks it.
+#[tokio::test]
+async fn a_clip_is_stored_in_parts_while_it_records_and_chromium_seeks_in_it() {
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let cam = TestCamera::start_with(camera::free_port(), &["--bitrate", "8000", "--cbr"]);
+    let data = tempfile::tempdir().unwrap();
+    let env = r2_env(
+        data.path(),
+        db_url,
+        &s3_endpoint().await,
+        &[("S3_PART_SIZE_MB", "5")],
+    );
+    let server = Server::start(env);
+    let api = Api::login(&server.base).await;
+    let (ev, _) = api.recording_on("Gate", &cam.url()).await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    let stored = "vigil_live_clip_parts_total{outcome=\"stored\"}";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counter(&server.base, stored).await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "no part of the clip stored while recording"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let p = api.get(&format!("/playbacks/{pb}")).await;
+    assert_eq!(p["recordingStatus"], "RECORDING", "{p}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    api.end(&ev).await;
+    let done = api.wait_status(&pb, "COMPLETED").await;
+    assert_eq!(
+        counter(
+            &server.base,
+            "vigil_live_clip_parts_total{outcome=\"failed\"}"
+        )
+        .await,
+        0.0
+    );
+
+    let url = done["videoUrl"].as_str().unwrap();
+    let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(
+        bytes.len() as i64,
+        done["fileSizeBytes"].as_i64().unwrap(),
+        "{done}"
+    );
+    let at = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
+    assert!(at(b"moov") < at(b"mdat"), "faststart");
+    let seconds = clip_seconds(&bytes, data.path());
+    assert!(seconds > 8.0, "a clip of {seconds} s");
+    let check = data.path().join("check.mp4");
+    let decoded = Command::new("timeout")
+        .args(["60", "ffmpeg", "-v", "error", "-i"])
+        .arg(&check)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(decoded.status.success());
+    let errors = String::from_utf8_lossy(&decoded.stderr);
+    assert!(
+        errors
+            .lines()
+            .all(|l| l.contains("non monotonically increasing dts")),
+        "decoding the stored clip: {errors}"
+    );
+
+    let driver = browser::Driver::start().await;
+    let b = driver.browser().await;
+    let v = browser::seeks(&b, url).await;
+    assert!(v["error"].is_null(), "{v}");
+    let (duration, time) = (v["duration"].as_f64().unwrap(), v["time"].as_f64().unwrap());
+    assert!((duration - seconds).abs() < 1.0, "{v}");
+    assert!(
+        time >= duration - 2.5,
+        "sought to {time} of {duration}: {v}"
+    );
 }
 
 /// SQLite, local storage: the playlist and its segments are served by

@@ -127,6 +127,9 @@ pub(super) struct TapTask {
 impl TapTask {
     pub async fn run(mut self) {
         let cfg = self.shared.cfg.clone();
+        // Its timestamps run on across the ring's segments of one run; a
+        // reconnect inside the clip makes them jump, which abandons it.
+        let growing = crate::remux::Remux::start(&cfg, &self.dir);
         let first_frame = Instant::now() + cfg.first_frame_timeout;
         let limit = Instant::now() + cfg.max_duration;
         let mut ending = false;
@@ -164,7 +167,7 @@ impl TapTask {
                 _ = tokio::time::sleep(Duration::from_millis(250)), if !has_media => {}
             }
         };
-        let result = parts::finish(&cfg, &self.dir, reconnects, gaps).await;
+        let result = parts::finish(&cfg, &self.dir, reconnects, gaps, growing).await;
         let _ = self.events.send(RecorderEvent::Finished(result));
     }
 

@@ -129,3 +129,38 @@ pub async fn plays(browser: &Client, url: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Whether Chromium seeks in the video at `url`: loaded as a media
+/// document, it is sent to a second before its end; the answer is its
+/// duration, the time it reached after the seek and its error code.
+pub async fn seeks(browser: &Client, url: &str) -> Value {
+    browser.goto(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut asked = false;
+    loop {
+        let v = browser
+            .execute(
+                &format!(
+                    "const v = document.querySelector('video');
+                     if (!v || !(v.duration > 1)) return null;
+                     if ({ask}) {{
+                       v.muted = true;
+                       v.addEventListener('seeked', () => {{ window.__seekedTo = v.currentTime; }}, {{ once: true }});
+                       v.currentTime = v.duration - 1;
+                     }}
+                     return {{duration: v.duration, time: window.__seekedTo ?? null,
+                             error: v.error ? v.error.code : null}};",
+                    ask = !asked
+                ),
+                vec![],
+            )
+            .await
+            .unwrap();
+        asked |= v.is_object();
+        let done = v["error"].is_number() || v["time"].is_number();
+        if done || Instant::now() > deadline {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
