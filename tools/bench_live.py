@@ -126,6 +126,25 @@ class Stack:
                     return int(line.split()[1]) / 1024
         return 0.0
 
+    def remuxes(self):
+        """The ffmpegs writing clips while they record (vigil's children
+        reading a take's parts through stdin)."""
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if b"pipe:0" not in f.read():
+                        continue
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) != self.vigil.pid:
+                        continue
+                pids.append(int(d))
+            except OSError:
+                continue
+        return pids
+
     def counter(self, name, label=""):
         text = self.call("GET", "/metrics").decode()
         total = 0.0
@@ -177,6 +196,26 @@ def finish(url):
         print(f"| end → COMPLETED, 10 min clip vs 10 s clip, live upload on (target ≤ 2) | {ten:.2f} s | {base:.2f} s | {ten / base:.2f} |")
 
 
+def proc_cpu(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+    except OSError:
+        return -1.0
+
+
+def proc_rss(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def cost(url, n):
     """N recordings for 60 s, live upload on vs off."""
     window = 60
@@ -195,17 +234,20 @@ def cost(url, n):
                       if stack.wait(ev["playbackId"], "RECORDING", timeout=60, every=0.2, may_fail=True)]
             time.sleep(5)  # every take past its first part
             cpu0, t0 = stack.cpu_seconds(), time.time()
+            remux0 = {p: proc_cpu(p) for p in stack.remuxes()}
             stored0 = stack.counter("vigil_live_segments_total", 'outcome="stored"')
             failed0 = stack.counter("vigil_live_segments_total", 'outcome="failed"')
-            rss = 0.0
+            rss, remux_rss = 0.0, 0.0
             while time.time() - t0 < window:
                 time.sleep(1)
                 rss = max(rss, stack.rss_mib())
+                remux_rss = max(remux_rss, sum(proc_rss(p) for p in remux0))
             elapsed = time.time() - t0
             cpu = (stack.cpu_seconds() - cpu0) / elapsed
+            remux_cpu = sum(proc_cpu(p) - c for p, c in remux0.items() if proc_cpu(p) >= c) / elapsed
             stored = (stack.counter("vigil_live_segments_total", 'outcome="stored"') - stored0) / elapsed
             failed = stack.counter("vigil_live_segments_total", 'outcome="failed"') - failed0
-            rows[live] = (cpu, rss, stored, failed, len(events))
+            rows[live] = (cpu, rss, stored, failed, len(events), len(remux0), remux_cpu, remux_rss)
             for ev in events:
                 stack.call("POST", f"/events/{ev['id']}/end", {})
             for ev in events:
@@ -219,6 +261,9 @@ def cost(url, n):
           f"{off[0] * 100:.1f} % (live upload off) | {on[0] / off[0]:.2f} |")
     print(f"| live upload's CPU per recording (on/recording − off/recording) | {extra:.2f} % of a core | — | — |")
     print(f"| the same recordings, vigil's peak RSS | {on[1]:.0f} MiB | {off[1]:.0f} MiB (live upload off) | {on[1] / off[1]:.2f} |")
+    if on[5]:
+        print(f"| the clips written while recording: {on[5]} remux ffmpegs, CPU per recording | {on[6] / on[5] * 100:.2f} % of a core | — | — |")
+        print(f"| the same remux ffmpegs, RSS each | {on[7] / on[5]:.1f} MiB | — | — |")
     print(f"| store requests while recording, {k} recordings | {on[2]:.1f} PUT/s + {on[2]:.1f} HEAD/s "
           f"({on[2] / k:.2f} PUT/s each; {on[3]:.0f} failed) | 0 (live upload off) | — |")
 

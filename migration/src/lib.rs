@@ -27,6 +27,7 @@ mod m20261202_000015_add_camera_merge_seconds;
 mod m20261202_000016_add_event_external_id;
 mod m20261202_000017_create_webhooks;
 mod m20261202_000018_create_nodes;
+mod m20261202_000019_add_node_ids;
 
 pub use connect::{connect, redact_url};
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_add_event_external_id::Migration),
             Box::new(m20261202_000017_create_webhooks::Migration),
             Box::new(m20261202_000018_create_nodes::Migration),
+            Box::new(m20261202_000019_add_node_ids::Migration),
         ]
     }
 }

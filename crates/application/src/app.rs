@@ -81,6 +81,15 @@ impl App {
         self.playbacks.clone()
     }
 
+    /// What adopting lost nodes' work needs (the heartbeat does it).
+    pub fn orphans(&self) -> crate::nodes::Orphans {
+        crate::nodes::Orphans {
+            playbacks: self.playbacks(),
+            jobs: self.service.jobs.clone(),
+            capture: self.service.capture.clone(),
+        }
+    }
+
     pub fn recorder(&self) -> Arc<dyn Recorder> {
         self.recordings.recorder.clone()
     }

@@ -210,7 +210,22 @@ impl RecordingService {
 
     async fn run(&self, job: &Job) -> Outcome {
         let id = job.playback_id;
-        let dir = PathBuf::from(&job.dir);
+        let mut dir = PathBuf::from(&job.dir);
+        // A job whose folder is not on this disk was queued by a node that
+        // is lost (the queue gives this node only its own jobs and those):
+        // its take is rebuilt here from what live upload stored.
+        let adopted;
+        let job = if job.kind != JobKind::Rebuild && self.limits.live.enabled && !dir.exists() {
+            tracing::warn!(folder = %dir.display(), "the take's folder is not on this disk; rebuilding it from the store");
+            dir = self.capture.take_dir(&id.to_string());
+            adopted = Job {
+                kind: JobKind::Rebuild,
+                ..job.clone()
+            };
+            &adopted
+        } else {
+            job
+        };
         let playback = match self.playbacks.get(id).await {
             Ok(p) => p,
             Err(e) => return Outcome::Later(self.limits.upload_retry, e.message().to_owned()),

@@ -2,6 +2,12 @@
 //! records that it is alive, with the cameras it records and the
 //! recordings running on it (`GET /nodes` shows them). On one node it
 //! records every camera.
+//!
+//! With each beat it also adopts the work of lost nodes (not heard of
+//! within the lease): their in-flight playbacks become this node's, and
+//! each gets a job that finishes it here, from the segments live upload
+//! stored (docs/design/cluster.md, invariant 4), so nothing stays
+//! RECORDING or PROCESSING when a node dies with its disk.
 
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +25,49 @@ pub struct Heartbeat {
     pub started_at: time::OffsetDateTime,
     /// `NODE_LEASE_SECONDS`: a node not heard of for this long is not alive.
     pub lease: Duration,
+    /// Where lost nodes' playbacks are adopted from and their jobs queued.
+    pub orphans: Option<Orphans>,
+}
+
+/// What adopting a lost node's playbacks needs.
+#[derive(Debug, Clone)]
+pub struct Orphans {
+    pub playbacks: Arc<dyn vigil_domain::ports::PlaybackRepo>,
+    pub jobs: Arc<dyn vigil_domain::ports::JobQueue>,
+    pub capture: Arc<dyn vigil_domain::capture::Capture>,
+}
+
+impl Orphans {
+    /// Adopts the lost nodes' in-flight playbacks and queues, for each one
+    /// without a job, one that finishes it here: a join when its folder is
+    /// on this disk (the node's id changed), a rebuild from the store
+    /// otherwise. A PROCESSING one's own job is taken by this node's queue
+    /// as it is (its folder missing here, it rebuilds too).
+    pub async fn adopt(&self, me: &NodeId) -> vigil_domain::ports::Result<usize> {
+        let adopted = self.playbacks.adopt_orphans().await?;
+        for p in &adopted {
+            if self.jobs.has_job(p.id).await? {
+                continue;
+            }
+            let dir = self.capture.take_dir(&p.id.to_string());
+            let kind = if dir.exists() {
+                vigil_domain::JobKind::Finalize
+            } else {
+                vigil_domain::JobKind::Rebuild
+            };
+            self.jobs
+                .enqueue(vigil_domain::NewJob {
+                    playback_id: p.id,
+                    kind,
+                    dir: dir.to_string_lossy().into_owned(),
+                    note: Some(format!(
+                        "its node stopped answering while it recorded; {me} finished it"
+                    )),
+                })
+                .await?;
+        }
+        Ok(adopted.len())
+    }
 }
 
 impl Heartbeat {
@@ -46,6 +95,14 @@ impl Heartbeat {
     }
 
     async fn beat(&self) -> vigil_domain::ports::Result<()> {
+        self.record_beat().await?;
+        if let Some(o) = &self.orphans {
+            o.adopt(&self.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_beat(&self) -> vigil_domain::ports::Result<()> {
         let one = Page::parse(Some(1), Some(0)).map_err(vigil_domain::Error::internal)?;
         let cameras = self.cameras.list(one).await?.total;
         self.nodes

@@ -89,6 +89,10 @@ impl PlaybackRepo for NotifyingPlaybacks {
         self.inner.in_status(status).await
     }
 
+    async fn adopt_orphans(&self) -> Result<Vec<Playback>> {
+        self.inner.adopt_orphans().await
+    }
+
     async fn finished_before(
         &self,
         camera: vigil_domain::CameraId,

@@ -163,8 +163,16 @@ pub trait PlaybackRepo: Send + Sync + Debug {
         to: RecordingStatus,
         update: PlaybackUpdate,
     ) -> Result<Playback>;
-    /// Playbacks in a given status, oldest first (start-up recovery).
+    /// Playbacks in a given status, oldest first (start-up recovery): of
+    /// this node and of no node, when the repository is a node's.
     async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>>;
+    /// Makes this node's the in-flight playbacks (PENDING, RECORDING,
+    /// PROCESSING) of nodes that are lost (not heard of within their
+    /// lease), and returns them; of several nodes asking at once, each
+    /// playback goes to one. None for a repository of no node.
+    async fn adopt_orphans(&self) -> Result<Vec<Playback>> {
+        Ok(Vec::new())
+    }
     /// Up to `limit` finished (COMPLETED or FAILED), unretained playbacks of `camera`
     /// created before `cutoff`, oldest first (retention).
     async fn finished_before(

@@ -29,6 +29,8 @@ pub struct Database {
     conn: DatabaseConnection,
     /// Shared by the event and playback repositories of this process.
     playback_counts: Arc<repo::count_cache::CountCache>,
+    /// Which node this process is, when several share the database.
+    node: Option<repo::NodeScope>,
 }
 
 impl Database {
@@ -43,7 +45,20 @@ impl Database {
         Ok(Self {
             conn,
             playback_counts: Arc::default(),
+            node: None,
         })
+    }
+
+    /// The repositories of node `id`: the playbacks it creates and the jobs
+    /// it queues are its own; recovery sees its own in-flight playbacks
+    /// (and those of no node), and its queue takes its own jobs and those
+    /// of nodes not heard of within `lease`.
+    pub fn of_node(mut self, id: &vigil_domain::NodeId, lease: std::time::Duration) -> Self {
+        self.node = Some(repo::NodeScope {
+            id: id.to_string(),
+            lease,
+        });
+        self
     }
 
     /// Applies pending migrations.
@@ -87,6 +102,7 @@ impl Database {
         Arc::new(SqlEventRepo::new(
             self.conn.clone(),
             self.playback_counts.clone(),
+            self.node.as_ref().map(|n| n.id.clone()),
         ))
     }
 
@@ -94,11 +110,15 @@ impl Database {
         Arc::new(SqlPlaybackRepo::new(
             self.conn.clone(),
             self.playback_counts.clone(),
+            self.node.clone(),
         ))
     }
 
     pub fn jobs(&self) -> Arc<dyn JobQueue> {
-        Arc::new(SqlJobQueue::new(self.conn.clone()))
+        match &self.node {
+            Some(n) => Arc::new(SqlJobQueue::of_node(self.conn.clone(), n.clone())),
+            None => Arc::new(SqlJobQueue::new(self.conn.clone())),
+        }
     }
 
     pub async fn close(self) {

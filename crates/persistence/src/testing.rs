@@ -233,6 +233,7 @@ pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::Camer
                 browser_playable: Set(Some(true)),
                 gaps: Set(None),
                 retain: Set(false),
+                node_id: Set(None),
                 local_path: Set(None),
                 error: Set(None),
                 started_at: Set(Some(at)),

@@ -895,3 +895,69 @@ both!(nodes_beat_and_are_listed, |t: TestDatabase| async move {
     let now = time::OffsetDateTime::now_utc();
     assert!(listed[1].alive(now, Duration::from_secs(10)));
 });
+
+both!(
+    a_nodes_work_stays_its_own_until_it_is_lost,
+    |t: TestDatabase| async move {
+        let lease = Duration::from_secs(10);
+        let (a, b, c) = (
+            t.db.clone().of_node(&"node-a".parse().unwrap(), lease),
+            t.db.clone().of_node(&"node-b".parse().unwrap(), lease),
+            t.db.clone().of_node(&"node-c".parse().unwrap(), lease),
+        );
+        for (id, db) in [("node-a", &a), ("node-b", &b), ("node-c", &c)] {
+            db.nodes()
+                .beat(&vigil_domain::NodeBeat {
+                    id: id.parse().unwrap(),
+                    started_at: time::OffsetDateTime::now_utc(),
+                    cameras: 1,
+                    recordings: 0,
+                })
+                .await
+                .unwrap();
+        }
+        let cam = a.cameras().create(new_camera("Lot")).await.unwrap();
+        let pid = PlaybackId::new();
+        a.events().create(motion(cam.id), Some(pid)).await.unwrap();
+        let job = |kind| vigil_domain::NewJob {
+            playback_id: pid,
+            kind,
+            dir: "/a/recordings/x".into(),
+            note: None,
+        };
+        a.jobs()
+            .enqueue(job(vigil_domain::JobKind::Upload))
+            .await
+            .unwrap();
+
+        // While node-a is alive its playback and job are its own.
+        let pending = |db: &vigil_persistence::Database| {
+            let p = db.playbacks();
+            async move { p.in_status(RecordingStatus::Pending).await.unwrap().len() }
+        };
+        assert_eq!(pending(&a).await, 1);
+        assert_eq!(pending(&b).await, 0, "another node's in-flight playback");
+        assert_eq!(pending(&t.db).await, 1, "a database of no node sees all");
+        assert!(b.playbacks().adopt_orphans().await.unwrap().is_empty());
+        assert!(b.jobs().claim("worker-b", lease).await.unwrap().is_none());
+
+        // node-a is lost: one of the survivors adopts the playback, and
+        // either survivor's queue takes its job.
+        let conn = migration::connect(&t.url).await.unwrap();
+        use sea_orm::ConnectionTrait;
+        conn.execute_unprepared("DELETE FROM nodes WHERE id = 'node-a'")
+            .await
+            .unwrap();
+        let (pb, pc) = (b.playbacks(), c.playbacks());
+        let (x, y) = tokio::join!(pb.adopt_orphans(), pc.adopt_orphans());
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(x.len() + y.len(), 1, "adopted once: {x:?} {y:?}");
+        let adopter = if x.is_empty() { &c } else { &b };
+        assert_eq!(pending(adopter).await, 1);
+        assert!(b.playbacks().adopt_orphans().await.unwrap().is_empty());
+        assert!(c.playbacks().adopt_orphans().await.unwrap().is_empty());
+        let claimed = b.jobs().claim("worker-b", lease).await.unwrap().unwrap();
+        assert_eq!(claimed.playback_id, pid);
+        let _ = conn.close().await;
+    }
+);

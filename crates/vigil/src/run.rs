@@ -174,12 +174,14 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     let ffprobe = find_executable("FFPROBE_PATH", cfg.ffprobe_path.as_deref(), "ffprobe")?;
     let jwt_secret = secrets::jwt_secret(cfg.jwt_secret.as_ref(), &cfg.data_dir)?;
 
+    let node = node_id(&cfg)?;
     let db = Database::connect(&cfg.database_url)
         .await
         .map_err(|e| ConfigError {
             var: "DATABASE_URL",
             message: e.message().to_owned(),
-        })?;
+        })?
+        .of_node(&node, cfg.node_lease);
     if cfg.auto_migrate {
         db.migrate().await?;
         tracing::info!("database migrations applied");
@@ -262,7 +264,6 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         .watch_all(&vigil_application::all_cameras(db.cameras().as_ref()).await?)
         .await;
 
-    let node = node_id(&cfg)?;
     tracing::info!(node_id = %node, "this node");
     tasks.spawn(
         "node heartbeat",
@@ -273,6 +274,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
             id: node.clone(),
             started_at: time::OffsetDateTime::now_utc(),
             lease: cfg.node_lease,
+            orphans: Some(app.orphans()),
         }
         .run(shutdown.clone()),
     );

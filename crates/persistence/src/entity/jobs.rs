@@ -17,6 +17,8 @@ pub struct Model {
     pub lease_owner: Option<String>,
     /// Unix milliseconds.
     pub lease_until: Option<i64>,
+    /// The node whose disk holds the folder; null: any node's.
+    pub node_id: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -24,6 +24,8 @@ pub struct Model {
     /// JSON array of `Gap`s; null: none.
     pub gaps: Option<String>,
     pub retain: bool,
+    /// The node whose take records it; null: any node's.
+    pub node_id: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -20,13 +20,20 @@ pub struct SqlEventRepo {
     conn: DatabaseConnection,
     /// Playback totals, stale once an event brings a new playback.
     playback_counts: Arc<CountCache>,
+    /// The node the playbacks it creates are recorded by.
+    node: Option<String>,
 }
 
 impl SqlEventRepo {
-    pub(crate) fn new(conn: DatabaseConnection, playback_counts: Arc<CountCache>) -> Self {
+    pub(crate) fn new(
+        conn: DatabaseConnection,
+        playback_counts: Arc<CountCache>,
+        node: Option<String>,
+    ) -> Self {
         Self {
             conn,
             playback_counts,
+            node,
         }
     }
 }
@@ -122,6 +129,7 @@ impl EventRepo for SqlEventRepo {
                 ended_at: Set(None),
                 gaps: Set(None),
                 retain: Set(false),
+                node_id: Set(self.node.clone()),
                 created_at: Set(t),
                 updated_at: Set(t),
             }

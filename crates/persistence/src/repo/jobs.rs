@@ -26,11 +26,22 @@ use vigil_domain::{
 #[derive(Debug, Clone)]
 pub struct SqlJobQueue {
     conn: DatabaseConnection,
+    node: Option<super::NodeScope>,
 }
 
 impl SqlJobQueue {
     pub fn new(conn: DatabaseConnection) -> Self {
-        Self { conn }
+        Self { conn, node: None }
+    }
+
+    /// A queue of the node `scope`: its jobs carry its id, and it takes
+    /// only its own, those of no node, and those of lost nodes (whose
+    /// folders are gone with them: the job rebuilds from the store).
+    pub fn of_node(conn: DatabaseConnection, scope: super::NodeScope) -> Self {
+        Self {
+            conn,
+            node: Some(scope),
+        }
     }
 }
 
@@ -81,6 +92,7 @@ impl JobQueue for SqlJobQueue {
             run_after: Set(now_ms()),
             lease_owner: Set(None),
             lease_until: Set(None),
+            node_id: Set(self.node.as_ref().map(|n| n.id.clone())),
             created_at: Set(t),
             updated_at: Set(t),
         };
@@ -94,6 +106,7 @@ impl JobQueue for SqlJobQueue {
                         jobs::Column::Dir,
                         jobs::Column::Note,
                         jobs::Column::RunAfter,
+                        jobs::Column::NodeId,
                         jobs::Column::UpdatedAt,
                     ])
                     .to_owned(),
@@ -116,9 +129,14 @@ impl JobQueue for SqlJobQueue {
         let free = Condition::any()
             .add(jobs::Column::LeaseUntil.is_null())
             .add(jobs::Column::LeaseUntil.lt(t));
+        let ours = match &self.node {
+            Some(scope) => scope.workable(&txn, jobs::Column::NodeId).await?,
+            None => Condition::all(),
+        };
         let Some(m) = jobs::Entity::find()
             .filter(jobs::Column::RunAfter.lte(t))
             .filter(free)
+            .filter(ours)
             .order_by_asc(jobs::Column::RunAfter)
             .order_by_asc(jobs::Column::CreatedAt)
             .limit(1)

@@ -21,11 +21,16 @@ use vigil_domain::{
 pub struct SqlPlaybackRepo {
     conn: DatabaseConnection,
     counts: Arc<CountCache>,
+    node: Option<super::NodeScope>,
 }
 
 impl SqlPlaybackRepo {
-    pub(crate) fn new(conn: DatabaseConnection, counts: Arc<CountCache>) -> Self {
-        Self { conn, counts }
+    pub(crate) fn new(
+        conn: DatabaseConnection,
+        counts: Arc<CountCache>,
+        node: Option<super::NodeScope>,
+    ) -> Self {
+        Self { conn, counts, node }
     }
 }
 
@@ -255,8 +260,15 @@ impl PlaybackRepo for SqlPlaybackRepo {
     }
 
     async fn in_status(&self, status: RecordingStatus) -> Result<Vec<Playback>> {
+        let ours = match &self.node {
+            Some(n) => sea_orm::Condition::any()
+                .add(playbacks::Column::NodeId.is_null())
+                .add(playbacks::Column::NodeId.eq(n.id.clone())),
+            None => sea_orm::Condition::all(),
+        };
         playbacks::Entity::find()
             .filter(playbacks::Column::RecordingStatus.eq(status.as_str()))
+            .filter(ours)
             .find_also_related(events::Entity)
             .order_by_asc(playbacks::Column::CreatedAt)
             .all(&self.conn)
@@ -265,6 +277,51 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .into_iter()
             .map(|(p, e)| to_domain(p, e))
             .collect()
+    }
+
+    async fn adopt_orphans(&self) -> Result<Vec<Playback>> {
+        let Some(scope) = &self.node else {
+            return Ok(Vec::new());
+        };
+        let in_flight = [
+            RecordingStatus::Pending,
+            RecordingStatus::Recording,
+            RecordingStatus::Processing,
+        ]
+        .map(|s| s.as_str());
+        let mut lost = sea_orm::Condition::all()
+            .add(playbacks::Column::RecordingStatus.is_in(in_flight))
+            .add(playbacks::Column::NodeId.is_not_null())
+            .add(playbacks::Column::NodeId.ne(scope.id.clone()));
+        let alive = scope.others_alive(&self.conn).await?;
+        if !alive.is_empty() {
+            lost = lost.add(playbacks::Column::NodeId.is_not_in(alive));
+        }
+        let orphans = playbacks::Entity::find()
+            .filter(lost)
+            .all(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?;
+        let mut adopted = Vec::new();
+        for o in orphans {
+            // Conditional on the lost node still holding it: of several
+            // survivors, one adopts it.
+            let r = playbacks::Entity::update_many()
+                .col_expr(playbacks::Column::NodeId, Expr::value(scope.id.clone()))
+                .col_expr(playbacks::Column::UpdatedAt, Expr::value(now()))
+                .filter(playbacks::Column::Id.eq(o.id))
+                .filter(playbacks::Column::NodeId.eq(o.node_id.clone()))
+                .exec(&self.conn)
+                .await
+                .map_err(db_err("playback"))?;
+            if r.rows_affected == 1 {
+                tracing::warn!(playback_id = %o.id, lost_node = o.node_id.as_deref().unwrap_or(""), "adopted the playback of a lost node");
+                if let Some(p) = self.get(PlaybackId::from_uuid(o.id)).await? {
+                    adopted.push(p);
+                }
+            }
+        }
+        Ok(adopted)
     }
 
     async fn finished_before(
