@@ -7,6 +7,7 @@ pub struct Migration;
 enum Playbacks {
     Table,
     NodeId,
+    StopRequestedAt,
 }
 
 #[derive(DeriveIden)]
@@ -27,6 +28,9 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Playbacks::Table)
                     .add_column(string_len_null(Playbacks::NodeId, 64))
+                    // A stop (or the end of its last event) asked of
+                    // another node than the one recording it.
+                    .add_column(timestamp_with_time_zone_null(Playbacks::StopRequestedAt))
                     .to_owned(),
             )
             .await?;
@@ -54,6 +58,7 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Playbacks::Table)
                     .drop_column(Playbacks::NodeId)
+                    .drop_column(Playbacks::StopRequestedAt)
                     .to_owned(),
             )
             .await

@@ -93,6 +93,18 @@ impl PlaybackRepo for NotifyingPlaybacks {
         self.inner.adopt_orphans().await
     }
 
+    async fn recorded_elsewhere(&self, id: PlaybackId) -> Result<bool> {
+        self.inner.recorded_elsewhere(id).await
+    }
+
+    async fn request_stop(&self, id: PlaybackId) -> Result<()> {
+        self.inner.request_stop(id).await
+    }
+
+    async fn stop_requested(&self, ids: &[PlaybackId]) -> Result<Vec<PlaybackId>> {
+        self.inner.stop_requested(ids).await
+    }
+
     async fn finished_before(
         &self,
         camera: vigil_domain::CameraId,

@@ -41,6 +41,10 @@ pub struct Recordings {
     push: crate::push::Push,
 }
 
+/// How long a stop asked of another node waits for it to take effect
+/// before answering with the state then.
+const ELSEWHERE_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What posting an event gave: a new event, or the one the detector's
 /// `externalId` already named on that camera (a retry; nothing recorded
 /// again).
@@ -391,6 +395,24 @@ impl Recordings {
         ) {
             if self.recorder.is_active(id) {
                 left_in = self.recorder.stop(id).await?;
+            } else if self.playbacks.recorded_elsewhere(id).await? {
+                // Another node records it: it stops it within a second of
+                // this request (`follow_stop_requests`); the answer waits
+                // for that, so it says what a stop here would.
+                tracing::info!(playback_id = %id, "recorded by another node; stop asked of it");
+                self.playbacks.request_stop(id).await?;
+                let deadline = tokio::time::Instant::now() + ELSEWHERE_STOP_WAIT;
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    match self.playbacks.get(id).await? {
+                        Some(p)
+                            if matches!(
+                                p.status,
+                                RecordingStatus::Pending | RecordingStatus::Recording
+                            ) => {}
+                        _ => break,
+                    }
+                }
             } else {
                 // Nobody holds this recording (it never started here), so
                 // nothing will ever finish it: say so instead of leaving it
@@ -406,6 +428,45 @@ impl Recordings {
             p.status = status;
         }
         Ok(now)
+    }
+
+    /// Stops this node's recordings that other nodes were asked to stop,
+    /// every second until `stop`.
+    pub async fn follow_stop_requests(
+        self,
+        service: crate::RecordingService,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let mut failing = false;
+        loop {
+            let ids = service.active_ids();
+            match self.playbacks.stop_requested(&ids).await {
+                Ok(asked) => {
+                    failing = false;
+                    for id in asked {
+                        let Ok(Some(p)) = self.playbacks.get(id).await else {
+                            continue;
+                        };
+                        let lock = self.camera_locks.of(p.camera_id);
+                        let _held = lock.lock().await;
+                        self.merging.forget(id);
+                        tracing::info!(playback_id = %id, "stop asked by another node");
+                        if let Err(e) = self.stop_playback(id).await {
+                            tracing::warn!(playback_id = %id, error = %e.chain(), "cannot stop a recording another node asked to stop");
+                        }
+                    }
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e.chain(), "cannot read the stops asked by other nodes");
+                }
+                Err(_) => {}
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
     }
 
     /// Ends the playback's open events, stops the recording if running,

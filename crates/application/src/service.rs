@@ -125,6 +125,11 @@ impl RecordingService {
         lock(&self.active).len()
     }
 
+    /// The playbacks whose takes run here.
+    pub fn active_ids(&self) -> Vec<PlaybackId> {
+        lock(&self.active).keys().copied().collect()
+    }
+
     /// Stops every recording, so each is finalized and queued for upload,
     /// then lets running uploads finish until `grace` has passed. What is
     /// left stays in the durable queue, its leases released so the next

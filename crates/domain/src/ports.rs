@@ -173,6 +173,19 @@ pub trait PlaybackRepo: Send + Sync + Debug {
     async fn adopt_orphans(&self) -> Result<Vec<Playback>> {
         Ok(Vec::new())
     }
+    /// Whether another node that is alive records `id` (so a stop asked
+    /// here must go to it). False for a repository of no node.
+    async fn recorded_elsewhere(&self, _id: PlaybackId) -> Result<bool> {
+        Ok(false)
+    }
+    /// Asks the node recording `id` to stop it (it looks every second).
+    async fn request_stop(&self, _id: PlaybackId) -> Result<()> {
+        Ok(())
+    }
+    /// Which of `ids` (recordings of this node) another node asked to stop.
+    async fn stop_requested(&self, _ids: &[PlaybackId]) -> Result<Vec<PlaybackId>> {
+        Ok(Vec::new())
+    }
     /// Up to `limit` finished (COMPLETED or FAILED), unretained playbacks of `camera`
     /// created before `cutoff`, oldest first (retention).
     async fn finished_before(

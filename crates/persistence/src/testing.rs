@@ -234,6 +234,7 @@ pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::Camer
                 gaps: Set(None),
                 retain: Set(false),
                 node_id: Set(None),
+                stop_requested_at: Set(None),
                 local_path: Set(None),
                 error: Set(None),
                 started_at: Set(Some(at)),

@@ -266,6 +266,12 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
 
     tracing::info!(node_id = %node, "this node");
     tasks.spawn(
+        "stops asked by other nodes",
+        app.recordings
+            .clone()
+            .follow_stop_requests(app.service.clone(), shutdown.clone()),
+    );
+    tasks.spawn(
         "node heartbeat",
         vigil_application::nodes::Heartbeat {
             nodes: db.nodes(),

@@ -83,6 +83,49 @@ async fn a_node_started_beside_a_recording_one_leaves_its_recording_alone() {
 }
 
 #[tokio::test]
+async fn an_event_ended_on_another_node_stops_the_recording_where_it_runs() {
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let s3 = s3_endpoint().await;
+    let cam = TestCamera::start();
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node("node-a", data_a.path(), &db_url, &s3);
+    let b = node("node-b", data_b.path(), &db_url, &s3);
+    let api_a = Api::login(&a.base).await;
+    let api_b = Api::login(&b.base).await;
+    let (ev, _) = api_a.recording_on("Quay", &cam.url()).await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // B answers the end; A, which records it, stops it.
+    let ended = Instant::now();
+    let answer = api_b.end(&ev).await;
+    let status = answer["recordingStatus"].as_str().unwrap();
+    assert!(
+        ["PROCESSING", "COMPLETED"].contains(&status),
+        "stopped before the answer: {answer}"
+    );
+    let done = api_b.wait_status(&pb, "COMPLETED").await;
+    println!("end on the other node → COMPLETED: {:?}", ended.elapsed());
+    assert_eq!(done["error"], Value::Null, "{done}");
+    assert!(done["durationSec"].as_f64().unwrap() >= 2.5, "{done}");
+
+    // A manual stop through B, likewise.
+    let (ev, _) = api_a.recording_on("Quay 2", &cam.url()).await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopped = api_b
+        .post(&format!("/playbacks/{pb}/stop"), Value::Null)
+        .await;
+    let status = stopped["recordingStatus"].as_str().unwrap();
+    assert!(
+        ["PROCESSING", "COMPLETED"].contains(&status),
+        "stopped before the answer: {stopped}"
+    );
+    let done = api_b.wait_status(&pb, "COMPLETED").await;
+    assert_eq!(done["error"], Value::Null, "{done}");
+}
+
+#[tokio::test]
 async fn a_node_killed_mid_recording_has_its_clip_finished_by_another() {
     let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
     let s3 = s3_endpoint().await;

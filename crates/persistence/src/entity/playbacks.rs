@@ -26,6 +26,8 @@ pub struct Model {
     pub retain: bool,
     /// The node whose take records it; null: any node's.
     pub node_id: Option<String>,
+    /// When another node asked the recording node to stop it.
+    pub stop_requested_at: Option<TimeDateTimeWithTimeZone>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

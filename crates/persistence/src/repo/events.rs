@@ -130,6 +130,7 @@ impl EventRepo for SqlEventRepo {
                 gaps: Set(None),
                 retain: Set(false),
                 node_id: Set(self.node.clone()),
+                stop_requested_at: Set(None),
                 created_at: Set(t),
                 updated_at: Set(t),
             }

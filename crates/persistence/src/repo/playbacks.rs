@@ -324,6 +324,46 @@ impl PlaybackRepo for SqlPlaybackRepo {
         Ok(adopted)
     }
 
+    async fn recorded_elsewhere(&self, id: PlaybackId) -> Result<bool> {
+        let Some(scope) = &self.node else {
+            return Ok(false);
+        };
+        let row = playbacks::Entity::find_by_id(id.as_uuid())
+            .one(&self.conn)
+            .await
+            .map_err(db_err("playback"))?;
+        let Some(node) = row.and_then(|r| r.node_id) else {
+            return Ok(false);
+        };
+        Ok(node != scope.id && scope.others_alive(&self.conn).await?.contains(&node))
+    }
+
+    async fn request_stop(&self, id: PlaybackId) -> Result<()> {
+        playbacks::Entity::update_many()
+            .col_expr(playbacks::Column::StopRequestedAt, Expr::value(now()))
+            .filter(playbacks::Column::Id.eq(id.as_uuid()))
+            .filter(playbacks::Column::StopRequestedAt.is_null())
+            .exec(&self.conn)
+            .await
+            .map_err(db_err("playback"))?;
+        Ok(())
+    }
+
+    async fn stop_requested(&self, ids: &[PlaybackId]) -> Result<Vec<PlaybackId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(playbacks::Entity::find()
+            .filter(playbacks::Column::Id.is_in(ids.iter().map(|i| i.as_uuid())))
+            .filter(playbacks::Column::StopRequestedAt.is_not_null())
+            .all(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?
+            .into_iter()
+            .map(|p| PlaybackId::from_uuid(p.id))
+            .collect())
+    }
+
     async fn finished_before(
         &self,
         camera: CameraId,
