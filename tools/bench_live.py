@@ -205,11 +205,13 @@ def proc_cpu(pid):
         return -1.0
 
 
-def proc_rss(pid):
+def proc_pss(pid):
+    """Proportional set size: the libraries many ffmpegs share counted once
+    in all, not once each as RSS would."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith("Pss:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -241,7 +243,7 @@ def cost(url, n):
             while time.time() - t0 < window:
                 time.sleep(1)
                 rss = max(rss, stack.rss_mib())
-                remux_rss = max(remux_rss, sum(proc_rss(p) for p in remux0))
+                remux_rss = max(remux_rss, sum(proc_pss(p) for p in remux0))
             elapsed = time.time() - t0
             cpu = (stack.cpu_seconds() - cpu0) / elapsed
             remux_cpu = sum(proc_cpu(p) - c for p, c in remux0.items() if proc_cpu(p) >= c) / elapsed
@@ -263,7 +265,7 @@ def cost(url, n):
     print(f"| the same recordings, vigil's peak RSS | {on[1]:.0f} MiB | {off[1]:.0f} MiB (live upload off) | {on[1] / off[1]:.2f} |")
     if on[5]:
         print(f"| the clips written while recording: {on[5]} remux ffmpegs, CPU per recording | {on[6] / on[5] * 100:.2f} % of a core | — | — |")
-        print(f"| the same remux ffmpegs, RSS each | {on[7] / on[5]:.1f} MiB | — | — |")
+        print(f"| the same remux ffmpegs, memory each (PSS) | {on[7] / on[5]:.1f} MiB | — | — |")
     print(f"| store requests while recording, {k} recordings | {on[2]:.1f} PUT/s + {on[2]:.1f} HEAD/s "
           f"({on[2] / k:.2f} PUT/s each; {on[3]:.0f} failed) | 0 (live upload off) | — |")
 

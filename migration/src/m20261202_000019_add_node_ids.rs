@@ -28,6 +28,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Playbacks::Table)
                     .add_column(string_len_null(Playbacks::NodeId, 64))
+                    .to_owned(),
+            )
+            .await?;
+        // SQLite takes one column per ALTER TABLE.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Playbacks::Table)
                     // A stop (or the end of its last event) asked of
                     // another node than the one recording it.
                     .add_column(timestamp_with_time_zone_null(Playbacks::StopRequestedAt))
@@ -57,8 +65,15 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Playbacks::Table)
-                    .drop_column(Playbacks::NodeId)
                     .drop_column(Playbacks::StopRequestedAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Playbacks::Table)
+                    .drop_column(Playbacks::NodeId)
                     .to_owned(),
             )
             .await
