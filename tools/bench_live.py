@@ -71,7 +71,7 @@ class Stack:
             "R2_BUCKET_NAME": "bench",
             "MAX_CONCURRENT_RECORDINGS": "100",
             "LIVE_UPLOAD": "true" if live else "false",
-            "RUST_LOG": "warn",
+            "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
         }
         self.log = open(f"{self.dir}/vigil.log", "w")
         self.vigil = subprocess.Popen([VIGIL], env=env, stdout=self.log, stderr=self.log)
