@@ -135,3 +135,26 @@ impl Api {
         }
     }
 }
+
+/// Decodes the clip `bytes` (written to `dir/check.mp4`) and returns
+/// ffmpeg's decoding errors, empty when clean. As in the recorder's tests
+/// (`support::decode_errors`), the null muxer's complaint about a repeated
+/// DTS is not a decoding error: the test camera sends some packets without
+/// timestamps, which ffmpeg fills in, once in a while equal to the
+/// previous one.
+pub fn decode_errors(bytes: &[u8], dir: &std::path::Path) -> String {
+    let check = dir.join("check.mp4");
+    std::fs::write(&check, bytes).unwrap();
+    let out = std::process::Command::new("timeout")
+        .args(["60", "ffmpeg", "-v", "error", "-i"])
+        .arg(&check)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffmpeg could not read the clip");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.contains("non monotonically increasing dts"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
