@@ -115,9 +115,7 @@ class Stack:
         raise SystemExit(f"playback never {status}")
 
     def cpu_seconds(self):
-        with open(f"/proc/{self.vigil.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return proc_cpu(self.vigil.pid)
 
     def rss_mib(self):
         with open(f"/proc/{self.vigil.pid}/status") as f:

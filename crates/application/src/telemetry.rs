@@ -79,14 +79,17 @@ pub fn describe() {
 }
 
 pub(crate) fn live_segment(stored: bool, bytes: u64) {
-    let outcome = if stored { "stored" } else { "failed" };
-    metrics::counter!(LIVE_SEGMENTS, "outcome" => outcome).increment(1);
-    metrics::counter!(LIVE_BYTES).increment(bytes);
+    live_stored(LIVE_SEGMENTS, stored, bytes);
 }
 
 pub(crate) fn live_clip_part(stored: bool, bytes: u64) {
+    live_stored(LIVE_CLIP_PARTS, stored, bytes);
+}
+
+/// One object (or part) stored, or failed, while recording.
+fn live_stored(counter: &'static str, stored: bool, bytes: u64) {
     let outcome = if stored { "stored" } else { "failed" };
-    metrics::counter!(LIVE_CLIP_PARTS, "outcome" => outcome).increment(1);
+    metrics::counter!(counter, "outcome" => outcome).increment(1);
     metrics::counter!(LIVE_BYTES).increment(bytes);
 }
 

@@ -240,6 +240,11 @@ pub struct ObjectMeta {
     pub etag: Option<String>,
 }
 
+/// What a store that takes whole files only answers an upload in parts.
+fn no_parts(key: &str) -> crate::Error {
+    crate::Error::internal(format!("this store cannot upload {key} in parts"))
+}
+
 /// Where finished clips and thumbnails live: local disk or S3/R2.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + Debug {
@@ -261,9 +266,7 @@ pub trait ObjectStore: Send + Sync + Debug {
     /// Begins an upload of `key` in parts, returning its upload id: the
     /// object appears only when [`ObjectStore::complete_upload`] succeeds.
     async fn start_upload(&self, key: &str, _content_type: &str) -> Result<String> {
-        Err(crate::Error::internal(format!(
-            "this store cannot upload {key} in parts"
-        )))
+        Err(no_parts(key))
     }
     /// Stores part `number` (from 1) of an upload: `len` bytes of `path`
     /// from `offset` (every part but the last is [`ObjectStore::part_size`]
@@ -277,15 +280,11 @@ pub trait ObjectStore: Send + Sync + Debug {
         _offset: u64,
         _len: u64,
     ) -> Result<String> {
-        Err(crate::Error::internal(format!(
-            "this store cannot upload {key} in parts"
-        )))
+        Err(no_parts(key))
     }
     /// Makes the object of an upload from its parts' ETags, part 1 first.
     async fn complete_upload(&self, key: &str, _upload_id: &str, _etags: &[String]) -> Result<()> {
-        Err(crate::Error::internal(format!(
-            "this store cannot upload {key} in parts"
-        )))
+        Err(no_parts(key))
     }
     /// Drops an upload and the parts stored for it.
     async fn abort_upload(&self, _key: &str, _upload_id: &str) -> Result<()> {

@@ -69,6 +69,27 @@ fn top_boxes(f: &mut std::fs::File, file_len: u64) -> Result<Vec<TopBox>, Record
     Ok(boxes)
 }
 
+/// The `ftyp`, `mdat` and `moov` of a moov-at-end clip, one of each.
+fn moov_at_end(f: &mut std::fs::File) -> Result<[TopBox; 3], RecordError> {
+    let file_len = f.metadata()?.len();
+    let boxes = top_boxes(f, file_len)?;
+    let find = |k: &[u8; 4]| {
+        let mut it = boxes.iter().filter(|b| &b.kind == k);
+        match (it.next(), it.next()) {
+            (Some(b), None) => Ok(*b),
+            _ => Err(bad(format!(
+                "not exactly one {}",
+                String::from_utf8_lossy(k)
+            ))),
+        }
+    };
+    let (ftyp, mdat, moov) = (find(b"ftyp")?, find(b"mdat")?, find(b"moov")?);
+    if !(ftyp.at == 0 && mdat.at < moov.at) {
+        return Err(bad("not ftyp … mdat … moov"));
+    }
+    Ok([ftyp, mdat, moov])
+}
+
 /// Whether the clip's `moov` comes before its `mdat` (or it can't be told:
 /// then it is left as it is).
 pub fn is_faststart(path: &Path) -> Result<bool, RecordError> {
@@ -88,22 +109,7 @@ pub fn is_faststart(path: &Path) -> Result<bool, RecordError> {
 /// fit in `header_len`.
 pub fn faststart_head(path: &Path, header_len: Option<u64>) -> Result<FaststartHead, RecordError> {
     let mut f = std::fs::File::open(path)?;
-    let file_len = f.metadata()?.len();
-    let boxes = top_boxes(&mut f, file_len)?;
-    let find = |k: &[u8; 4]| {
-        let mut it = boxes.iter().filter(|b| &b.kind == k);
-        match (it.next(), it.next()) {
-            (Some(b), None) => Ok(*b),
-            _ => Err(bad(format!(
-                "not exactly one {}",
-                String::from_utf8_lossy(k)
-            ))),
-        }
-    };
-    let (ftyp, mdat, moov) = (find(b"ftyp")?, find(b"mdat")?, find(b"moov")?);
-    if !(ftyp.at == 0 && mdat.at < moov.at) {
-        return Err(bad("not ftyp … mdat … moov"));
-    }
+    let [ftyp, mdat, moov] = moov_at_end(&mut f)?;
     if moov.len > MOOV_MAX {
         return Err(bad("an index too large"));
     }
@@ -157,7 +163,8 @@ pub fn faststart_head(path: &Path, header_len: Option<u64>) -> Result<FaststartH
 /// `from`: the header, padded, then the clip's media up to `from`. Returns
 /// where the clip's media ends.
 pub fn faststart_start(path: &Path, from: u64, len: u64, out: &Path) -> Result<u64, RecordError> {
-    let media = faststart_head(path, None)?.media;
+    let [_, mdat, _] = moov_at_end(&mut std::fs::File::open(path)?)?;
+    let media = mdat.at + mdat.header..mdat.at + mdat.len;
     if !(media.start..=media.end).contains(&from) || from - media.start > len {
         return Err(RecordError::finalize(
             "the part does not begin inside the media",

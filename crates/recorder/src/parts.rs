@@ -191,7 +191,9 @@ pub(crate) async fn finish(
     growing: Option<crate::remux::Remux>,
 ) -> Result<Clip, RecordError> {
     let streamed = match growing {
-        Some(g) => g.close().await,
+        // Feeding the last parts and writing the index: a copy, as fast
+        // as a join's, so the join's deadline bounds it too.
+        Some(g) => g.close(cfg.join_timeout).await,
         None => None,
     };
     let path = match &streamed {

@@ -39,6 +39,7 @@ pub(crate) struct Remux {
     ended: watch::Sender<bool>,
     abandoned: Arc<AtomicBool>,
     task: Option<tokio::task::JoinHandle<Option<PathBuf>>>,
+    growing: PathBuf,
 }
 
 impl Remux {
@@ -64,6 +65,7 @@ impl Remux {
             ended,
             abandoned,
             task: Some(task),
+            growing: dir.join(GROWING_CLIP_NAME),
         })
     }
 
@@ -80,10 +82,26 @@ impl Remux {
 
     /// Feeds the last parts (the take has ended: all are closed), finishes
     /// the file and returns it renamed to the clip's name; `None` when it
-    /// was abandoned or failed (the caller joins the parts).
-    pub(crate) async fn close(mut self) -> Option<PathBuf> {
+    /// was abandoned, failed or ran past `deadline` (an ffmpeg no longer
+    /// reading its input would hold the feeder in a write), and the caller
+    /// joins the parts.
+    pub(crate) async fn close(mut self, deadline: Duration) -> Option<PathBuf> {
         self.ended.send_replace(true);
-        self.task.take()?.await.ok().flatten()
+        let mut task = self.task.take()?;
+        match tokio::time::timeout(deadline, &mut task).await {
+            Ok(done) => done.ok().flatten(),
+            Err(_) => {
+                tracing::warn!(
+                    deadline_s = deadline.as_secs_f64(),
+                    "the growing clip ran past its deadline; the parts will be joined"
+                );
+                // Dropping the feeder drops its ffmpeg (`kill_on_drop`).
+                task.abort();
+                let _ = task.await;
+                let _ = tokio::fs::remove_file(&self.growing).await;
+                None
+            }
+        }
     }
 }
 
