@@ -28,6 +28,7 @@ mod m20261202_000016_add_event_external_id;
 mod m20261202_000017_create_webhooks;
 mod m20261202_000018_create_nodes;
 mod m20261202_000019_add_node_ids;
+mod m20261202_000020_create_camera_leases;
 
 pub use connect::{connect, redact_url};
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_create_webhooks::Migration),
             Box::new(m20261202_000018_create_nodes::Migration),
             Box::new(m20261202_000019_add_node_ids::Migration),
+            Box::new(m20261202_000020_create_camera_leases::Migration),
         ]
     }
 }

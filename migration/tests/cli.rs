@@ -27,7 +27,7 @@ fn lines_with(o: &Output, word: &str) -> usize {
 }
 
 fn exercise(url: &str) {
-    let n = 19;
+    let n = 20;
     let s = run(url, &["status"]);
     assert!(s.status.success(), "{s:?}");
     assert_eq!(lines_with(&s, "Pending"), n, "{}", stdout(&s));

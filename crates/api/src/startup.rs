@@ -66,6 +66,7 @@ impl Default for ApiSettings {
             node: crate::routes::nodes::ThisNode {
                 id: None,
                 lease: Duration::from_secs(10),
+                leases: None,
             },
         }
     }

@@ -171,12 +171,10 @@ pub struct StreamView {
 }
 
 impl CameraView {
-    /// The view of `c` as recorded by `node`: on one node (SQLite, or
-    /// PostgreSQL until cameras are spread over nodes) it records every
-    /// camera.
-    pub fn owned(c: Camera, node: &crate::routes::nodes::ThisNode) -> Self {
+    /// The view of `c` with the node that records it.
+    pub fn owned(c: Camera, owners: &crate::routes::nodes::Owners) -> Self {
         Self {
-            owner_node: node.id.as_ref().map(|id| id.to_string()),
+            owner_node: owners.of(c.id),
             ..Self::from(c)
         }
     }

@@ -29,6 +29,9 @@ pub struct AppPorts {
     pub capture: Arc<dyn Capture>,
     /// Where news goes (webhooks, MQTT); [`Push::none`] for nowhere.
     pub push: Push,
+    /// With several nodes on one database: leases and signals. None: this
+    /// node records every camera.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,18 +43,24 @@ pub struct App {
     /// Every status change, for `/playbacks/stream`.
     pub playback_events: PlaybackEvents,
     playbacks: Arc<dyn PlaybackRepo>,
+    /// The database's own, for relaying other nodes' changes.
+    store_playbacks: Arc<dyn PlaybackRepo>,
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 impl App {
     pub fn build(ports: AppPorts, limits: ServiceLimits, recording_types: RecordingTypes) -> Self {
         let playback_events = PlaybackEvents::new();
-        let playbacks: Arc<dyn PlaybackRepo> = Arc::new(
-            NotifyingPlaybacks::new(ports.playbacks, playback_events.clone())
-                .with_push(ports.push.clone()),
-        );
+        let mut notifying =
+            NotifyingPlaybacks::new(ports.playbacks.clone(), playback_events.clone())
+                .with_push(ports.push.clone());
+        if let Some(c) = &ports.cluster {
+            notifying = notifying.with_cluster(c.clone());
+        }
+        let playbacks: Arc<dyn PlaybackRepo> = Arc::new(notifying);
         let streams =
             crate::streams::CameraStreams::new(ports.cameras.clone(), ports.capture.clone());
-        let service = RecordingService::new(
+        let mut service = RecordingService::new(
             ports.capture,
             playbacks.clone(),
             ports.store.clone(),
@@ -59,7 +68,10 @@ impl App {
             limits,
         )
         .with_streams(streams);
-        let recordings = Recordings::new(
+        if let Some(c) = &ports.cluster {
+            service = service.with_ownership(c.ownership.clone());
+        }
+        let mut recordings = Recordings::new(
             ports.cameras,
             ports.events,
             playbacks.clone(),
@@ -68,11 +80,16 @@ impl App {
             recording_types,
         )
         .with_push(ports.push);
+        if let Some(c) = &ports.cluster {
+            recordings = recordings.with_cluster(c.clone());
+        }
         Self {
             service,
             recordings,
             playback_events,
             playbacks,
+            store_playbacks: ports.playbacks,
+            cluster: ports.cluster,
         }
     }
 
@@ -87,6 +104,14 @@ impl App {
             playbacks: self.playbacks(),
             jobs: self.service.jobs.clone(),
             capture: self.service.capture.clone(),
+        }
+    }
+
+    /// Publishes here the status changes other nodes make, until `stop`
+    /// (none without a cluster).
+    pub async fn relay_changes(self, stop: tokio_util::sync::CancellationToken) {
+        if let Some(c) = self.cluster.clone() {
+            crate::notify::relay(self.store_playbacks, self.playback_events, c, stop).await;
         }
     }
 

@@ -9,6 +9,7 @@
 //!   makes; the only writer of a playback's status outside persistence;
 //! - [`streams`]: the cameras' `stream` objects, from probes, takes and
 //!   warm rings;
+//! - [`cluster`]: camera leases, hand-offs and signals between nodes;
 //! - [`retention`], [`admin`] (the first admin), and [`notify`] (the
 //!   decorator that publishes status changes for SSE).
 //!
@@ -18,6 +19,7 @@ pub mod admin;
 mod app;
 pub mod cameras;
 mod clip_upload;
+pub mod cluster;
 pub mod frigate;
 mod jobs;
 pub mod lifecycle;

@@ -27,6 +27,8 @@ pub struct Heartbeat {
     pub lease: Duration,
     /// Where lost nodes' playbacks are adopted from and their jobs queued.
     pub orphans: Option<Orphans>,
+    /// The cameras this node owns, with several nodes; None: all of them.
+    pub owned: Option<crate::cluster::Ownership>,
 }
 
 /// What adopting a lost node's playbacks needs.
@@ -103,8 +105,13 @@ impl Heartbeat {
     }
 
     async fn record_beat(&self) -> vigil_domain::ports::Result<()> {
-        let one = Page::parse(Some(1), Some(0)).map_err(vigil_domain::Error::internal)?;
-        let cameras = self.cameras.list(one).await?.total;
+        let cameras = match &self.owned {
+            Some(o) => o.count() as u64,
+            None => {
+                let one = Page::parse(Some(1), Some(0)).map_err(vigil_domain::Error::internal)?;
+                self.cameras.list(one).await?.total
+            }
+        };
         self.nodes
             .beat(&NodeBeat {
                 id: self.id.clone(),

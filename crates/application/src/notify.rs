@@ -37,6 +37,54 @@ impl Default for PlaybackEvents {
     }
 }
 
+/// Publishes here, until `stop`, the status changes other nodes made, so
+/// `/playbacks/stream` on any node carries every node's (webhooks and MQTT
+/// were told by the node that made the change). Cached counts are dropped
+/// on each.
+pub async fn relay(
+    playbacks: Arc<dyn PlaybackRepo>,
+    events: PlaybackEvents,
+    cluster: crate::cluster::Cluster,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut heard = cluster.heard.subscribe();
+    loop {
+        let signal = tokio::select! {
+            _ = stop.cancelled() => return,
+            s = heard.recv() => s,
+        };
+        match signal {
+            Ok(vigil_domain::Signal::Changed {
+                playback,
+                status,
+                by,
+            }) if &by != cluster.me() => {
+                playbacks.changed_elsewhere(playback);
+                match playbacks.get(playback).await {
+                    Ok(Some(mut p)) => {
+                        // The status the signal was sent for: the row may
+                        // have moved on already, and each step is news.
+                        p.status = status;
+                        events.publish(&p);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(playback_id = %playback, error = %e.chain(), "cannot read a playback another node changed")
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "status changes of other nodes were missed by this stream"
+                )
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
 /// A [`PlaybackRepo`] that publishes every status change it writes.
 #[derive(Debug)]
 pub struct NotifyingPlaybacks {
@@ -44,6 +92,8 @@ pub struct NotifyingPlaybacks {
     events: PlaybackEvents,
     /// Webhooks and MQTT hear of the changes they care for.
     push: crate::push::Push,
+    /// The other nodes hear of every change, for their streams.
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 impl NotifyingPlaybacks {
@@ -52,7 +102,13 @@ impl NotifyingPlaybacks {
             inner,
             events,
             push: crate::push::Push::none(),
+            cluster: None,
         }
+    }
+
+    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     pub fn with_push(mut self, push: crate::push::Push) -> Self {
@@ -79,6 +135,14 @@ impl PlaybackRepo for NotifyingPlaybacks {
     ) -> Result<Playback> {
         let p = self.inner.transition(id, to, update).await?;
         self.events.publish(&p);
+        if let Some(c) = &self.cluster {
+            c.tell(vigil_domain::Signal::Changed {
+                playback: id,
+                status: p.status,
+                by: c.me().clone(),
+            })
+            .await;
+        }
         // Queued before the change is acknowledged, so a webhook's news is
         // as durable as the change itself (short of a crash in between).
         self.push.playback(&p).await;
@@ -103,6 +167,31 @@ impl PlaybackRepo for NotifyingPlaybacks {
 
     async fn stop_requested(&self, ids: &[PlaybackId]) -> Result<Vec<PlaybackId>> {
         self.inner.stop_requested(ids).await
+    }
+
+    async fn hand_off(
+        &self,
+        id: PlaybackId,
+        node: &vigil_domain::NodeId,
+        window: &vigil_domain::RecordWindow,
+    ) -> Result<()> {
+        self.inner.hand_off(id, node, window).await
+    }
+
+    async fn handoffs(&self, cameras: &[CameraId]) -> Result<Vec<(PlaybackId, CameraId)>> {
+        self.inner.handoffs(cameras).await
+    }
+
+    async fn take_handoff(&self, id: PlaybackId) -> Result<Option<vigil_domain::RecordWindow>> {
+        self.inner.take_handoff(id).await
+    }
+
+    async fn release_handoffs(&self) -> Result<u64> {
+        self.inner.release_handoffs().await
+    }
+
+    fn changed_elsewhere(&self, id: PlaybackId) {
+        self.inner.changed_elsewhere(id)
     }
 
     async fn finished_before(

@@ -4,6 +4,7 @@
 //! Built once per process, so there is one set of per-camera locks.
 
 use crate::{
+    cluster::Owner,
     lifecycle::Lifecycle,
     merging::{Linger, MergeWindows},
 };
@@ -17,7 +18,7 @@ use tracing::Instrument;
 use vigil_domain::{
     ports::{CameraRepo, EventRepo, ObjectStore, PlaybackRepo, Recorder},
     Camera, CameraId, Error, ErrorKind, Event, EventId, NewEvent, Page, Playback, PlaybackFilter,
-    PlaybackId, PushKind, RecordWindow, RecordingStatus, RecordingTypes,
+    PlaybackId, PushKind, RecordWindow, RecordingStatus, RecordingTypes, Signal,
 };
 
 /// The ports the recording use cases need, each a shared handle; cheap to
@@ -39,6 +40,8 @@ pub struct Recordings {
     merging: MergeWindows,
     /// Where `event.created` and `event.ended` go.
     push: crate::push::Push,
+    /// With several nodes: a camera another node owns records there.
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 /// How long a stop asked of another node waits for it to take effect
@@ -108,7 +111,13 @@ impl Recordings {
             camera_locks: Default::default(),
             merging: Default::default(),
             push: crate::push::Push::none(),
+            cluster: None,
         }
+    }
+
+    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     pub fn with_push(mut self, push: crate::push::Push) -> Self {
@@ -187,6 +196,34 @@ impl Recordings {
             trigger: new.occurred_at.map(SystemTime::from),
         };
         let pid = PlaybackId::new();
+        if let Some(c) = &self.cluster {
+            if let Owner::Node(owner) = c.owner_of(&camera, self.recorder.as_ref()).await? {
+                let window = RecordWindow {
+                    // The owner keeps no merge window for it: the post-roll
+                    // is recorded as such.
+                    post_roll,
+                    // Its pre-roll counts back from now, not from when the
+                    // owner starts it.
+                    trigger: window.trigger.or_else(|| Some(SystemTime::now())),
+                    ..window
+                };
+                let event = self.events.create(new, Some(pid)).await?;
+                if let Err(e) = self.playbacks.hand_off(pid, &owner, &window).await {
+                    self.fail(
+                        pid,
+                        format!(
+                            "recording could not be handed to node {owner}: {}",
+                            e.message()
+                        ),
+                    )
+                    .await;
+                    return Ok(Posted::new(event));
+                }
+                tracing::info!(playback_id = %pid, camera_id = %camera.id, node_id = %owner, "recording handed to the camera's owner");
+                c.tell(Signal::Work { node: owner }).await;
+                return Ok(Posted::new(event));
+            }
+        }
         let event = self.events.create(new, Some(pid)).await?;
         // `instrument`, not `span.enter()`: a guard held across an
         // await would put other tasks' log lines in this span.
@@ -283,7 +320,10 @@ impl Recordings {
                 ..Default::default()
             };
             for p in self.playbacks.list(filter, Page::default()).await?.rows {
-                if !self.recorder.is_active(p.id) {
+                let elsewhere = self.cluster.is_some()
+                    && !self.recorder.is_active(p.id)
+                    && self.playbacks.recorded_elsewhere(p.id).await?;
+                if !self.recorder.is_active(p.id) && !elsewhere {
                     continue;
                 }
                 let open = self.events.open_events_of(p.id).await? > 0;
@@ -428,6 +468,81 @@ impl Recordings {
             p.status = status;
         }
         Ok(now)
+    }
+
+    /// Starts the recordings handed to this node (and those of its
+    /// cameras handed to a node that is gone), when told and every second,
+    /// until `stop`. Nothing without a cluster.
+    pub async fn follow_handoffs(self, stop: tokio_util::sync::CancellationToken) {
+        let Some(c) = self.cluster.clone() else {
+            return;
+        };
+        let mut heard = c.heard.subscribe();
+        let mut failing = false;
+        loop {
+            match self.playbacks.handoffs(&c.ownership.cameras()).await {
+                Ok(handed) => {
+                    failing = false;
+                    for (pid, camera) in handed {
+                        if let Err(e) = self.start_handed(pid, camera).await {
+                            tracing::warn!(playback_id = %pid, error = %e.chain(), "cannot start a recording handed to this node");
+                        }
+                    }
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e.chain(), "cannot read the recordings handed to this node");
+                }
+                Err(_) => {}
+            }
+            let next = tokio::time::sleep(Duration::from_secs(1));
+            tokio::pin!(next);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = &mut next => break,
+                    s = heard.recv() => match s {
+                        Ok(Signal::Work { node }) if &node == c.me() => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                        _ => {}
+                    },
+                }
+            }
+        }
+    }
+
+    /// Takes a handed-off recording and starts it here.
+    async fn start_handed(&self, pid: PlaybackId, camera: CameraId) -> Result<(), Error> {
+        let lock = self.camera_locks.of(camera);
+        let _held = lock.lock().await;
+        if self.recorder.is_active(pid) {
+            return Ok(());
+        }
+        let Some(window) = self.playbacks.take_handoff(pid).await? else {
+            return Ok(());
+        };
+        let span = tracing::info_span!("recording", playback_id = %pid, camera_id = %camera);
+        async {
+            let Some(camera) = self.cameras.get(camera).await? else {
+                self.fail(
+                    pid,
+                    "the camera was deleted before its recording started".into(),
+                )
+                .await;
+                return Ok(());
+            };
+            match self.recorder.start(pid, &camera, window).await {
+                Ok(()) => tracing::info!("recording handed by another node started"),
+                Err(e) => {
+                    tracing::warn!(error = %e.chain(), "recording could not start");
+                    self.fail(pid, format!("recording could not start: {}", e.message()))
+                        .await;
+                }
+            }
+            Ok(())
+        }
+        .instrument(span)
+        .await
     }
 
     /// Stops this node's recordings that other nodes were asked to stop,

@@ -67,7 +67,7 @@ pub struct RecordingService {
     pub(crate) jobs: Arc<dyn JobQueue>,
     pub(crate) limits: ServiceLimits,
     /// Takes running here, by playback.
-    pub(crate) active: Arc<Mutex<HashMap<PlaybackId, StopTake>>>,
+    pub(crate) active: Arc<Mutex<HashMap<PlaybackId, (CameraId, StopTake)>>>,
     /// Registered when a take is driven, notified when it ends: shutdown
     /// waits on it instead of polling.
     pub(crate) idle: Arc<tokio::sync::Notify>,
@@ -80,6 +80,9 @@ pub struct RecordingService {
     /// Where takes report their camera's link and clips what they measured;
     /// none for a service without a camera repository (tests).
     pub(crate) streams: Option<crate::streams::CameraStreams>,
+    /// With several nodes, the cameras this one owns (only their rings
+    /// run here); None: every camera is this node's.
+    pub(crate) owned: Option<crate::cluster::Ownership>,
 }
 
 /// First wait before handing a finished clip to the queue again while the
@@ -112,12 +115,19 @@ impl RecordingService {
             live_tails: Default::default(),
             begun_uploads: Default::default(),
             streams: None,
+            owned: None,
         }
     }
 
     /// Keeps the cameras' `stream` objects from what takes see.
     pub fn with_streams(mut self, streams: crate::streams::CameraStreams) -> Self {
         self.streams = Some(streams);
+        self
+    }
+
+    /// Keeps rings of the cameras `owned` says are this node's only.
+    pub fn with_ownership(mut self, owned: crate::cluster::Ownership) -> Self {
+        self.owned = Some(owned);
         self
     }
 
@@ -136,7 +146,10 @@ impl RecordingService {
     /// start (or another server) takes it up at once.
     pub async fn shutdown(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
-        let stops: Vec<_> = lock(&self.active).values().cloned().collect();
+        let stops: Vec<_> = lock(&self.active)
+            .values()
+            .map(|(_, s)| s.clone())
+            .collect();
         for stop in &stops {
             stop.stop();
         }
@@ -442,7 +455,7 @@ impl Recorder for RecordingService {
                 Error::from(e)
             })?;
         crate::telemetry::started();
-        lock(&self.active).insert(playback, take.stopper());
+        lock(&self.active).insert(playback, (camera.id, take.stopper()));
         // A warm ring already has media: the playback is RECORDING before
         // the event's response is sent.
         let mut first_media = true;
@@ -456,7 +469,7 @@ impl Recorder for RecordingService {
     }
 
     async fn stop(&self, playback: PlaybackId) -> Result<Option<RecordingStatus>> {
-        let Some(stop) = lock(&self.active).get(&playback).cloned() else {
+        let Some((_, stop)) = lock(&self.active).get(&playback).cloned() else {
             return Ok(None);
         };
         let left_in = match self.lifecycle.apply(playback, Happened::StopAsked).await {
@@ -473,11 +486,32 @@ impl Recorder for RecordingService {
         lock(&self.active).contains_key(&playback)
     }
 
+    fn records(&self, camera: CameraId) -> bool {
+        lock(&self.active).values().any(|(c, _)| *c == camera)
+    }
+
+    async fn fence(&self, camera: CameraId) {
+        let stops: Vec<_> = lock(&self.active)
+            .values()
+            .filter(|(c, _)| *c == camera)
+            .map(|(_, s)| s.clone())
+            .collect();
+        for stop in stops {
+            stop.stop();
+        }
+        self.capture.cool(camera).await;
+    }
+
     fn active_count(&self) -> usize {
         RecordingService::active_count(self)
     }
 
     async fn watch(&self, camera: &Camera) -> Result<()> {
+        // Of several nodes, only the camera's owner keeps its ring.
+        if self.owned.as_ref().is_some_and(|o| !o.owns(camera.id)) {
+            self.capture.cool(camera.id).await;
+            return Ok(());
+        }
         self.capture.keep_warm(camera).await.map_err(Error::from)
     }
 

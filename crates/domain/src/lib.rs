@@ -33,7 +33,7 @@ pub use event_type::{EventType, RecordingTypes};
 pub use ids::{CameraId, EventId, JobId, PlaybackId, ShareId, UserId, WebhookId};
 pub use job::{Job, JobKind, NewJob};
 pub use live::{LiveSegment, PartFile, PartTimes};
-pub use node::{Node, NodeBeat, NodeId};
+pub use node::{CameraLease, Node, NodeBeat, NodeId, Signal};
 pub use page::Page;
 pub use playback::{EventSummary, Gap, MediaInfo, Playback, PlaybackFilter, PlaybackUpdate};
 pub use record_error::{RecordError, RecordErrorKind};

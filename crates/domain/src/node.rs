@@ -92,3 +92,105 @@ mod tests {
         assert!(!node.alive(now, std::time::Duration::from_secs(4)));
     }
 }
+
+/// A camera's lease: the node that owns it (runs its ring and records it)
+/// until `expires_at`, unless renewed. `epoch` grows by one each time the
+/// camera changes hands, so an owner's claim can be told from an older one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraLease {
+    pub camera: crate::CameraId,
+    pub node: NodeId,
+    pub epoch: u64,
+    pub expires_at: OffsetDateTime,
+}
+
+impl CameraLease {
+    /// Held at `now`: not run out (a lease given back has run out).
+    pub fn held(&self, now: OffsetDateTime) -> bool {
+        self.expires_at > now
+    }
+}
+
+/// What one node tells the others (PostgreSQL `NOTIFY`). Each is a hint:
+/// what it announces is in the database, and is polled for as well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// A recording was handed to `node`, the owner of its camera.
+    Work { node: NodeId },
+    /// `by` changed the status of `playback` to `status`.
+    Changed {
+        playback: crate::PlaybackId,
+        status: crate::RecordingStatus,
+        by: NodeId,
+    },
+    /// `by` gave its cameras back (it is stopping): take them now.
+    Released { by: NodeId },
+}
+
+impl Signal {
+    /// The payload on the wire: short text, far below `NOTIFY`'s 8000 bytes.
+    pub fn encode(&self) -> String {
+        match self {
+            Signal::Work { node } => format!("work {node}"),
+            Signal::Changed {
+                playback,
+                status,
+                by,
+            } => format!("changed {playback} {status} {by}"),
+            Signal::Released { by } => format!("released {by}"),
+        }
+    }
+
+    /// None for a payload this version does not know.
+    pub fn decode(s: &str) -> Option<Self> {
+        let mut words = s.split(' ');
+        let signal = match (words.next()?, words.next()) {
+            ("work", Some(n)) => Signal::Work {
+                node: n.parse().ok()?,
+            },
+            ("changed", Some(p)) => Signal::Changed {
+                playback: crate::PlaybackId::from_uuid(p.parse().ok()?),
+                status: words.next()?.parse().ok()?,
+                by: words.next()?.parse().ok()?,
+            },
+            ("released", Some(n)) => Signal::Released {
+                by: n.parse().ok()?,
+            },
+            _ => return None,
+        };
+        words.next().is_none().then_some(signal)
+    }
+}
+
+#[cfg(test)]
+mod signal_tests {
+    use super::*;
+
+    #[test]
+    fn signals_read_back_as_written_and_strangers_are_none() {
+        let n: NodeId = "node-a".parse().unwrap();
+        for s in [
+            Signal::Work { node: n.clone() },
+            Signal::Changed {
+                playback: crate::PlaybackId::new(),
+                status: crate::RecordingStatus::Processing,
+                by: n.clone(),
+            },
+            Signal::Released { by: n },
+        ] {
+            assert_eq!(Signal::decode(&s.encode()), Some(s));
+        }
+        let id = crate::PlaybackId::new();
+        for bad in [
+            "",
+            "work",
+            "work a b",
+            "changed x PENDING node",
+            &format!("changed {id} NAP node"),
+            &format!("changed {id} PENDING"),
+            "stop node",
+        ] {
+            assert_eq!(Signal::decode(bad), None, "{bad}");
+        }
+    }
+}

@@ -75,6 +75,46 @@ pub trait NodeRepo: Send + Sync + Debug {
     async fn list(&self) -> Result<Vec<crate::Node>>;
 }
 
+/// Camera leases: which node owns which camera (docs/design/cluster.md,
+/// invariant 5). Every change is one conditional write, so two nodes
+/// asking at once never both hold a camera.
+#[async_trait]
+pub trait LeaseRepo: Send + Sync + Debug {
+    /// Takes or renews `camera` for `node` until `ttl` from now, when it is
+    /// free, run out, or already `node`'s: the epoch it is held at (one
+    /// more than the last holder's when it changes hands), or None when
+    /// another node holds it.
+    async fn claim(
+        &self,
+        camera: CameraId,
+        node: &crate::NodeId,
+        ttl: std::time::Duration,
+    ) -> Result<Option<u64>>;
+    /// Renews every lease `node` still holds (not run out); returns them.
+    async fn renew(
+        &self,
+        node: &crate::NodeId,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<crate::CameraLease>>;
+    /// Gives `camera` back, if `node` holds it.
+    async fn release(&self, camera: CameraId, node: &crate::NodeId) -> Result<()>;
+    /// Gives back every camera of `node`.
+    async fn release_all(&self, node: &crate::NodeId) -> Result<u64>;
+    /// Every lease row, held or run out.
+    async fn all(&self) -> Result<Vec<crate::CameraLease>>;
+}
+
+/// Signals between nodes (PostgreSQL `LISTEN`/`NOTIFY`). A hint only: a
+/// missed one is made up for by polling the database.
+#[async_trait]
+pub trait Signals: Send + Sync + Debug {
+    /// Sends to every node, this one included.
+    async fn send(&self, signal: &crate::Signal) -> Result<()>;
+    /// The next signal from any node. An error means the channel was lost
+    /// (signals may have been missed); the next call listens again.
+    async fn recv(&self) -> Result<crate::Signal>;
+}
+
 /// Webhooks, and their durable delivery queue.
 #[async_trait]
 pub trait WebhookRepo: Send + Sync + Debug {
@@ -186,6 +226,36 @@ pub trait PlaybackRepo: Send + Sync + Debug {
     async fn stop_requested(&self, _ids: &[PlaybackId]) -> Result<Vec<PlaybackId>> {
         Ok(Vec::new())
     }
+    /// Hands the PENDING playback `id` to `node`, the owner of its camera,
+    /// which starts its recording with `window` (docs/design/cluster.md,
+    /// invariant 8).
+    async fn hand_off(
+        &self,
+        _id: PlaybackId,
+        _node: &crate::NodeId,
+        _window: &crate::RecordWindow,
+    ) -> Result<()> {
+        Err(crate::Error::internal(
+            "this repository cannot hand recordings to other nodes",
+        ))
+    }
+    /// Handed-off playbacks this node is to start: those handed to it, and
+    /// those of `cameras` (its own) handed to a node that is lost or gone.
+    async fn handoffs(&self, _cameras: &[CameraId]) -> Result<Vec<(PlaybackId, CameraId)>> {
+        Ok(Vec::new())
+    }
+    /// Takes the hand-off of `id` for this node: its window, or None when
+    /// another node took it, it was started, or it is no longer PENDING.
+    async fn take_handoff(&self, _id: PlaybackId) -> Result<Option<crate::RecordWindow>> {
+        Ok(None)
+    }
+    /// Gives back the hand-offs this node has not started (it is
+    /// stopping): the camera's next owner starts them.
+    async fn release_handoffs(&self) -> Result<u64> {
+        Ok(0)
+    }
+    /// Another node changed `id`: forget what was cached about it.
+    fn changed_elsewhere(&self, _id: PlaybackId) {}
     /// Up to `limit` finished (COMPLETED or FAILED), unretained playbacks of `camera`
     /// created before `cutoff`, oldest first (retention).
     async fn finished_before(
@@ -328,6 +398,13 @@ pub trait Recorder: Send + Sync + Debug {
     fn is_active(&self, playback: PlaybackId) -> bool;
     /// Recordings running in this process.
     fn active_count(&self) -> usize;
+    /// Whether a recording of `camera` runs in this process.
+    fn records(&self, _camera: CameraId) -> bool {
+        false
+    }
+    /// Stops this process's rings and takes of `camera` without asking the
+    /// database (it may be out of reach): the node no longer owns it.
+    async fn fence(&self, _camera: CameraId) {}
     /// Keeps `camera` connected when it has a pre-roll (its recent video
     /// held in a ring, so a recording starts before its event), and stops
     /// doing so when it has none. Called when a camera is created or

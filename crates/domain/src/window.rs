@@ -61,3 +61,59 @@ mod tests {
         );
     }
 }
+
+/// The window as stored with a recording handed to another node:
+/// `<pre ms> <post ms> <trigger, ms since 1970, or ->`.
+impl RecordWindow {
+    pub fn to_text(&self) -> String {
+        let ms = |d: Duration| d.as_millis().min(u64::MAX.into()) as u64;
+        let trigger = self
+            .trigger
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or("-".to_owned(), |d| ms(d).to_string());
+        format!("{} {} {trigger}", ms(self.pre_roll), ms(self.post_roll))
+    }
+
+    /// None for text [`RecordWindow::to_text`] did not write.
+    pub fn from_text(s: &str) -> Option<Self> {
+        let mut w = s.split(' ');
+        let pre = Duration::from_millis(w.next()?.parse().ok()?);
+        let post = Duration::from_millis(w.next()?.parse().ok()?);
+        let trigger = match w.next()? {
+            "-" => None,
+            t => Some(SystemTime::UNIX_EPOCH + Duration::from_millis(t.parse().ok()?)),
+        };
+        w.next().is_none().then_some(Self {
+            pre_roll: pre,
+            post_roll: post,
+            trigger,
+        })
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn a_window_reads_back_as_written_to_the_millisecond() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_000_000_123);
+        for w in [
+            RecordWindow {
+                pre_roll: Duration::from_secs(5),
+                post_roll: Duration::from_millis(2500),
+                trigger: Some(at),
+            },
+            RecordWindow {
+                pre_roll: Duration::ZERO,
+                post_roll: Duration::ZERO,
+                trigger: None,
+            },
+        ] {
+            assert_eq!(RecordWindow::from_text(&w.to_text()), Some(w));
+        }
+        for bad in ["", "1 2", "1 2 3 4", "a 2 -", "1 2 x"] {
+            assert_eq!(RecordWindow::from_text(bad), None, "{bad}");
+        }
+    }
+}

@@ -6,12 +6,13 @@
 mod entity;
 mod errors;
 mod repo;
+mod signals;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use repo::{
-    SqlCameraRepo, SqlEventRepo, SqlJobQueue, SqlNodeRepo, SqlPlaybackRepo, SqlShareRepo,
-    SqlUserRepo, SqlWebhookRepo,
+    SqlCameraRepo, SqlEventRepo, SqlJobQueue, SqlLeaseRepo, SqlNodeRepo, SqlPlaybackRepo,
+    SqlShareRepo, SqlUserRepo, SqlWebhookRepo,
 };
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -88,6 +89,22 @@ impl Database {
 
     pub fn nodes(&self) -> Arc<dyn NodeRepo> {
         Arc::new(SqlNodeRepo::new(self.conn.clone()))
+    }
+
+    pub fn leases(&self) -> Arc<dyn vigil_domain::ports::LeaseRepo> {
+        Arc::new(SqlLeaseRepo::new(self.conn.clone()))
+    }
+
+    /// On PostgreSQL, signals between the nodes sharing it (`NOTIFY`);
+    /// None on SQLite, where there is one node.
+    pub fn signals(&self) -> Option<Arc<dyn vigil_domain::ports::Signals>> {
+        (self.conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres)
+            .then(|| Arc::new(signals::PgSignals::new(self.conn.clone())) as _)
+    }
+
+    /// Whether several nodes may share this database (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres
     }
 
     pub fn shares(&self) -> Arc<dyn ShareRepo> {

@@ -235,6 +235,7 @@ pub async fn seed_completed_playbacks(db: &Database, camera: vigil_domain::Camer
                 retain: Set(false),
                 node_id: Set(None),
                 stop_requested_at: Set(None),
+                handoff: Set(None),
                 local_path: Set(None),
                 error: Set(None),
                 started_at: Set(Some(at)),

@@ -896,68 +896,270 @@ both!(nodes_beat_and_are_listed, |t: TestDatabase| async move {
     assert!(listed[1].alive(now, Duration::from_secs(10)));
 });
 
+/// Three nodes on one database, all beating now.
+async fn three_nodes(t: &TestDatabase) -> [vigil_persistence::Database; 3] {
+    let lease = Duration::from_secs(10);
+    let nodes =
+        ["node-a", "node-b", "node-c"].map(|id| t.db.clone().of_node(&id.parse().unwrap(), lease));
+    for (id, db) in ["node-a", "node-b", "node-c"].iter().zip(&nodes) {
+        db.nodes()
+            .beat(&vigil_domain::NodeBeat {
+                id: id.parse().unwrap(),
+                started_at: time::OffsetDateTime::now_utc(),
+                cameras: 1,
+                recordings: 0,
+            })
+            .await
+            .unwrap();
+    }
+    nodes
+}
+
+async fn forget_node(t: &TestDatabase, id: &str) {
+    let conn = migration::connect(&t.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    conn.execute_unprepared(&format!("DELETE FROM nodes WHERE id = '{id}'"))
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+}
+
 both!(
     a_nodes_work_stays_its_own_until_it_is_lost,
     |t: TestDatabase| async move {
         let lease = Duration::from_secs(10);
-        let (a, b, c) = (
-            t.db.clone().of_node(&"node-a".parse().unwrap(), lease),
-            t.db.clone().of_node(&"node-b".parse().unwrap(), lease),
-            t.db.clone().of_node(&"node-c".parse().unwrap(), lease),
-        );
-        for (id, db) in [("node-a", &a), ("node-b", &b), ("node-c", &c)] {
-            db.nodes()
-                .beat(&vigil_domain::NodeBeat {
-                    id: id.parse().unwrap(),
-                    started_at: time::OffsetDateTime::now_utc(),
-                    cameras: 1,
-                    recordings: 0,
-                })
-                .await
-                .unwrap();
-        }
+        let [a, b, c] = three_nodes(&t).await;
         let cam = a.cameras().create(new_camera("Lot")).await.unwrap();
-        let pid = PlaybackId::new();
-        a.events().create(motion(cam.id), Some(pid)).await.unwrap();
-        let job = |kind| vigil_domain::NewJob {
-            playback_id: pid,
-            kind,
-            dir: "/a/recordings/x".into(),
-            note: None,
-        };
+        // One clip whose take ended (its upload is queued), one still
+        // recording.
+        let (queued, recording) = (PlaybackId::new(), PlaybackId::new());
+        a.events()
+            .create(motion(cam.id), Some(queued))
+            .await
+            .unwrap();
+        a.events()
+            .create(motion(cam.id), Some(recording))
+            .await
+            .unwrap();
         a.jobs()
-            .enqueue(job(vigil_domain::JobKind::Upload))
+            .enqueue(vigil_domain::NewJob {
+                playback_id: queued,
+                kind: vigil_domain::JobKind::Upload,
+                dir: "/a/recordings/x".into(),
+                note: None,
+            })
             .await
             .unwrap();
 
-        // While node-a is alive its playback and job are its own.
+        // While node-a is alive its playbacks and job are its own.
         let pending = |db: &vigil_persistence::Database| {
             let p = db.playbacks();
-            async move { p.in_status(RecordingStatus::Pending).await.unwrap().len() }
+            async move {
+                p.in_status(RecordingStatus::Pending)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| p.id)
+                    .collect::<Vec<_>>()
+            }
         };
-        assert_eq!(pending(&a).await, 1);
-        assert_eq!(pending(&b).await, 0, "another node's in-flight playback");
-        assert_eq!(pending(&t.db).await, 1, "a database of no node sees all");
+        assert_eq!(pending(&a).await.len(), 2);
+        assert!(
+            pending(&b).await.is_empty(),
+            "another node's in-flight playbacks"
+        );
+        assert_eq!(
+            pending(&t.db).await.len(),
+            2,
+            "a database of no node sees all"
+        );
         assert!(b.playbacks().adopt_orphans().await.unwrap().is_empty());
         assert!(b.jobs().claim("worker-b", lease).await.unwrap().is_none());
 
-        // node-a is lost: one of the survivors adopts the playback, and
-        // either survivor's queue takes its job.
-        let conn = migration::connect(&t.url).await.unwrap();
-        use sea_orm::ConnectionTrait;
-        conn.execute_unprepared("DELETE FROM nodes WHERE id = 'node-a'")
-            .await
-            .unwrap();
+        // node-a is lost: one of the survivors adopts the recording one;
+        // the queued one goes with its job to the queue that claims it.
+        forget_node(&t, "node-a").await;
         let (pb, pc) = (b.playbacks(), c.playbacks());
         let (x, y) = tokio::join!(pb.adopt_orphans(), pc.adopt_orphans());
         let (x, y) = (x.unwrap(), y.unwrap());
-        assert_eq!(x.len() + y.len(), 1, "adopted once: {x:?} {y:?}");
+        let adopted: Vec<_> = x.iter().chain(&y).map(|p| p.id).collect();
+        assert_eq!(
+            adopted,
+            vec![recording],
+            "adopted once, without the job's: {x:?} {y:?}"
+        );
         let adopter = if x.is_empty() { &c } else { &b };
-        assert_eq!(pending(adopter).await, 1);
+        assert!(pending(adopter).await.contains(&recording));
         assert!(b.playbacks().adopt_orphans().await.unwrap().is_empty());
         assert!(c.playbacks().adopt_orphans().await.unwrap().is_empty());
         let claimed = b.jobs().claim("worker-b", lease).await.unwrap().unwrap();
-        assert_eq!(claimed.playback_id, pid);
-        let _ = conn.close().await;
+        assert_eq!(claimed.playback_id, queued);
+        assert!(pending(&b).await.contains(&queued), "the claimer's now");
+        // Its status writes are the claimer's: the others are fenced off.
+        let err = c
+            .playbacks()
+            .transition(queued, RecordingStatus::Failed, PlaybackUpdate::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), vigil_domain::ErrorKind::Conflict, "{err}");
+        b.playbacks()
+            .transition(
+                queued,
+                RecordingStatus::Recording,
+                PlaybackUpdate::default(),
+            )
+            .await
+            .unwrap();
+    }
+);
+
+both!(
+    a_camera_lease_is_held_by_one_node_and_changes_hands_with_a_new_epoch,
+    |t: TestDatabase| async move {
+        let ttl = Duration::from_secs(10);
+        let [a, b, _] = three_nodes(&t).await;
+        let (na, nb): (vigil_domain::NodeId, vigil_domain::NodeId) =
+            ("node-a".parse().unwrap(), "node-b".parse().unwrap());
+        let cam = a.cameras().create(new_camera("Gate")).await.unwrap().id;
+        let (la, lb) = (a.leases(), b.leases());
+        assert_eq!(la.claim(cam, &na, ttl).await.unwrap(), Some(1));
+        assert_eq!(lb.claim(cam, &nb, ttl).await.unwrap(), None, "held by a");
+        assert_eq!(
+            la.claim(cam, &na, ttl).await.unwrap(),
+            Some(1),
+            "renewed, same epoch"
+        );
+        let renewed = la.renew(&na, ttl).await.unwrap();
+        assert_eq!(
+            renewed
+                .iter()
+                .map(|l| (l.camera, l.epoch))
+                .collect::<Vec<_>>(),
+            vec![(cam, 1)]
+        );
+        assert!(lb.renew(&nb, ttl).await.unwrap().is_empty());
+
+        // Given back: the next holder has the next epoch; the old one
+        // renews nothing.
+        la.release(cam, &na).await.unwrap();
+        assert!(la.renew(&na, ttl).await.unwrap().is_empty());
+        assert_eq!(lb.claim(cam, &nb, ttl).await.unwrap(), Some(2));
+        assert_eq!(la.claim(cam, &na, ttl).await.unwrap(), None);
+        let all = la.all().await.unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        assert_eq!(
+            (all[0].node.as_str(), all[0].epoch, all[0].held(now)),
+            ("node-b", 2, true)
+        );
+
+        // Two nodes asking at once for a free camera: one gets it.
+        for name in ["Yard", "Dock", "Roof"] {
+            let cam = a.cameras().create(new_camera(name)).await.unwrap().id;
+            let (x, y) = tokio::join!(la.claim(cam, &na, ttl), lb.claim(cam, &nb, ttl));
+            let won = [x.unwrap(), y.unwrap()];
+            assert_eq!(won.iter().flatten().count(), 1, "{name}: {won:?}");
+        }
+        let held_b = lb.renew(&nb, ttl).await.unwrap().len();
+        assert_eq!(lb.release_all(&nb).await.unwrap() as usize, held_b);
+        assert!(lb.renew(&nb, ttl).await.unwrap().is_empty());
+        assert!(la
+            .all()
+            .await
+            .unwrap()
+            .iter()
+            .all(|l| l.node.as_str() == "node-a" || !l.held(time::OffsetDateTime::now_utc())));
+    }
+);
+
+both!(
+    a_recording_handed_to_the_cameras_owner_is_started_once,
+    |t: TestDatabase| async move {
+        let [a, b, c] = three_nodes(&t).await;
+        let nb: vigil_domain::NodeId = "node-b".parse().unwrap();
+        let cam = a.cameras().create(new_camera("Gate")).await.unwrap().id;
+        let window = vigil_domain::RecordWindow {
+            pre_roll: Duration::from_secs(3),
+            post_roll: Duration::from_secs(2),
+            trigger: Some(
+                std::time::SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_000_000_500),
+            ),
+        };
+        let pid = PlaybackId::new();
+        a.events().create(motion(cam), Some(pid)).await.unwrap();
+        a.playbacks().hand_off(pid, &nb, &window).await.unwrap();
+        // Not node-a's to recover any more, and not node-c's to start.
+        assert!(a
+            .playbacks()
+            .in_status(RecordingStatus::Pending)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(
+            b.playbacks()
+                .in_status(RecordingStatus::Pending)
+                .await
+                .unwrap()
+                .is_empty(),
+            "not started yet"
+        );
+        assert_eq!(b.playbacks().handoffs(&[]).await.unwrap(), vec![(pid, cam)]);
+        assert!(
+            c.playbacks().handoffs(&[cam]).await.unwrap().is_empty(),
+            "node-b is alive"
+        );
+        assert_eq!(c.playbacks().take_handoff(pid).await.unwrap(), None);
+        assert!(a.playbacks().recorded_elsewhere(pid).await.unwrap());
+        let (b1, b2) = (b.playbacks(), b.playbacks());
+        let (x, y) = tokio::join!(b1.take_handoff(pid), b2.take_handoff(pid));
+        let taken: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
+        assert_eq!(taken, vec![window], "taken once, the window as handed");
+        assert!(b.playbacks().handoffs(&[]).await.unwrap().is_empty());
+        assert_eq!(
+            b.playbacks()
+                .in_status(RecordingStatus::Pending)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // A node stopping gives its unstarted hand-offs to the camera's
+        // next owner; so does a node that is lost.
+        let (p2, p3) = (PlaybackId::new(), PlaybackId::new());
+        for p in [p2, p3] {
+            a.events().create(motion(cam), Some(p)).await.unwrap();
+            a.playbacks().hand_off(p, &nb, &window).await.unwrap();
+        }
+        assert_eq!(b.playbacks().release_handoffs().await.unwrap(), 2);
+        assert!(b.playbacks().handoffs(&[]).await.unwrap().is_empty());
+        assert!(
+            c.playbacks().handoffs(&[]).await.unwrap().is_empty(),
+            "only the camera's owner"
+        );
+        let at_c: Vec<_> = c
+            .playbacks()
+            .handoffs(&[cam])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(at_c, vec![p2, p3]);
+        assert_eq!(c.playbacks().take_handoff(p2).await.unwrap(), Some(window));
+        a.playbacks().hand_off(p3, &nb, &window).await.unwrap();
+        forget_node(&t, "node-b").await;
+        assert_eq!(
+            c.playbacks().handoffs(&[cam]).await.unwrap(),
+            vec![(p3, cam)]
+        );
+        assert!(
+            c.playbacks()
+                .adopt_orphans()
+                .await
+                .unwrap()
+                .iter()
+                .all(|p| p.id != p3),
+            "left to the owner"
+        );
     }
 );

@@ -17,6 +17,7 @@ pub fn build(
     db: &Database,
     store: Arc<dyn vigil_domain::ports::ObjectStore>,
     push: vigil_application::Push,
+    cluster: Option<vigil_application::cluster::Cluster>,
 ) -> App {
     let mut rc = RecorderConfig::new(ffmpeg, ffprobe, cfg.record_dir.clone());
     rc.max_duration = cfg.max_recording;
@@ -32,6 +33,7 @@ pub fn build(
             FfmpegCapture::new(FfmpegRecorder::new(rc)).with_backdate(cfg.backdate_max),
         ),
         push,
+        cluster,
     };
     let limits = ServiceLimits {
         job_lease: cfg.job_lease,

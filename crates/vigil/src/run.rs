@@ -245,7 +245,19 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         push: push.clone(),
         first_retry: Duration::from_secs(cfg.webhook_retry_seconds.into()),
     };
-    let app = crate::recording::build(&cfg, ffmpeg, ffprobe, &db, store.clone(), push);
+    // On PostgreSQL, nodes share the cameras by lease (docs/design/cluster.md).
+    let cluster = db.signals().map(|signals| {
+        vigil_application::cluster::Cluster::new(node.clone(), db.leases(), signals, cfg.node_lease)
+    });
+    let app = crate::recording::build(
+        &cfg,
+        ffmpeg,
+        ffprobe,
+        &db,
+        store.clone(),
+        push,
+        cluster.clone(),
+    );
     // Before anything reports: a gauge set before the recorder is
     // installed is lost until its next sample.
     let metrics = crate::telemetry::install_metrics();
@@ -264,7 +276,48 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         .watch_all(&vigil_application::all_cameras(db.cameras().as_ref()).await?)
         .await;
 
-    tracing::info!(node_id = %node, "this node");
+    tracing::info!(node_id = %node, cluster = cluster.is_some(), "this node");
+    let leasing = cluster
+        .clone()
+        .map(|c| vigil_application::cluster::Leasing {
+            cluster: c,
+            cameras: db.cameras(),
+            nodes: db.nodes(),
+            recorder: app.recordings.recorder.clone(),
+            capacity: cfg.max_concurrent_recordings,
+        });
+    if let (Some(c), Some(l)) = (&cluster, &leasing) {
+        tasks.spawn(
+            "signals from other nodes",
+            c.clone().listen(shutdown.clone()),
+        );
+        tasks.spawn(
+            "other nodes' status changes",
+            app.clone().relay_changes(shutdown.clone()),
+        );
+        tasks.spawn(
+            "recordings handed to this node",
+            app.recordings.clone().follow_handoffs(shutdown.clone()),
+        );
+        // Beat once first, so the share counts this node; then take the
+        // cameras before serving, so its first events record here.
+        if let Err(e) = db
+            .nodes()
+            .beat(&vigil_domain::NodeBeat {
+                id: node.clone(),
+                started_at: time::OffsetDateTime::now_utc(),
+                cameras: 0,
+                recordings: 0,
+            })
+            .await
+        {
+            tracing::warn!(error = %e.chain(), "cannot record the first heartbeat");
+        }
+        if let Err(e) = l.pass().await {
+            tracing::warn!(error = %e.chain(), "cannot take camera leases yet; the next pass tries again");
+        }
+        tasks.spawn("camera leases", l.clone().run(shutdown.clone()));
+    }
     tasks.spawn(
         "stops asked by other nodes",
         app.recordings
@@ -281,6 +334,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
             started_at: time::OffsetDateTime::now_utc(),
             lease: cfg.node_lease,
             orphans: Some(app.orphans()),
+            owned: cluster.as_ref().map(|c| c.ownership.clone()),
         }
         .run(shutdown.clone()),
     );
@@ -293,8 +347,9 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         public_url: public_url.clone(),
         live: cfg.live,
         node: vigil_api::routes::nodes::ThisNode {
-            id: Some(node),
+            id: Some(node.clone()),
             lease: cfg.node_lease,
+            leases: cluster.is_some().then(|| db.leases()),
         },
         ..ApiSettings::default()
     };
@@ -367,6 +422,11 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         tracing::info!(active, "stopping recordings");
     }
     app.service.shutdown(Duration::from_secs(60)).await;
+    // The takes are finished: the other nodes take the cameras now rather
+    // than after the lease.
+    if let Some(l) = &leasing {
+        l.release(app.playbacks().as_ref()).await;
+    }
     mqtt_stop.cancel();
     tasks.join_all(Duration::from_secs(5)).await;
     tokio::time::timeout(Duration::from_secs(5), db.close())

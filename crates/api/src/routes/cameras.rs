@@ -157,9 +157,10 @@ pub async fn list(
     node: web::Data<ThisNode>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
+    let owners = node.owners().await?;
     Ok(
         HttpResponse::Ok().json(ListView::from_listed(cameras.list(page).await?, |c| {
-            CameraView::owned(c, &node)
+            CameraView::owned(c, &owners)
         })),
     )
 }
@@ -198,7 +199,7 @@ pub async fn create(
     tracing::info!(rtsp_url = %cam.rtsp_url, "camera created");
     keep_warm(recorder.get_ref(), &cam).await;
     recorder.check_stream(&cam);
-    Ok(HttpResponse::Created().json(CameraView::owned(cam, &node)))
+    Ok(HttpResponse::Created().json(CameraView::owned(cam, &node.owners().await?)))
 }
 
 /// Get a camera.
@@ -215,7 +216,7 @@ pub async fn get(
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found("camera"))?;
-    Ok(HttpResponse::Ok().json(CameraView::owned(cam, &node)))
+    Ok(HttpResponse::Ok().json(CameraView::owned(cam, &node.owners().await?)))
 }
 
 /// Change a camera.
@@ -268,7 +269,7 @@ pub async fn update(
     if url_changed {
         recorder.check_stream(&cam);
     }
-    Ok(HttpResponse::Ok().json(CameraView::owned(cam, &node)))
+    Ok(HttpResponse::Ok().json(CameraView::owned(cam, &node.owners().await?)))
 }
 
 /// Delete a camera that has no events (409 otherwise).

@@ -15,6 +15,45 @@ pub struct ThisNode {
     pub id: Option<NodeId>,
     /// A node not heard of for this long is not alive (`NODE_LEASE_SECONDS`).
     pub lease: std::time::Duration,
+    /// With several nodes, the camera leases that say who owns what; None:
+    /// this node records every camera.
+    pub leases: Option<std::sync::Arc<dyn vigil_domain::ports::LeaseRepo>>,
+}
+
+/// Which node records each camera, read once per answer.
+#[derive(Debug)]
+pub enum Owners {
+    /// Every camera is this node's (or nobody's, for an embedded api).
+    All(Option<String>),
+    /// By lease: the holder of each camera's lease that has not run out.
+    Leased(std::collections::HashMap<vigil_domain::CameraId, String>),
+}
+
+impl Owners {
+    pub fn of(&self, camera: vigil_domain::CameraId) -> Option<String> {
+        match self {
+            Owners::All(id) => id.clone(),
+            Owners::Leased(held) => held.get(&camera).cloned(),
+        }
+    }
+}
+
+impl ThisNode {
+    pub async fn owners(&self) -> vigil_domain::ports::Result<Owners> {
+        let Some(leases) = &self.leases else {
+            return Ok(Owners::All(self.id.as_ref().map(|i| i.to_string())));
+        };
+        let now = OffsetDateTime::now_utc();
+        Ok(Owners::Leased(
+            leases
+                .all()
+                .await?
+                .into_iter()
+                .filter(|l| l.held(now))
+                .map(|l| (l.camera, l.node.to_string()))
+                .collect(),
+        ))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -298,6 +298,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         node: vigil_api::routes::nodes::ThisNode {
             id: Some(TEST_NODE.parse().unwrap()),
             lease: Duration::from_secs(10),
+            leases: None,
         },
         ..ApiSettings::default()
     };

@@ -1,6 +1,7 @@
 //! SeaORM entities, one file per table, matching the `migration` crate.
 //! They never leave this crate: `repo/` converts them to domain types.
 
+pub mod camera_leases;
 pub mod cameras;
 pub mod events;
 pub mod jobs;

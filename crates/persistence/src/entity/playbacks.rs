@@ -28,6 +28,8 @@ pub struct Model {
     pub node_id: Option<String>,
     /// When another node asked the recording node to stop it.
     pub stop_requested_at: Option<TimeDateTimeWithTimeZone>,
+    /// Handed to its camera's owner to start: the window to record.
+    pub handoff: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -131,6 +131,7 @@ impl EventRepo for SqlEventRepo {
                 retain: Set(false),
                 node_id: Set(self.node.clone()),
                 stop_requested_at: Set(None),
+                handoff: Set(None),
                 created_at: Set(t),
                 updated_at: Set(t),
             }

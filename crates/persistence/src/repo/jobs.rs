@@ -6,7 +6,7 @@
 
 use super::{begin_write, now};
 use crate::{
-    entity::jobs,
+    entity::{jobs, playbacks},
     errors::{corrupt, db_err},
 };
 use async_trait::async_trait;
@@ -157,6 +157,33 @@ impl JobQueue for SqlJobQueue {
             .exec(&txn)
             .await
             .map_err(db_err("job"))?;
+        // A lost node's job becomes this node's, and so does its playback
+        // (the status writes of the job are fenced on the playback's node).
+        if let Some(scope) = self
+            .node
+            .as_ref()
+            .filter(|s| m.node_id.as_ref() != Some(&s.id))
+        {
+            jobs::Entity::update_many()
+                .col_expr(jobs::Column::NodeId, Expr::value(scope.id.clone()))
+                .filter(jobs::Column::Id.eq(m.id))
+                .exec(&txn)
+                .await
+                .map_err(db_err("job"))?;
+            let was = match &m.node_id {
+                Some(n) => Condition::any()
+                    .add(playbacks::Column::NodeId.is_null())
+                    .add(playbacks::Column::NodeId.eq(n.clone())),
+                None => Condition::all().add(playbacks::Column::NodeId.is_null()),
+            };
+            playbacks::Entity::update_many()
+                .col_expr(playbacks::Column::NodeId, Expr::value(scope.id.clone()))
+                .filter(playbacks::Column::Id.eq(m.playback_id))
+                .filter(was)
+                .exec(&txn)
+                .await
+                .map_err(db_err("playback"))?;
+        }
         txn.commit().await.map_err(db_err("job"))?;
         to_domain(jobs::Model { attempts, ..m }).map(Some)
     }

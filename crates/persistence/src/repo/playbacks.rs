@@ -200,6 +200,20 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .map_err(|e| corrupt("recording status", e))?;
         from.transition(to)
             .map_err(|e| Error::conflict(e.to_string()))?;
+        // Fencing: a row another live node has taken (it adopted the
+        // recording, or took its job) is that node's to write; a node that
+        // was paused or cut off and comes back writes nothing over it.
+        if let (Some(scope), Some(node)) = (&self.node, &m.node_id) {
+            if node != &scope.id && scope.others_alive(&txn).await?.contains(node) {
+                return Err(Error::conflict(format!(
+                    "the playback is now node {node}'s; this node no longer writes it"
+                )));
+            }
+        }
+        let same_node = match &m.node_id {
+            Some(n) => playbacks::Column::NodeId.eq(n.clone()),
+            None => playbacks::Column::NodeId.is_null(),
+        };
 
         let mut row: playbacks::ActiveModel = m.into();
         row.recording_status = Set(to.as_str().to_owned());
@@ -244,6 +258,7 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .set(row)
             .filter(playbacks::Column::Id.eq(id.as_uuid()))
             .filter(playbacks::Column::RecordingStatus.eq(from.as_str()))
+            .filter(same_node)
             .exec(&txn)
             .await
             .map_err(db_err("playback"))?;
@@ -269,6 +284,8 @@ impl PlaybackRepo for SqlPlaybackRepo {
         playbacks::Entity::find()
             .filter(playbacks::Column::RecordingStatus.eq(status.as_str()))
             .filter(ours)
+            // A hand-off not started yet is the camera owner's to start.
+            .filter(playbacks::Column::Handoff.is_null())
             .find_also_related(events::Entity)
             .order_by_asc(playbacks::Column::CreatedAt)
             .all(&self.conn)
@@ -292,7 +309,18 @@ impl PlaybackRepo for SqlPlaybackRepo {
         let mut lost = sea_orm::Condition::all()
             .add(playbacks::Column::RecordingStatus.is_in(in_flight))
             .add(playbacks::Column::NodeId.is_not_null())
-            .add(playbacks::Column::NodeId.ne(scope.id.clone()));
+            .add(playbacks::Column::NodeId.ne(scope.id.clone()))
+            // Left to the camera's owner, which starts it.
+            .add(playbacks::Column::Handoff.is_null())
+            // Taken with the job by the queue that claims it.
+            .add(
+                playbacks::Column::Id.not_in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(crate::entity::jobs::Column::PlaybackId)
+                        .from(crate::entity::jobs::Entity)
+                        .to_owned(),
+                ),
+            );
         let alive = scope.others_alive(&self.conn).await?;
         if !alive.is_empty() {
             lost = lost.add(playbacks::Column::NodeId.is_not_in(alive));
@@ -362,6 +390,130 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .into_iter()
             .map(|p| PlaybackId::from_uuid(p.id))
             .collect())
+    }
+
+    async fn hand_off(
+        &self,
+        id: PlaybackId,
+        node: &vigil_domain::NodeId,
+        window: &vigil_domain::RecordWindow,
+    ) -> Result<()> {
+        let r = playbacks::Entity::update_many()
+            .col_expr(playbacks::Column::NodeId, Expr::value(node.to_string()))
+            .col_expr(playbacks::Column::Handoff, Expr::value(window.to_text()))
+            .col_expr(playbacks::Column::UpdatedAt, Expr::value(now()))
+            .filter(playbacks::Column::Id.eq(id.as_uuid()))
+            .filter(playbacks::Column::RecordingStatus.eq(RecordingStatus::Pending.as_str()))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err("playback"))?;
+        if r.rows_affected != 1 {
+            return Err(Error::conflict("the playback is no longer PENDING"));
+        }
+        Ok(())
+    }
+
+    async fn handoffs(&self, cameras: &[CameraId]) -> Result<Vec<(PlaybackId, CameraId)>> {
+        let Some(scope) = &self.node else {
+            return Ok(Vec::new());
+        };
+        let mut whose =
+            sea_orm::Condition::any().add(playbacks::Column::NodeId.eq(scope.id.clone()));
+        if !cameras.is_empty() {
+            let orphaned = scope
+                .workable(&self.conn, playbacks::Column::NodeId)
+                .await?;
+            whose = whose.add(
+                sea_orm::Condition::all()
+                    .add(playbacks::Column::CameraId.is_in(cameras.iter().map(|c| c.as_uuid())))
+                    .add(orphaned),
+            );
+        }
+        Ok(playbacks::Entity::find()
+            .filter(playbacks::Column::RecordingStatus.eq(RecordingStatus::Pending.as_str()))
+            .filter(playbacks::Column::Handoff.is_not_null())
+            .filter(whose)
+            .order_by_asc(playbacks::Column::CreatedAt)
+            .all(&self.conn)
+            .await
+            .map_err(db_err("playbacks"))?
+            .into_iter()
+            .map(|p| {
+                (
+                    PlaybackId::from_uuid(p.id),
+                    CameraId::from_uuid(p.camera_id),
+                )
+            })
+            .collect())
+    }
+
+    async fn take_handoff(&self, id: PlaybackId) -> Result<Option<vigil_domain::RecordWindow>> {
+        let Some(scope) = &self.node else {
+            return Ok(None);
+        };
+        let Some(m) = playbacks::Entity::find_by_id(id.as_uuid())
+            .one(&self.conn)
+            .await
+            .map_err(db_err("playback"))?
+        else {
+            return Ok(None);
+        };
+        let Some(text) = m.handoff.clone() else {
+            return Ok(None);
+        };
+        if m.recording_status != RecordingStatus::Pending.as_str() {
+            return Ok(None);
+        }
+        if let Some(n) = &m.node_id {
+            if n != &scope.id && scope.others_alive(&self.conn).await?.contains(n) {
+                return Ok(None);
+            }
+        }
+        let same_node = match &m.node_id {
+            Some(n) => playbacks::Column::NodeId.eq(n.clone()),
+            None => playbacks::Column::NodeId.is_null(),
+        };
+        let r = playbacks::Entity::update_many()
+            .col_expr(playbacks::Column::NodeId, Expr::value(scope.id.clone()))
+            .col_expr(
+                playbacks::Column::Handoff,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(playbacks::Column::UpdatedAt, Expr::value(now()))
+            .filter(playbacks::Column::Id.eq(id.as_uuid()))
+            .filter(playbacks::Column::Handoff.eq(text.clone()))
+            .filter(same_node)
+            .exec(&self.conn)
+            .await
+            .map_err(db_err("playback"))?;
+        if r.rows_affected != 1 {
+            return Ok(None);
+        }
+        vigil_domain::RecordWindow::from_text(&text)
+            .map(Some)
+            .ok_or_else(|| corrupt("hand-off window", text))
+    }
+
+    async fn release_handoffs(&self) -> Result<u64> {
+        let Some(scope) = &self.node else {
+            return Ok(0);
+        };
+        let r = playbacks::Entity::update_many()
+            .col_expr(
+                playbacks::Column::NodeId,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(playbacks::Column::NodeId.eq(scope.id.clone()))
+            .filter(playbacks::Column::Handoff.is_not_null())
+            .filter(playbacks::Column::RecordingStatus.eq(RecordingStatus::Pending.as_str()))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err("playback"))?;
+        Ok(r.rows_affected)
+    }
+
+    fn changed_elsewhere(&self, _id: PlaybackId) {
+        self.counts.invalidate();
     }
 
     async fn finished_before(
