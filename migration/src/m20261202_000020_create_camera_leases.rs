@@ -13,6 +13,12 @@ enum CameraLeases {
 }
 
 #[derive(DeriveIden)]
+enum Nodes {
+    Table,
+    StoppedAt,
+}
+
+#[derive(DeriveIden)]
 enum Playbacks {
     Table,
     Handoff,
@@ -45,10 +51,27 @@ impl MigrationTrait for Migration {
                     .add_column(string_len_null(Playbacks::Handoff, 128))
                     .to_owned(),
             )
+            .await?;
+        // A node stopped by SIGTERM says so: not alive from then on.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Nodes::Table)
+                    .add_column(timestamp_with_time_zone_null(Nodes::StoppedAt))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Nodes::Table)
+                    .drop_column(Nodes::StoppedAt)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()

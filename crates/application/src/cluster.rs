@@ -202,7 +202,10 @@ impl Cluster {
         let mut failing = false;
         loop {
             tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => {
+                    self.signals.close().await;
+                    return;
+                }
                 got = self.signals.recv() => match got {
                     Ok(s) => {
                         failing = false;
@@ -220,6 +223,23 @@ impl Cluster {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `write`, tried up to three times while the database is unavailable: at
+/// exit, pooled connections made on the http workers' runtimes are dead
+/// once those stop, and each failed try discards one.
+async fn retried<T, F, Fut>(mut write: F) -> vigil_domain::ports::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = vigil_domain::ports::Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match write().await {
+            Err(e) if e.kind() == vigil_domain::ErrorKind::Unavailable && tries < 2 => tries += 1,
+            done => return done,
         }
     }
 }
@@ -362,20 +382,24 @@ impl Leasing {
     /// then tells the others to take them now.
     pub async fn release(&self, playbacks: &dyn PlaybackRepo) {
         let me = self.cluster.me().clone();
-        match self.cluster.leases.release_all(&me).await {
+        match retried(|| self.cluster.leases.release_all(&me)).await {
             Ok(n) => tracing::info!(cameras = n, "camera leases given back"),
             Err(e) => {
                 tracing::warn!(error = %e.chain(), "cannot give camera leases back; they run out by themselves")
             }
         }
         self.cluster.ownership.clear();
-        match playbacks.release_handoffs().await {
+        match retried(|| playbacks.release_handoffs()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 recordings = n,
                 "recordings not started here left to the cameras' next owners"
             ),
             Err(e) => tracing::warn!(error = %e.chain(), "cannot give back recordings not started"),
+        }
+        // Not alive from now on: the others' fair share counts without it.
+        if let Err(e) = retried(|| self.nodes.leave(&me)).await {
+            tracing::warn!(error = %e.chain(), "cannot record that this node stopped; the others see it lost after the lease");
         }
         self.cluster.tell(Signal::Released { by: me }).await;
     }

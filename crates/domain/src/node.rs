@@ -54,12 +54,14 @@ pub struct Node {
     pub last_seen_at: OffsetDateTime,
     pub cameras: u32,
     pub recordings: u32,
+    /// When it said it stopped (SIGTERM); a later beat clears it.
+    pub stopped_at: Option<OffsetDateTime>,
 }
 
 impl Node {
     /// Heard of within `lease`.
     pub fn alive(&self, now: OffsetDateTime, lease: std::time::Duration) -> bool {
-        now - self.last_seen_at <= lease
+        self.stopped_at.is_none() && now - self.last_seen_at <= lease
     }
 }
 
@@ -85,6 +87,7 @@ mod tests {
             id: "n1".parse().unwrap(),
             started_at: now,
             last_seen_at: now - time::Duration::seconds(5),
+            stopped_at: None,
             cameras: 0,
             recordings: 0,
         };

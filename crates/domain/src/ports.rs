@@ -73,6 +73,11 @@ pub trait NodeRepo: Send + Sync + Debug {
     async fn beat(&self, beat: &crate::NodeBeat) -> Result<()>;
     /// Every node ever heard of, by id.
     async fn list(&self) -> Result<Vec<crate::Node>>;
+    /// Records that `id` stopped: it is not alive from now on, so the
+    /// others share the cameras without it at once.
+    async fn leave(&self, _id: &crate::NodeId) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Camera leases: which node owns which camera (docs/design/cluster.md,
@@ -113,6 +118,9 @@ pub trait Signals: Send + Sync + Debug {
     /// The next signal from any node. An error means the channel was lost
     /// (signals may have been missed); the next call listens again.
     async fn recv(&self) -> Result<crate::Signal>;
+    /// Stops listening (the process is stopping), so the connection goes
+    /// back before the database is closed.
+    async fn close(&self) {}
 }
 
 /// Webhooks, and their durable delivery queue.

@@ -48,6 +48,10 @@ impl Signals for PgSignals {
         Ok(())
     }
 
+    async fn close(&self) {
+        self.listener.lock().await.take();
+    }
+
     async fn recv(&self) -> Result<Signal> {
         let mut held = self.listener.lock().await;
         if held.is_none() {

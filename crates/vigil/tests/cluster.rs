@@ -1,5 +1,8 @@
 //! Several `vigil` nodes on one PostgreSQL and one S3 server, with real
-//! ffmpeg and the GStreamer camera (docs/design/cluster.md): a node
+//! ffmpeg and the GStreamer camera (docs/design/cluster.md): cameras are
+//! spread over the nodes and an event posted to any node records on the
+//! camera's owner, every node's stream carries every node's changes, a
+//! node stopped with SIGTERM hands its cameras over at once, a node
 //! started beside a recording one leaves its work alone, and a node killed
 //! mid-recording has its clip finished by another from the store.
 
@@ -24,12 +27,272 @@ use vigil_persistence::testing::{Backend, TestDatabase};
 /// A node of the cluster: its own id and DATA_DIR (recordings under it),
 /// the shared database and bucket, a 3 s lease.
 fn node(id: &str, data: &Path, db_url: &str, s3: &str) -> Server {
+    node_leased(id, data, db_url, s3, "3")
+}
+
+fn node_leased(id: &str, data: &Path, db_url: &str, s3: &str, lease: &str) -> Server {
     Server::start(r2_env(
         data,
         db_url.to_owned(),
         s3,
-        &[("NODE_ID", id), ("NODE_LEASE_SECONDS", "3")],
+        &[("NODE_ID", id), ("NODE_LEASE_SECONDS", lease)],
     ))
+}
+
+/// Waits (up to `secs`) until `check` gives Some.
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Each camera's `ownerNode` (name → owner), once every camera has one.
+async fn owners(api: &Api) -> Option<Vec<(String, String)>> {
+    let cams = api.get("/cameras?limit=100").await;
+    cams["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            Some((
+                c["name"].as_str()?.to_owned(),
+                c["ownerNode"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Collects the `data:` lines of `GET /playbacks/stream` on `api`'s node.
+async fn watch_stream(api: &Api) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut r = api
+        .http
+        .get(format!("{}/playbacks/stream", api.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let into = seen.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(chunk)) = r.chunk().await {
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk));
+        }
+    });
+    seen
+}
+
+/// The statuses `stream` carried for playback `pb`, in order.
+fn statuses_of(stream: &std::sync::Mutex<String>, pb: &str) -> Vec<String> {
+    stream
+        .lock()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| v["id"] == pb)
+        .map(|v| v["recordingStatus"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn cameras_are_spread_and_an_event_on_any_node_records_on_the_cameras_owner() {
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let s3 = s3_endpoint().await;
+    let cam = TestCamera::start();
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node("node-a", data_a.path(), &db_url, &s3);
+    let b = node("node-b", data_b.path(), &db_url, &s3);
+    let (api_a, api_b) = (Api::login(&a.base).await, Api::login(&b.base).await);
+    eventually(10, "both nodes alive", || async {
+        (alive(&api_a).await == ["node-a", "node-b"]).then_some(())
+    })
+    .await;
+    for name in ["North", "South", "East", "West"] {
+        api_a
+            .post(
+                "/cameras",
+                serde_json::json!({"name": name, "rtspUrl": cam.url()}),
+            )
+            .await;
+    }
+    // Two each, as both nodes see it; GET /nodes counts them too.
+    let owned = eventually(10, "cameras spread two and two", || async {
+        let o = owners(&api_b).await?;
+        let on_a = o.iter().filter(|(_, n)| n == "node-a").count();
+        (on_a == 2 && o.len() == 4 && o.iter().all(|(_, n)| n.starts_with("node-"))).then_some(o)
+    })
+    .await;
+    assert_eq!(owners(&api_a).await.unwrap().len(), 4);
+    eventually(5, "GET /nodes counts two cameras each", || async {
+        let nodes = api_a.get("/nodes").await;
+        nodes["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["cameras"] == 2)
+            .then_some(())
+    })
+    .await;
+
+    // An event posted to A for a camera of B's: created before A answers,
+    // recorded by B, seen on A's stream, ended through A.
+    let stream_a = watch_stream(&api_a).await;
+    let (name, _) = owned.iter().find(|(_, n)| n == "node-b").unwrap();
+    let cams = api_a.get("/cameras?limit=100").await;
+    let camera = cams["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name.as_str())
+        .unwrap()
+        .clone();
+    let asked = Instant::now();
+    let ev = api_a
+        .post(
+            "/events",
+            serde_json::json!({"cameraId": camera["id"], "type": "MOTION"}),
+        )
+        .await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api_b
+            .get(&format!("/events/{}", ev["id"].as_str().unwrap()))
+            .await["id"],
+        ev["id"]
+    );
+    api_a.wait_status(&pb, "RECORDING").await;
+    println!("event on A → RECORDING on B: {:?}", asked.elapsed());
+    eventually(5, "B counts the recording", || async {
+        let nodes = api_a.get("/nodes").await;
+        let b = nodes["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == "node-b")?
+            .clone();
+        (b["recordings"] == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let answer = api_a.end(&ev).await;
+    assert!(
+        ["PROCESSING", "COMPLETED"].contains(&answer["recordingStatus"].as_str().unwrap()),
+        "{answer}"
+    );
+    let done = api_a.wait_status(&pb, "COMPLETED").await;
+    assert_eq!(done["error"], Value::Null, "{done}");
+    assert!(done["durationSec"].as_f64().unwrap() >= 1.5, "{done}");
+    // B's changes reached A's stream, in order, and A's counts.
+    let seen = eventually(5, "A's stream carries B's COMPLETED", || async {
+        let s = statuses_of(&stream_a, &pb);
+        s.contains(&"COMPLETED".to_owned()).then_some(s)
+    })
+    .await;
+    let order: Vec<_> = ["RECORDING", "PROCESSING", "COMPLETED"]
+        .iter()
+        .map(|st| seen.iter().position(|x| x == st))
+        .collect();
+    assert!(
+        order.iter().all(Option::is_some) && order.windows(2).all(|w| w[0] < w[1]),
+        "{seen:?}"
+    );
+    let listed = api_a.get("/playbacks?recordingStatus=COMPLETED").await;
+    assert_eq!(listed["total"], 1, "{listed}");
+}
+
+#[tokio::test]
+async fn a_node_stopped_with_sigterm_hands_its_cameras_over_at_once() {
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let s3 = s3_endpoint().await;
+    let cam = TestCamera::start();
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A long lease: taking the cameras after it would show.
+    let a = node_leased("node-a", data_a.path(), &db_url, &s3, "20");
+    let b = node_leased("node-b", data_b.path(), &db_url, &s3, "20");
+    let (api_a, api_b) = (Api::login(&a.base).await, Api::login(&b.base).await);
+    eventually(10, "both nodes alive", || async {
+        (alive(&api_a).await == ["node-a", "node-b"]).then_some(())
+    })
+    .await;
+    for name in ["Gate", "Yard"] {
+        api_b
+            .post(
+                "/cameras",
+                serde_json::json!({"name": name, "rtspUrl": cam.url()}),
+            )
+            .await;
+    }
+    let owned = eventually(15, "one camera each", || async {
+        let o = owners(&api_b).await?;
+        (o.len() == 2 && o[0].1 != o[1].1).then_some(o)
+    })
+    .await;
+    let (of_a, _) = owned.iter().find(|(_, n)| n == "node-a").unwrap().clone();
+    let cams = api_b.get("/cameras?limit=100").await;
+    let camera = cams["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == of_a.as_str())
+        .unwrap()
+        .clone();
+    // A records an event posted to B when it is told to stop: the clip is
+    // finished and stored, not lost.
+    let ev = api_b
+        .post(
+            "/events",
+            serde_json::json!({"cameraId": camera["id"], "type": "MOTION"}),
+        )
+        .await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    api_b.wait_status(&pb, "RECORDING").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let stopped = Instant::now();
+    drop(a);
+    println!("SIGTERM → exit: {:?}", stopped.elapsed());
+    // A fresh client: B may close a connection idle for the whole stop.
+    let api_b = Api::login(&b.base).await;
+    let moved = eventually(10, "B owns A's camera", || async {
+        let o = owners(&api_b).await?;
+        o.iter()
+            .all(|(_, n)| n == "node-b")
+            .then_some(stopped.elapsed())
+    })
+    .await;
+    println!("SIGTERM → camera owned by B: {moved:?}");
+    assert!(
+        moved < Duration::from_secs(15),
+        "before the 20 s lease: {moved:?}"
+    );
+    let done = api_b.wait_status(&pb, "COMPLETED").await;
+    assert!(done["durationSec"].as_f64().unwrap() >= 1.5, "{done}");
+
+    // The camera records on B now.
+    let ev = api_b
+        .post(
+            "/events",
+            serde_json::json!({"cameraId": camera["id"], "type": "MOTION"}),
+        )
+        .await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    api_b.wait_status(&pb, "RECORDING").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    api_b.end(&ev).await;
+    let done = api_b.wait_status(&pb, "COMPLETED").await;
+    assert_eq!(done["error"], Value::Null, "{done}");
 }
 
 /// The nodes `GET /nodes` says are alive.
@@ -88,11 +351,12 @@ async fn an_event_ended_on_another_node_stops_the_recording_where_it_runs() {
     let s3 = s3_endpoint().await;
     let cam = TestCamera::start();
     let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // B starts once A records: A owns the camera.
     let a = node("node-a", data_a.path(), &db_url, &s3);
-    let b = node("node-b", data_b.path(), &db_url, &s3);
     let api_a = Api::login(&a.base).await;
-    let api_b = Api::login(&b.base).await;
     let (ev, _) = api_a.recording_on("Quay", &cam.url()).await;
+    let b = node("node-b", data_b.path(), &db_url, &s3);
+    let api_b = Api::login(&b.base).await;
     let pb = ev["playbackId"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -132,9 +396,9 @@ async fn a_node_killed_mid_recording_has_its_clip_finished_by_another() {
     let cam = TestCamera::start();
     let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut a = node("node-a", data_a.path(), &db_url, &s3);
-    let b = node("node-b", data_b.path(), &db_url, &s3);
     let api_a = Api::login(&a.base).await;
     let (ev, p) = api_a.recording_on("Pier", &cam.url()).await;
+    let b = node("node-b", data_b.path(), &db_url, &s3);
     let pb = ev["playbackId"].as_str().unwrap().to_owned();
     // Some seconds stored while it records.
     let live_url = p["liveUrl"].as_str().unwrap().to_owned();

@@ -9,6 +9,7 @@ pub struct Model {
     pub last_seen_at: TimeDateTimeWithTimeZone,
     pub cameras: i32,
     pub recordings: i32,
+    pub stopped_at: Option<TimeDateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -74,7 +74,9 @@ impl NodeScope {
             .await
             .map_err(crate::errors::db_err("nodes"))?
             .into_iter()
-            .filter(|n| n.id != self.id && t - n.last_seen_at <= self.lease)
+            .filter(|n| {
+                n.id != self.id && n.stopped_at.is_none() && t - n.last_seen_at <= self.lease
+            })
             .map(|n| n.id)
             .collect())
     }

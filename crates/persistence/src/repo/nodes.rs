@@ -30,6 +30,7 @@ fn to_domain(m: nodes::Model) -> Result<Node> {
         last_seen_at: m.last_seen_at,
         cameras: m.cameras.max(0) as u32,
         recordings: m.recordings.max(0) as u32,
+        stopped_at: m.stopped_at,
     })
 }
 
@@ -42,6 +43,7 @@ impl NodeRepo for SqlNodeRepo {
             last_seen_at: Set(now()),
             cameras: Set(beat.cameras.min(i32::MAX as u32) as i32),
             recordings: Set(beat.recordings.min(i32::MAX as u32) as i32),
+            stopped_at: Set(None),
         };
         nodes::Entity::insert(row)
             .on_conflict(
@@ -51,10 +53,22 @@ impl NodeRepo for SqlNodeRepo {
                         nodes::Column::LastSeenAt,
                         nodes::Column::Cameras,
                         nodes::Column::Recordings,
+                        nodes::Column::StoppedAt,
                     ])
                     .to_owned(),
             )
             .exec_without_returning(&self.conn)
+            .await
+            .map_err(db_err("node"))?;
+        Ok(())
+    }
+
+    async fn leave(&self, id: &vigil_domain::NodeId) -> Result<()> {
+        use sea_orm::{sea_query::Expr, ColumnTrait, QueryFilter};
+        nodes::Entity::update_many()
+            .col_expr(nodes::Column::StoppedAt, Expr::value(now()))
+            .filter(nodes::Column::Id.eq(id.to_string()))
+            .exec(&self.conn)
             .await
             .map_err(db_err("node"))?;
         Ok(())
