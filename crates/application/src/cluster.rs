@@ -5,8 +5,8 @@
 //! (`NODE_LEASE_SECONDS`); the owner runs its ring and records it. Every
 //! third of the lease a node renews what it holds, takes free or run-out
 //! cameras up to its fair share, and gives back idle ones above it. A node
-//! that could not renew for two thirds of the lease stops acting as owner
-//! before its leases can run out (self-fencing). Signals (`NOTIFY`) wake
+//! that could not renew for half the lease stops acting as owner before
+//! its leases can run out (self-fencing). Signals (`NOTIFY`) wake
 //! the other nodes at once; the passes and pollers make up for a missed
 //! one.
 
@@ -261,8 +261,20 @@ impl Leasing {
     pub async fn run(self, stop: CancellationToken) {
         let mut heard = self.cluster.heard.subscribe();
         let mut failing = false;
+        let ttl = self.cluster.ttl;
         loop {
-            match self.pass().await {
+            // Bounded: a database that stopped answering (a partition) must
+            // not hold the pass, and so the fencing below, past the lease.
+            let passed = match tokio::time::timeout(ttl / 4, self.pass()).await {
+                Ok(r) => r,
+                Err(_) => Err(vigil_domain::Error::unavailable(
+                    "the database did not answer the leasing pass in time",
+                )),
+            };
+            if passed.is_err() {
+                self.fence_if_stale().await;
+            }
+            match passed {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!("camera leases renewed again");
@@ -290,32 +302,35 @@ impl Leasing {
         }
     }
 
-    /// Renews, fences when renewal has failed too long, then takes and
-    /// gives back cameras toward this node's fair share.
+    /// Self-fencing: when the last renewal is older than half the lease,
+    /// this node stops acting as the owner of every camera (rings and
+    /// takes stopped) before any lease can run out, so there is never a
+    /// moment with two owners acting. Passes come every third of the lease
+    /// and give up after a quarter, so this runs before 7/12 of it.
+    async fn fence_if_stale(&self) {
+        let own = &self.cluster.ownership;
+        if own.stale(self.cluster.ttl / 2) {
+            let dropped = own.clear();
+            tracing::error!(
+                cameras = dropped.len(),
+                "cannot renew camera leases in time; no longer acting as their owner"
+            );
+            for camera in dropped {
+                self.recorder.fence(camera).await;
+            }
+        }
+    }
+
+    /// Renews, then takes and gives back cameras toward this node's fair
+    /// share.
     pub async fn pass(&self) -> vigil_domain::ports::Result<()> {
         let own = &self.cluster.ownership;
         let me = self.cluster.me().clone();
         let ttl = self.cluster.ttl;
-        match self.cluster.leases.renew(&me, ttl).await {
-            Ok(held) => {
-                for camera in own.renewed(&held) {
-                    tracing::warn!(camera_id = %camera, "camera lease lost to another node");
-                    self.recorder.fence(camera).await;
-                }
-            }
-            Err(e) => {
-                // Before the lease can run out anywhere: at two thirds of
-                // it, another node may not take the camera yet, so there is
-                // never a moment with two owners acting.
-                if own.stale(ttl * 2 / 3) {
-                    let dropped = own.clear();
-                    tracing::error!(cameras = dropped.len(), error = %e.chain(), "cannot renew camera leases in time; no longer acting as their owner");
-                    for camera in dropped {
-                        self.recorder.fence(camera).await;
-                    }
-                }
-                return Err(e);
-            }
+        let held = self.cluster.leases.renew(&me, ttl).await?;
+        for camera in own.renewed(&held) {
+            tracing::warn!(camera_id = %camera, "camera lease lost to another node");
+            self.recorder.fence(camera).await;
         }
         let cameras = crate::all_cameras(self.cameras.as_ref()).await?;
         let now = OffsetDateTime::now_utc();

@@ -316,6 +316,22 @@ impl RecordingService {
                 return Ok(());
             }
             Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e),
+            // Another node took the playback over while this one could not
+            // reach the database (docs/design/cluster.md, invariant 6):
+            // its clip is the stored one. This take's stays on this disk
+            // for an operator, and is not uploaded over it.
+            Err(e)
+                if e.kind() == ErrorKind::Conflict
+                    && self.playbacks.recorded_elsewhere(id).await? =>
+            {
+                tracing::warn!(playback_id = %id, dir = %clip.dir.display(), error = %e.chain(), "the playback is another node's now; this take's clip is kept here, not stored");
+                self.live_tails.drop_tail(id);
+                if let Some(begun) = self.begun_uploads.take(id) {
+                    crate::clip_upload::abort(self.store.as_ref(), &begun).await;
+                }
+                self.release(id);
+                return Ok(());
+            }
             // A conflict means it is already past RECORDING: queue anyway.
             _ => {}
         }

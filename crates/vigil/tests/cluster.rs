@@ -2,15 +2,18 @@
 //! ffmpeg and the GStreamer camera (docs/design/cluster.md): cameras are
 //! spread over the nodes and an event posted to any node records on the
 //! camera's owner, every node's stream carries every node's changes, a
-//! node stopped with SIGTERM hands its cameras over at once, a node
-//! started beside a recording one leaves its work alone, and a node killed
-//! mid-recording has its clip finished by another from the store.
+//! node stopped with SIGTERM hands its cameras over at once, a node cut
+//! off from the database (in a network namespace) stops owning and
+//! rejoins without duplicates, a node started beside a recording one
+//! leaves its work alone, and a node killed mid-recording has its clip
+//! finished by another from the store.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../recorder/tests/support/camera.rs"]
 mod camera;
 mod client;
+mod netns;
 mod server;
 
 use camera::TestCamera;
@@ -442,4 +445,144 @@ async fn a_node_killed_mid_recording_has_its_clip_finished_by_another() {
         "decodes cleanly: {done}"
     );
     assert_eq!(alive(&api_b).await, ["node-b"]);
+}
+
+/// `url`'s `host:port` (after `//` and any `user@`).
+fn authority(url: &str) -> String {
+    let rest = url.split_once("//").unwrap().1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split('/').next().unwrap().to_owned()
+}
+
+/// Processes whose command line holds `dir` (a node's ffmpegs).
+fn processes_under(dir: &Path) -> usize {
+    let out = Command::new("pgrep")
+        .args(["-f", &dir.display().to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+// Several threads: the forwarders run while the test blocks on a start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_cut_off_from_the_database_stops_owning_and_rejoins_without_duplicates() {
+    let ns = netns::Netns::new();
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let s3 = s3_endpoint().await;
+    let cam = TestCamera::start();
+    // Node A lives in the namespace and reaches PostgreSQL, S3 and the
+    // camera through the veth; B on the host. The camera's URL works from
+    // both sides.
+    let at = |a: String| a.parse::<std::net::SocketAddr>().unwrap();
+    let pg_port = netns::forward(&ns.db_ip(), at(authority(&db_url))).await;
+    let s3_port = netns::forward(&ns.host_ip(), at(authority(&s3))).await;
+    let cam_port = netns::forward(&ns.host_ip(), at(format!("127.0.0.1:{}", cam.port))).await;
+    let cam_url = format!("rtsp://{}:{cam_port}/test", ns.host_ip());
+    let db_url_a = db_url.replace(&authority(&db_url), &format!("{}:{pg_port}", ns.db_ip()));
+    let s3_a = format!("http://{}:{s3_port}", ns.host_ip());
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::start_in_netns(
+        r2_env(
+            data_a.path(),
+            db_url_a,
+            &s3_a,
+            &[("NODE_ID", "node-a"), ("NODE_LEASE_SECONDS", "3")],
+        ),
+        &ns.name,
+        &ns.ns_ip(),
+        &data_a.path().join("vigil.log"),
+    );
+    let api_a = Api::login(&a.base).await;
+    let (ev, p) = api_a.recording_on("Quay", &cam_url).await;
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    let b = node("node-b", data_b.path(), &db_url, &s3);
+    let api_b = Api::login(&b.base).await;
+    assert_eq!(owners(&api_b).await.unwrap()[0].1, "node-a");
+    // Some seconds stored while it records.
+    let live_url = p["liveUrl"].as_str().unwrap().to_owned();
+    eventually(30, "segments stored", || async {
+        let text = reqwest::get(&live_url).await.ok()?.text().await.ok()?;
+        (text.matches("#EXTINF").count() >= 2).then_some(())
+    })
+    .await;
+
+    // A loses PostgreSQL (packets dropped, connections hang). It stops
+    // recording the camera before its lease runs out; B takes the camera
+    // and finishes the clip from the store.
+    ns.cut_db();
+    let cut = Instant::now();
+    eventually(10, "A's ffmpegs stopped", || async {
+        (processes_under(data_a.path()) == 0).then_some(())
+    })
+    .await;
+    let fenced = cut.elapsed();
+    let moved = eventually(20, "B owns the camera", || async {
+        let o = owners(&api_b).await?;
+        (o[0].1 == "node-b").then_some(cut.elapsed())
+    })
+    .await;
+    println!("cut → A stopped: {fenced:?}; cut → B owns the camera: {moved:?}");
+    assert!(fenced <= moved, "A stopped acting before B took over");
+    let done = api_b.wait_status(&pb, "COMPLETED").await;
+    let note = done["error"].as_str().unwrap_or_default().to_owned();
+    assert!(note.contains("node-b finished it"), "{done}");
+
+    // A comes back: alive again, it owns nothing B holds, and writes
+    // nothing over B's work (its own take's end is fenced off).
+    ns.heal_db();
+    eventually(30, "A alive again", || async {
+        (alive(&api_b).await == ["node-a", "node-b"]).then_some(())
+    })
+    .await;
+    // A few passes of both.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(owners(&api_b).await.unwrap()[0].1, "node-b");
+    let nodes = api_b.get("/nodes").await;
+    let of_a = nodes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "node-a")
+        .unwrap()
+        .clone();
+    assert_eq!(of_a["cameras"], 0, "{nodes}");
+    assert_eq!(
+        processes_under(data_a.path()),
+        0,
+        "no second recording on A"
+    );
+    let after = api_b.get(&format!("/playbacks/{pb}")).await;
+    assert_eq!(after["recordingStatus"], "COMPLETED", "{after}");
+    assert_eq!(after["error"], done["error"], "unchanged by A: {after}");
+    assert_eq!(after["fileSizeBytes"], done["fileSizeBytes"], "{after}");
+    let listed = api_b
+        .get(&format!(
+            "/playbacks?cameraId={}",
+            done["cameraId"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(listed["total"], 1, "one clip for the one event: {listed}");
+    // A's take ended when it fenced itself; its hand-off, retried until
+    // the database answers, finds the playback B's and stores nothing.
+    let log = data_a.path().join("vigil.log");
+    eventually(45, "A's late hand-off given up", || async {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("the playback is another node's now")
+            .then_some(())
+    })
+    .await;
+    let stored = reqwest::get(after["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(stored.len() as u64),
+        done["fileSizeBytes"].as_u64(),
+        "B's clip, not A's"
+    );
+    let after = api_b.get(&format!("/playbacks/{pb}")).await;
+    assert_eq!(after["error"], done["error"], "unchanged by A: {after}");
+    drop(a);
 }

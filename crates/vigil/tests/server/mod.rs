@@ -22,13 +22,33 @@ impl Server {
         Self::start_logging(env, None)
     }
 
+    /// Started inside network namespace `netns`, listening on `ip` there,
+    /// its log written to `log`.
+    pub fn start_in_netns(
+        env: Vec<(String, String)>,
+        netns: &str,
+        ip: &str,
+        log: &std::path::Path,
+    ) -> Self {
+        Self::start_where(env, Some(log), Some((netns, ip)))
+    }
+
     /// Started with its log (stdout and stderr) written to `log`.
     pub fn start_logged(env: Vec<(String, String)>, log: &std::path::Path) -> Self {
         Self::start_logging(env, Some(log))
     }
 
     fn start_logging(env: Vec<(String, String)>, log: Option<&std::path::Path>) -> Self {
+        Self::start_where(env, log, None)
+    }
+
+    fn start_where(
+        env: Vec<(String, String)>,
+        log: Option<&std::path::Path>,
+        netns: Option<(&str, &str)>,
+    ) -> Self {
         let port = free_port();
+        let host = netns.map_or("127.0.0.1", |(_, ip)| ip);
         let output = || match log {
             Some(path) => Stdio::from(
                 std::fs::OpenOptions::new()
@@ -40,10 +60,18 @@ impl Server {
             None if std::env::var_os("TEST_LOG").is_some() => Stdio::inherit(),
             None => Stdio::null(),
         };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        let mut cmd = match netns {
+            // `ip netns exec` execs the binary: the child's pid is vigil's.
+            Some((ns, _)) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_vigil")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_vigil")),
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
-            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("HTTP_ADDR", format!("{host}:{port}"))
             .env("ADMIN_PASSWORD", PASSWORD)
             .env("JWT_SECRET", "e2e-secret-e2e-secret-e2e-secret-1")
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -52,7 +80,7 @@ impl Server {
         let child = cmd.spawn().unwrap();
         let s = Server {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{host}:{port}"),
             env,
         };
         s.wait_healthy();
