@@ -69,7 +69,7 @@ impl App {
         )
         .with_streams(streams);
         if let Some(c) = &ports.cluster {
-            service = service.with_ownership(c.ownership.clone());
+            service = service.with_cluster(c.clone());
         }
         let mut recordings = Recordings::new(
             ports.cameras,

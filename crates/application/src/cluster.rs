@@ -150,42 +150,51 @@ impl Cluster {
         self.ownership.me()
     }
 
-    /// The node that records `camera`: this one when it owns it; the
-    /// holder of its lease when another node holds it; else this one,
-    /// after taking the free lease (an event must not wait for a pass).
-    pub async fn owner_of(
+    /// Who owns `camera`: this node when it holds the lease; the holder
+    /// when another node holds it; else this node, after taking the free
+    /// lease. Also whether this call took it.
+    pub async fn take_if_free(
         &self,
-        camera: &vigil_domain::Camera,
-        recorder: &dyn Recorder,
-    ) -> vigil_domain::ports::Result<Owner> {
-        if self.ownership.owns(camera.id) {
-            return Ok(Owner::Here);
+        camera: CameraId,
+    ) -> vigil_domain::ports::Result<(Owner, bool)> {
+        if self.ownership.owns(camera) {
+            return Ok((Owner::Here, false));
         }
         for _ in 0..2 {
             let now = OffsetDateTime::now_utc();
-            let held = self
-                .leases
-                .all()
-                .await?
-                .into_iter()
-                .find(|l| l.camera == camera.id && l.held(now));
-            match held {
-                Some(l) if &l.node != self.me() => return Ok(Owner::Node(l.node)),
+            match self.leases.get(camera).await? {
+                Some(l) if l.held(now) && &l.node != self.me() => {
+                    return Ok((Owner::Node(l.node), false))
+                }
                 _ => {}
             }
-            if let Some(epoch) = self.leases.claim(camera.id, self.me(), self.ttl).await? {
-                self.ownership.insert(camera.id, epoch);
-                tracing::info!(camera_id = %camera.id, epoch, "camera taken for an event");
-                if let Err(e) = recorder.watch(camera).await {
-                    tracing::warn!(camera_id = %camera.id, error = %e.chain(), "cannot keep the camera warm");
-                }
-                return Ok(Owner::Here);
+            if let Some(epoch) = self.leases.claim(camera, self.me(), self.ttl).await? {
+                self.ownership.insert(camera, epoch);
+                tracing::info!(camera_id = %camera, epoch, "camera taken");
+                return Ok((Owner::Here, true));
             }
             // Taken by another node in between: read who.
         }
         Err(vigil_domain::Error::unavailable(
             "the camera's lease changed hands twice while it was read",
         ))
+    }
+
+    /// Where an event's recording runs: [`Cluster::take_if_free`], with the
+    /// ring of a camera just taken started (an event must not wait for a
+    /// pass).
+    pub async fn owner_of(
+        &self,
+        camera: &vigil_domain::Camera,
+        recorder: &dyn Recorder,
+    ) -> vigil_domain::ports::Result<Owner> {
+        let (owner, taken) = self.take_if_free(camera.id).await?;
+        if taken {
+            if let Err(e) = recorder.watch(camera).await {
+                tracing::warn!(camera_id = %camera.id, error = %e.chain(), "cannot keep the camera warm");
+            }
+        }
+        Ok(owner)
     }
 
     /// Tells the other nodes, logging a failure (they poll as well).
@@ -361,9 +370,6 @@ impl Leasing {
             if let Some(epoch) = self.cluster.leases.claim(camera.id, &me, ttl).await? {
                 own.insert(camera.id, epoch);
                 tracing::info!(camera_id = %camera.id, epoch, "camera taken");
-                if let Err(e) = self.recorder.watch(camera).await {
-                    tracing::warn!(camera_id = %camera.id, error = %e.chain(), "cannot keep the camera warm");
-                }
             }
         }
         // Above the share (a node joined, or cameras were deleted): give
@@ -382,11 +388,19 @@ impl Leasing {
             extra -= 1;
             tracing::info!(camera_id = %camera, share, "camera given back for another node to take");
         }
-        // A deleted camera's lease is dropped with the pass.
+        // A deleted camera's lease is dropped with the pass, and its ring.
         for camera in own.cameras() {
             if !cameras.iter().any(|c| c.id == camera) {
                 self.cluster.leases.release(camera, &me).await?;
                 own.remove(camera);
+                self.recorder.forget(camera).await;
+            }
+        }
+        // A camera changed on another node (its pre-roll, its URL) gets
+        // its ring as it is now: keeping a ring warm is idempotent.
+        for camera in cameras.iter().filter(|c| own.owns(c.id)) {
+            if let Err(e) = self.recorder.watch(camera).await {
+                tracing::debug!(camera_id = %camera.id, error = %e.chain(), "cannot keep the camera warm");
             }
         }
         Ok(())

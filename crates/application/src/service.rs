@@ -80,9 +80,9 @@ pub struct RecordingService {
     /// Where takes report their camera's link and clips what they measured;
     /// none for a service without a camera repository (tests).
     pub(crate) streams: Option<crate::streams::CameraStreams>,
-    /// With several nodes, the cameras this one owns (only their rings
-    /// run here); None: every camera is this node's.
-    pub(crate) owned: Option<crate::cluster::Ownership>,
+    /// With several nodes, the camera leases (only the rings of the
+    /// cameras this node owns run here); None: every camera is this node's.
+    pub(crate) cluster: Option<crate::cluster::Cluster>,
 }
 
 /// First wait before handing a finished clip to the queue again while the
@@ -115,7 +115,7 @@ impl RecordingService {
             live_tails: Default::default(),
             begun_uploads: Default::default(),
             streams: None,
-            owned: None,
+            cluster: None,
         }
     }
 
@@ -125,9 +125,9 @@ impl RecordingService {
         self
     }
 
-    /// Keeps rings of the cameras `owned` says are this node's only.
-    pub fn with_ownership(mut self, owned: crate::cluster::Ownership) -> Self {
-        self.owned = Some(owned);
+    /// Keeps rings of the cameras this node owns only.
+    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> Self {
+        self.cluster = Some(cluster);
         self
     }
 
@@ -366,6 +366,11 @@ impl RecordingService {
     /// and removes the recent video of cameras that are gone. Run at start.
     pub async fn watch_all(&self, cameras: &[Camera]) {
         for camera in cameras {
+            // With several nodes, the leasing pass starts the rings of the
+            // cameras this node takes.
+            if self.cluster.is_some() {
+                continue;
+            }
             if let Err(e) = Recorder::watch(self, camera).await {
                 tracing::warn!(camera_id = %camera.id, error = %e.chain(), "cannot keep the camera warm");
             }
@@ -523,10 +528,20 @@ impl Recorder for RecordingService {
     }
 
     async fn watch(&self, camera: &Camera) -> Result<()> {
-        // Of several nodes, only the camera's owner keeps its ring.
-        if self.owned.as_ref().is_some_and(|o| !o.owns(camera.id)) {
-            self.capture.cool(camera.id).await;
-            return Ok(());
+        // Of several nodes, only the camera's owner keeps its ring; a
+        // camera nobody holds (just created) is taken here.
+        if let Some(c) = &self.cluster {
+            match c.take_if_free(camera.id).await {
+                Ok((crate::cluster::Owner::Here, _)) => {}
+                Ok((crate::cluster::Owner::Node(_), _)) => {
+                    self.capture.cool(camera.id).await;
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.capture.cool(camera.id).await;
+                    return Err(e);
+                }
+            }
         }
         self.capture.keep_warm(camera).await.map_err(Error::from)
     }

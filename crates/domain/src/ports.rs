@@ -107,6 +107,8 @@ pub trait LeaseRepo: Send + Sync + Debug {
     async fn release_all(&self, node: &crate::NodeId) -> Result<u64>;
     /// Every lease row, held or run out.
     async fn all(&self) -> Result<Vec<crate::CameraLease>>;
+    /// `camera`'s lease row, held or run out.
+    async fn get(&self, camera: CameraId) -> Result<Option<crate::CameraLease>>;
 }
 
 /// Signals between nodes (PostgreSQL `LISTEN`/`NOTIFY`). A hint only: a

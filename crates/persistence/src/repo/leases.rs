@@ -144,6 +144,15 @@ impl LeaseRepo for SqlLeaseRepo {
         Ok(r.rows_affected)
     }
 
+    async fn get(&self, camera: CameraId) -> Result<Option<CameraLease>> {
+        camera_leases::Entity::find_by_id(camera.as_uuid())
+            .one(&self.conn)
+            .await
+            .map_err(db_err("camera lease"))?
+            .map(to_domain)
+            .transpose()
+    }
+
     async fn all(&self) -> Result<Vec<CameraLease>> {
         camera_leases::Entity::find()
             .order_by_asc(camera_leases::Column::CameraId)

@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""Cluster benchmarks, called by `tools/bench cluster`: several `vigil`
+nodes (release) on one PostgreSQL (tools/pg.sh) and one s3s-fs, recording
+the bench camera.
+
+  failover URL  SIGKILL of the node that records a camera, five times: how
+                long until another node owns the camera, and until an event
+                posted at the kill (to the survivor) is RECORDING there;
+                median of 5, against the lease (NODE_LEASE_SECONDS)
+  capacity URL N  N concurrent 20 s recordings spread over 1, 2 and 3
+                nodes: how many complete, and the CPU they took
+
+Prints rows of docs/benchmarks.md. Every process it starts is stopped by
+its pid when it ends, and its folders removed.
+"""
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_live import PASSWORD, S3S_FS, VIGIL, free_port, proc_cpu, wait_port  # noqa: E402
+import bench_live  # noqa: E402
+
+LEASE = int(os.environ.get("LEASE", "10"))
+
+
+class Node(bench_live.Stack):
+    """One vigil of the cluster (the Stack's client, without its s3s-fs)."""
+
+    def __init__(self, cluster, node_id):
+        self.dir = f"{cluster.dir}/{node_id}"
+        self.id = node_id
+        port = free_port()
+        env = {
+            "PATH": os.environ["PATH"],
+            "HTTP_ADDR": f"127.0.0.1:{port}",
+            "ADMIN_PASSWORD": PASSWORD,
+            "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
+            "DATA_DIR": f"{self.dir}/data",
+            "DATABASE_URL": cluster.db_url,
+            "NODE_ID": node_id,
+            "NODE_LEASE_SECONDS": str(LEASE),
+            "STORAGE_MODE": "r2",
+            "R2_ENDPOINT": cluster.s3_url,
+            "R2_ACCESS_KEY_ID": "bench",
+            "R2_SECRET_ACCESS_KEY": "bench-secret",
+            "R2_BUCKET_NAME": "bench",
+            "MAX_CONCURRENT_RECORDINGS": "100",
+            "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
+        }
+        os.makedirs(self.dir, exist_ok=True)
+        self.log = open(f"{self.dir}/vigil.log", "w")
+        self.vigil = subprocess.Popen([VIGIL], env=env, stdout=self.log, stderr=self.log)
+        self.base = f"http://127.0.0.1:{port}"
+        wait_port(port, f"vigil {node_id}")
+        self.token = self.call("POST", "/auth/login", {"username": "admin", "password": PASSWORD})["accessToken"]
+
+    def owners(self):
+        return {c["id"]: c["ownerNode"] for c in self.call("GET", "/cameras?limit=100")["data"]}
+
+    def kill(self):
+        """SIGKILL, and its ffmpegs with it (a machine lost)."""
+        self.vigil.send_signal(signal.SIGKILL)
+        self.vigil.wait()
+        subprocess.run(["pkill", "-KILL", "-f", self.dir], check=False)
+        self.log.close()
+
+    def close(self):
+        if self.vigil.poll() is None:
+            self.vigil.terminate()
+            try:
+                self.vigil.wait(60)
+            except subprocess.TimeoutExpired:
+                self.vigil.kill()
+                self.vigil.wait()
+        self.log.close()
+
+    def tree_cpu(self):
+        """CPU seconds of vigil and its children (ffmpegs) so far."""
+        total = proc_cpu(self.vigil.pid)
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == self.vigil.pid:
+                    total += proc_cpu(int(d))
+            except OSError:
+                continue
+        return total
+
+
+class Cluster:
+    """PostgreSQL, s3s-fs and the nodes started on them, owned until close()."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="vigil-bench-cluster.")
+        os.makedirs(f"{self.dir}/s3/bench")
+        subprocess.run(["tools/pg.sh", "start", f"{self.dir}/pg"], capture_output=True, check=True)
+        with open(f"{self.dir}/pg/url") as f:
+            self.db_url = f.read().strip()
+        s3_port = free_port()
+        self.s3 = subprocess.Popen(
+            [S3S_FS, "--host", "127.0.0.1", "--port", str(s3_port),
+             "--access-key", "bench", "--secret-key", "bench-secret", f"{self.dir}/s3"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(s3_port, "s3s-fs")
+        self.s3_url = f"http://127.0.0.1:{s3_port}"
+        self.nodes = []
+
+    def node(self, node_id):
+        n = Node(self, node_id)
+        self.nodes.append(n)
+        return n
+
+    def close(self):
+        for n in self.nodes:
+            n.close()
+        self.s3.terminate()
+        self.s3.wait(30)
+        subprocess.run(["tools/pg.sh", "stop", f"{self.dir}/pg"], capture_output=True, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def until(what, check, timeout=120, every=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = check()
+        if v:
+            return v
+        time.sleep(every)
+    raise SystemExit(f"never: {what}")
+
+
+def failover(url):
+    runs = 5
+    owned, recording = [], []
+    c = Cluster()
+    try:
+        a, b = c.node("node-1"), c.node("node-2")
+        camera = a.camera(url, "bench")
+        for i in range(runs):
+            owner_id = until("camera owned", lambda: a.owners().get(camera))
+            owner, survivor = (a, b) if owner_id == a.id else (b, a)
+            ev = survivor.event(camera)
+            survivor.wait(ev["playbackId"], "RECORDING")
+            time.sleep(3)
+            t0 = time.time()
+            owner.kill()
+            # The next trigger, during the failover: not lost, recorded late.
+            late = survivor.event(camera)
+            until("camera re-owned", lambda: survivor.owners().get(camera) == survivor.id)
+            owned.append(time.time() - t0)
+            survivor.wait(late["playbackId"], "RECORDING", timeout=120, every=0.05)
+            recording.append(time.time() - t0)
+            print(f"# run {i + 1}: re-owned {owned[-1]:.2f} s, RECORDING {recording[-1]:.2f} s", file=sys.stderr)
+            survivor.wait(ev["playbackId"], "COMPLETED", timeout=120)
+            survivor.call("POST", f"/events/{late['id']}/end", {})
+            survivor.wait(late["playbackId"], "COMPLETED", timeout=120)
+            # The lost node comes back under a new id for the next round.
+            c.nodes.remove(owner)
+            fresh = c.node(f"node-{i + 3}")
+            a, b = survivor, fresh
+    finally:
+        c.close()
+    o, r = statistics.median(owned), statistics.median(recording)
+    print(f"| failover: SIGKILL → camera owned by another node, median of {runs} (lease {LEASE} s) | {o:.2f} s | {LEASE} s (lease) | {o / LEASE:.2f} |")
+    print(f"| failover: SIGKILL → an event posted at the kill RECORDING on the new owner, median of {runs} | {r:.2f} s | {LEASE} s (lease) | {r / LEASE:.2f} |")
+
+
+def capacity(url, n):
+    seconds = 20
+    rows = []
+    for k in (1, 2, 3):
+        c = Cluster()
+        try:
+            nodes = [c.node(f"node-{i + 1}") for i in range(k)]
+            cameras = [nodes[0].camera(url, f"bench-{i}") for i in range(n)]
+            until("cameras spread", lambda: all(nodes[0].owners().get(cam) for cam in cameras))
+            per_node = {}
+            for cam, owner in nodes[0].owners().items():
+                per_node[owner] = per_node.get(owner, 0) + 1
+            cpu0 = sum(x.tree_cpu() for x in nodes)
+            t0 = time.time()
+            events = [nodes[i % k].event(cam) for i, cam in enumerate(cameras)]
+            for ev in events:
+                nodes[0].wait(ev["playbackId"], "RECORDING", timeout=60, may_fail=True)
+            time.sleep(seconds)
+            for i, ev in enumerate(events):
+                nodes[i % k].call("POST", f"/events/{ev['id']}/end", {})
+            done = sum(1 for ev in events if nodes[0].wait(ev["playbackId"], "COMPLETED", timeout=300, may_fail=True))
+            cores = (sum(x.tree_cpu() for x in nodes) - cpu0) / (time.time() - t0)
+            spread = "/".join(str(per_node.get(x.id, 0)) for x in nodes)
+            rows.append((k, done, cores, spread))
+            print(f"# {k} node(s): {done}/{n} completed, {cores:.2f} cores, cameras {spread}", file=sys.stderr)
+        finally:
+            c.close()
+    one = rows[0][1]
+    for k, done, cores, spread in rows:
+        print(f"| capacity: {n} concurrent 20 s recordings on {k} node(s) (cameras {spread}), completed | {done} of {n} ({cores:.2f} cores busy) | {one} of {n} (1 node) | {done / max(one, 1):.2f} |")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "failover":
+        failover(sys.argv[2])
+    elif sys.argv[1] == "capacity":
+        capacity(sys.argv[2], int(sys.argv[3]))
+    else:
+        raise SystemExit(__doc__)
