@@ -236,6 +236,29 @@ impl Cluster {
     }
 }
 
+/// Waits `period`, or less when `heard` carries a signal that `wakes`;
+/// false when it is time to stop.
+pub(crate) async fn nap(
+    heard: &mut broadcast::Receiver<Signal>,
+    period: Duration,
+    stop: &CancellationToken,
+    wakes: impl Fn(&Signal) -> bool,
+) -> bool {
+    let next = tokio::time::sleep(period);
+    tokio::pin!(next);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return false,
+            _ = &mut next => return true,
+            s = heard.recv() => match s {
+                Ok(s) if wakes(&s) => return true,
+                Err(broadcast::error::RecvError::Closed) => return false,
+                _ => {}
+            },
+        }
+    }
+}
+
 /// `write`, tried up to three times while the database is unavailable: at
 /// exit, pooled connections made on the http workers' runtimes are dead
 /// once those stop, and each failed try discards one.
@@ -295,18 +318,10 @@ impl Leasing {
                 }
                 Err(_) => {}
             }
-            let next = tokio::time::sleep(self.cluster.ttl / 3);
-            tokio::pin!(next);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = &mut next => break,
-                    s = heard.recv() => match s {
-                        Ok(Signal::Released { by }) if &by != self.cluster.me() => break,
-                        Err(broadcast::error::RecvError::Closed) => return,
-                        _ => {}
-                    },
-                }
+            let me = self.cluster.me();
+            let woken = |s: &Signal| matches!(s, Signal::Released { by } if by != me);
+            if !nap(&mut heard, ttl / 3, &stop, woken).await {
+                return;
             }
         }
     }

@@ -495,18 +495,9 @@ impl Recordings {
                 }
                 Err(_) => {}
             }
-            let next = tokio::time::sleep(Duration::from_secs(1));
-            tokio::pin!(next);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = &mut next => break,
-                    s = heard.recv() => match s {
-                        Ok(Signal::Work { node }) if &node == c.me() => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                        _ => {}
-                    },
-                }
+            let woken = |s: &Signal| matches!(s, Signal::Work { node } if node == c.me());
+            if !crate::cluster::nap(&mut heard, Duration::from_secs(1), &stop, woken).await {
+                return;
             }
         }
     }

@@ -109,19 +109,58 @@ fn statuses_of(stream: &std::sync::Mutex<String>, pb: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn cameras_are_spread_and_an_event_on_any_node_records_on_the_cameras_owner() {
-    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+/// Two nodes on a fresh database and S3, both alive, with `lease`
+/// seconds, and the test camera; each field is dropped with the test.
+struct Pair {
+    _db: vigil_persistence::testing::TestDatabaseGuard,
+    cam: TestCamera,
+    _data: (tempfile::TempDir, tempfile::TempDir),
+    a: Option<Server>,
+    b: Server,
+    api_a: Api,
+    api_b: Api,
+}
+
+async fn two_nodes(lease: &str) -> Pair {
+    let (db_url, db) = TestDatabase::empty(Backend::Postgres).await;
     let s3 = s3_endpoint().await;
     let cam = TestCamera::start();
-    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = node("node-a", data_a.path(), &db_url, &s3);
-    let b = node("node-b", data_b.path(), &db_url, &s3);
+    let data = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_leased("node-a", data.0.path(), &db_url, &s3, lease);
+    let b = node_leased("node-b", data.1.path(), &db_url, &s3, lease);
     let (api_a, api_b) = (Api::login(&a.base).await, Api::login(&b.base).await);
     eventually(10, "both nodes alive", || async {
         (alive(&api_a).await == ["node-a", "node-b"]).then_some(())
     })
     .await;
+    Pair {
+        _db: db,
+        cam,
+        _data: data,
+        a: Some(a),
+        b,
+        api_a,
+        api_b,
+    }
+}
+
+/// The camera named `name`, as `api` lists it.
+async fn camera_named(api: &Api, name: &str) -> Value {
+    let cams = api.get("/cameras?limit=100").await;
+    cams["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn cameras_are_spread_and_an_event_on_any_node_records_on_the_cameras_owner() {
+    let Pair {
+        cam, api_a, api_b, ..
+    } = &two_nodes("3").await;
     for name in ["North", "South", "East", "West"] {
         api_a
             .post(
@@ -132,12 +171,12 @@ async fn cameras_are_spread_and_an_event_on_any_node_records_on_the_cameras_owne
     }
     // Two each, as both nodes see it; GET /nodes counts them too.
     let owned = eventually(10, "cameras spread two and two", || async {
-        let o = owners(&api_b).await?;
+        let o = owners(api_b).await?;
         let on_a = o.iter().filter(|(_, n)| n == "node-a").count();
         (on_a == 2 && o.len() == 4 && o.iter().all(|(_, n)| n.starts_with("node-"))).then_some(o)
     })
     .await;
-    assert_eq!(owners(&api_a).await.unwrap().len(), 4);
+    assert_eq!(owners(api_a).await.unwrap().len(), 4);
     eventually(5, "GET /nodes counts two cameras each", || async {
         let nodes = api_a.get("/nodes").await;
         nodes["data"]
@@ -151,16 +190,9 @@ async fn cameras_are_spread_and_an_event_on_any_node_records_on_the_cameras_owne
 
     // An event posted to A for a camera of B's: created before A answers,
     // recorded by B, seen on A's stream, ended through A.
-    let stream_a = watch_stream(&api_a).await;
+    let stream_a = watch_stream(api_a).await;
     let (name, _) = owned.iter().find(|(_, n)| n == "node-b").unwrap();
-    let cams = api_a.get("/cameras?limit=100").await;
-    let camera = cams["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name.as_str())
-        .unwrap()
-        .clone();
+    let camera = camera_named(api_a, name).await;
     let asked = Instant::now();
     let ev = api_a
         .post(
@@ -217,18 +249,9 @@ async fn cameras_are_spread_and_an_event_on_any_node_records_on_the_cameras_owne
 
 #[tokio::test]
 async fn a_node_stopped_with_sigterm_hands_its_cameras_over_at_once() {
-    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
-    let s3 = s3_endpoint().await;
-    let cam = TestCamera::start();
-    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // A long lease: taking the cameras after it would show.
-    let a = node_leased("node-a", data_a.path(), &db_url, &s3, "20");
-    let b = node_leased("node-b", data_b.path(), &db_url, &s3, "20");
-    let (api_a, api_b) = (Api::login(&a.base).await, Api::login(&b.base).await);
-    eventually(10, "both nodes alive", || async {
-        (alive(&api_a).await == ["node-a", "node-b"]).then_some(())
-    })
-    .await;
+    let mut pair = two_nodes("20").await;
+    let (cam, api_b) = (&pair.cam, &pair.api_b);
     for name in ["Gate", "Yard"] {
         api_b
             .post(
@@ -238,19 +261,12 @@ async fn a_node_stopped_with_sigterm_hands_its_cameras_over_at_once() {
             .await;
     }
     let owned = eventually(15, "one camera each", || async {
-        let o = owners(&api_b).await?;
+        let o = owners(api_b).await?;
         (o.len() == 2 && o[0].1 != o[1].1).then_some(o)
     })
     .await;
     let (of_a, _) = owned.iter().find(|(_, n)| n == "node-a").unwrap().clone();
-    let cams = api_b.get("/cameras?limit=100").await;
-    let camera = cams["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == of_a.as_str())
-        .unwrap()
-        .clone();
+    let camera = camera_named(api_b, &of_a).await;
     // A records an event posted to B when it is told to stop: the clip is
     // finished and stored, not lost.
     let ev = api_b
@@ -264,12 +280,12 @@ async fn a_node_stopped_with_sigterm_hands_its_cameras_over_at_once() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let stopped = Instant::now();
-    drop(a);
+    drop(pair.a.take());
     println!("SIGTERM → exit: {:?}", stopped.elapsed());
     // A fresh client: B may close a connection idle for the whole stop.
-    let api_b = Api::login(&b.base).await;
+    let api_b = &Api::login(&pair.b.base).await;
     let moved = eventually(10, "B owns A's camera", || async {
-        let o = owners(&api_b).await?;
+        let o = owners(api_b).await?;
         o.iter()
             .all(|(_, n)| n == "node-b")
             .then_some(stopped.elapsed())
