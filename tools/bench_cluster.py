@@ -193,6 +193,7 @@ def bench_camera():
     url = f"rtsp://127.0.0.1:{port}/test"
     anchor = subprocess.Popen(["ffmpeg", "-v", "quiet", "-rtsp_transport", "tcp", "-i", url, "-c", "copy", "-f", "null", "-"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(10)  # its encoder settled before the sessions come
     return url, [anchor, cam]
 
 
@@ -246,7 +247,11 @@ def capacity(_url, n):
             c.close()
             for p in owned:
                 p.terminate()
-                p.wait(10)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
     print_capacity(rows, n)
 
 

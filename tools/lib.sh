@@ -24,6 +24,11 @@ ensure_ffmpeg() {
 }
 
 # The test camera (tools/camera.py): GStreamer's RTSP server, x264 and AAC.
+# The partition test runs a node in a network namespace (`ip netns`,
+# root) and finds its ffmpegs with pgrep.
+ensure_netns_tools() {
+  command -v ip >/dev/null && command -v pgrep >/dev/null || apt_install iproute2 procps
+}
 ensure_gstreamer() {
   if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import Gst; Gst.init(None); assert Gst.ElementFactory.find("x264enc") and Gst.ElementFactory.find("avenc_aac")' 2>/dev/null; then
     apt_install gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
