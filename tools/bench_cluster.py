@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_live import PASSWORD, S3S_FS, VIGIL, free_port, proc_cpu, wait_port  # noqa: E402
+from bench_live import PASSWORD, VIGIL, free_port, proc_cpu, wait_port  # noqa: E402
 import bench_live  # noqa: E402
 
 LEASE = int(os.environ.get("LEASE", "10"))
@@ -37,23 +37,8 @@ class Node(bench_live.Stack):
         self.dir = f"{cluster.dir}/{node_id}"
         self.id = node_id
         port = free_port()
-        env = {
-            "PATH": os.environ["PATH"],
-            "HTTP_ADDR": f"127.0.0.1:{port}",
-            "ADMIN_PASSWORD": PASSWORD,
-            "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
-            "DATA_DIR": f"{self.dir}/data",
-            "DATABASE_URL": cluster.db_url,
-            "NODE_ID": node_id,
-            "NODE_LEASE_SECONDS": str(LEASE),
-            "STORAGE_MODE": "r2",
-            "R2_ENDPOINT": cluster.s3_url,
-            "R2_ACCESS_KEY_ID": "bench",
-            "R2_SECRET_ACCESS_KEY": "bench-secret",
-            "R2_BUCKET_NAME": "bench",
-            "MAX_CONCURRENT_RECORDINGS": "100",
-            "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
-        }
+        env = bench_live.vigil_env(port, f"{self.dir}/data", cluster.s3_url, DATABASE_URL=cluster.db_url,
+                                   NODE_ID=node_id, NODE_LEASE_SECONDS=str(LEASE))
         os.makedirs(self.dir, exist_ok=True)
         self.log = open(f"{self.dir}/vigil.log", "w")
         self.vigil = subprocess.Popen([VIGIL], env=env, stdout=self.log, stderr=self.log)
@@ -107,17 +92,11 @@ class Cluster:
         self.dir = tempfile.mkdtemp(prefix="vigil-bench-cluster.")
         # PostgreSQL runs as its own user and needs to reach its folder.
         os.chmod(self.dir, 0o755)
-        os.makedirs(f"{self.dir}/s3/bench")
+
         subprocess.run(["tools/pg.sh", "start", f"{self.dir}/pg"], capture_output=True, check=True)
         with open(f"{self.dir}/pg/url") as f:
             self.db_url = f.read().strip()
-        s3_port = free_port()
-        self.s3 = subprocess.Popen(
-            [S3S_FS, "--host", "127.0.0.1", "--port", str(s3_port),
-             "--access-key", "bench", "--secret-key", "bench-secret", f"{self.dir}/s3"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(s3_port, "s3s-fs")
-        self.s3_url = f"http://127.0.0.1:{s3_port}"
+        self.s3, self.s3_url = bench_live.start_s3s_fs(f"{self.dir}/s3")
         self.nodes = []
 
     def node(self, node_id):

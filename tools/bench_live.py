@@ -45,34 +45,46 @@ def wait_port(port, what, timeout=30):
     raise SystemExit(f"{what} did not start")
 
 
+def start_s3s_fs(root):
+    """s3s-fs over folder `root` (bucket `bench` in it): the process and its URL."""
+    os.makedirs(f"{root}/bench", exist_ok=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [S3S_FS, "--host", "127.0.0.1", "--port", str(port),
+         "--access-key", "bench", "--secret-key", "bench-secret", root],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, "s3s-fs")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def vigil_env(port, data_dir, s3_url, **extra):
+    """A bench vigil's environment: on `port`, storing into `s3_url`."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HTTP_ADDR": f"127.0.0.1:{port}",
+        "ADMIN_PASSWORD": PASSWORD,
+        "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
+        "DATA_DIR": data_dir,
+        "STORAGE_MODE": "r2",
+        "R2_ENDPOINT": s3_url,
+        "R2_ACCESS_KEY_ID": "bench",
+        "R2_SECRET_ACCESS_KEY": "bench-secret",
+        "R2_BUCKET_NAME": "bench",
+        "MAX_CONCURRENT_RECORDINGS": "100",
+        "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
+    }
+    env.update(extra)
+    return env
+
+
 class Stack:
     """s3s-fs and one vigil, owned until close()."""
 
     def __init__(self, live):
         self.dir = tempfile.mkdtemp(prefix="vigil-bench-live.")
-        os.makedirs(f"{self.dir}/s3/bench")
-        s3_port = free_port()
-        self.s3 = subprocess.Popen(
-            [S3S_FS, "--host", "127.0.0.1", "--port", str(s3_port),
-             "--access-key", "bench", "--secret-key", "bench-secret", f"{self.dir}/s3"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(s3_port, "s3s-fs")
+        self.s3, s3_url = start_s3s_fs(f"{self.dir}/s3")
         port = free_port()
-        env = {
-            "PATH": os.environ["PATH"],
-            "HTTP_ADDR": f"127.0.0.1:{port}",
-            "ADMIN_PASSWORD": PASSWORD,
-            "JWT_SECRET": "bench-secret-bench-secret-bench-secret",
-            "DATA_DIR": f"{self.dir}/data",
-            "STORAGE_MODE": "r2",
-            "R2_ENDPOINT": f"http://127.0.0.1:{s3_port}",
-            "R2_ACCESS_KEY_ID": "bench",
-            "R2_SECRET_ACCESS_KEY": "bench-secret",
-            "R2_BUCKET_NAME": "bench",
-            "MAX_CONCURRENT_RECORDINGS": "100",
-            "LIVE_UPLOAD": "true" if live else "false",
-            "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
-        }
+        env = vigil_env(port, f"{self.dir}/data", s3_url, LIVE_UPLOAD="true" if live else "false")
         self.log = open(f"{self.dir}/vigil.log", "w")
         self.vigil = subprocess.Popen([VIGIL], env=env, stdout=self.log, stderr=self.log)
         self.base = f"http://127.0.0.1:{port}"

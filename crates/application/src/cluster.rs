@@ -57,11 +57,6 @@ impl Ownership {
         self.state().cameras.contains_key(&camera)
     }
 
-    /// The epoch `camera` is held at, if this node holds it.
-    pub fn epoch(&self, camera: CameraId) -> Option<u64> {
-        self.state().cameras.get(&camera).copied()
-    }
-
     pub fn cameras(&self) -> Vec<CameraId> {
         let mut c: Vec<_> = self.state().cameras.keys().copied().collect();
         c.sort();

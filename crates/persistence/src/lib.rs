@@ -102,11 +102,6 @@ impl Database {
             .then(|| Arc::new(signals::PgSignals::new(self.conn.clone())) as _)
     }
 
-    /// Whether several nodes may share this database (PostgreSQL).
-    pub fn is_shared(&self) -> bool {
-        self.conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres
-    }
-
     pub fn shares(&self) -> Arc<dyn ShareRepo> {
         Arc::new(SqlShareRepo::new(self.conn.clone()))
     }

@@ -144,6 +144,17 @@ async fn two_nodes(lease: &str) -> Pair {
     }
 }
 
+/// Cameras `names` on `url`, through `api`.
+async fn add_cameras(api: &Api, names: &[&str], url: &str) {
+    for name in names {
+        api.post(
+            "/cameras",
+            serde_json::json!({"name": name, "rtspUrl": url}),
+        )
+        .await;
+    }
+}
+
 /// The camera named `name`, as `api` lists it.
 async fn camera_named(api: &Api, name: &str) -> Value {
     let cams = api.get("/cameras?limit=100").await;
@@ -161,14 +172,7 @@ async fn cameras_are_spread_and_an_event_on_any_node_records_on_the_cameras_owne
     let Pair {
         cam, api_a, api_b, ..
     } = &two_nodes("3").await;
-    for name in ["North", "South", "East", "West"] {
-        api_a
-            .post(
-                "/cameras",
-                serde_json::json!({"name": name, "rtspUrl": cam.url()}),
-            )
-            .await;
-    }
+    add_cameras(api_a, &["North", "South", "East", "West"], &cam.url()).await;
     // Two each, as both nodes see it; GET /nodes counts them too.
     let owned = eventually(10, "cameras spread two and two", || async {
         let o = owners(api_b).await?;
@@ -252,14 +256,7 @@ async fn a_node_stopped_with_sigterm_hands_its_cameras_over_at_once() {
     // A long lease: taking the cameras after it would show.
     let mut pair = two_nodes("20").await;
     let (cam, api_b) = (&pair.cam, &pair.api_b);
-    for name in ["Gate", "Yard"] {
-        api_b
-            .post(
-                "/cameras",
-                serde_json::json!({"name": name, "rtspUrl": cam.url()}),
-            )
-            .await;
-    }
+    add_cameras(api_b, &["Gate", "Yard"], &cam.url()).await;
     let owned = eventually(15, "one camera each", || async {
         let o = owners(api_b).await?;
         (o.len() == 2 && o[0].1 != o[1].1).then_some(o)
