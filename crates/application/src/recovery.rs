@@ -42,45 +42,53 @@ impl RecordingService {
             .into_iter()
             .filter_map(|(name, dir)| Some((name.parse::<PlaybackId>().ok()?, dir)))
             .collect();
+        // Every in-flight playback is read before any is touched: handing
+        // one to the queue moves it to PROCESSING, and a list read after
+        // that (with the upload workers already running) would meet it
+        // again, its job perhaps already done, and queue it twice.
+        let mut in_flight = Vec::new();
         for status in [
             RecordingStatus::Pending,
             RecordingStatus::Recording,
             RecordingStatus::Processing,
         ] {
-            for p in self.playbacks.in_status(status).await? {
-                if self.is_running_here(p.id) {
-                    continue;
-                }
-                let dir = dirs.remove(&p.id);
-                if self.jobs.has_job(p.id).await? {
-                    report.resumed += 1;
-                    continue;
-                }
-                match dir {
-                    Some(dir) => {
-                        let _ = self.lifecycle.apply(p.id, Happened::Interrupted).await;
-                        if let Err(e) = self
-                            .queue(p.id, JobKind::Finalize, &dir, Some(INTERRUPTED.into()))
-                            .await
-                        {
-                            tracing::error!(playback_id = %p.id, error = %e.chain(), "cannot queue the upload; the next start will");
-                        }
-                        report.queued += 1;
+            in_flight.extend(self.playbacks.in_status(status).await?);
+        }
+        let mut seen = std::collections::HashSet::new();
+        in_flight.retain(|p| seen.insert(p.id));
+        for p in in_flight {
+            if self.is_running_here(p.id) {
+                continue;
+            }
+            let dir = dirs.remove(&p.id);
+            if self.jobs.has_job(p.id).await? {
+                report.resumed += 1;
+                continue;
+            }
+            match dir {
+                Some(dir) => {
+                    let _ = self.lifecycle.apply(p.id, Happened::Interrupted).await;
+                    if let Err(e) = self
+                        .queue(p.id, JobKind::Finalize, &dir, Some(INTERRUPTED.into()))
+                        .await
+                    {
+                        tracing::error!(playback_id = %p.id, error = %e.chain(), "cannot queue the upload; the next start will");
                     }
-                    None => {
-                        // The folder is gone (never made, or lost with
-                        // its disk): what was stored live rebuilds the
-                        // clip; with nothing stored, the job fails it.
-                        let _ = self.lifecycle.apply(p.id, Happened::Interrupted).await;
-                        let dir = self.capture.take_dir(&p.id.to_string());
-                        if let Err(e) = self
-                            .queue(p.id, JobKind::Rebuild, &dir, Some(INTERRUPTED.into()))
-                            .await
-                        {
-                            tracing::error!(playback_id = %p.id, error = %e.chain(), "cannot queue the rebuild; the next start will");
-                        }
-                        report.rebuilt += 1;
+                    report.queued += 1;
+                }
+                None => {
+                    // The folder is gone (never made, or lost with
+                    // its disk): what was stored live rebuilds the
+                    // clip; with nothing stored, the job fails it.
+                    let _ = self.lifecycle.apply(p.id, Happened::Interrupted).await;
+                    let dir = self.capture.take_dir(&p.id.to_string());
+                    if let Err(e) = self
+                        .queue(p.id, JobKind::Rebuild, &dir, Some(INTERRUPTED.into()))
+                        .await
+                    {
+                        tracing::error!(playback_id = %p.id, error = %e.chain(), "cannot queue the rebuild; the next start will");
                     }
+                    report.rebuilt += 1;
                 }
             }
         }
