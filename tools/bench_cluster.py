@@ -4,9 +4,11 @@ nodes (release) on one PostgreSQL (tools/pg.sh) and one s3s-fs, recording
 the bench camera.
 
   failover URL  SIGKILL of the node that records a camera, five times: how
-                long until another node owns the camera, and until an event
-                posted at the kill (to the survivor) is RECORDING there;
-                median of 5, against the lease (NODE_LEASE_SECONDS)
+                long until another node owns the camera, until it records
+                the killed node's recording again (resumed into the same
+                playback), and until an event posted at the kill (to the
+                survivor) is RECORDING there; median of 5, against the
+                lease (NODE_LEASE_SECONDS)
   capacity URL N  N concurrent 20 s recordings spread over 1, 2 and 3
                 nodes: how many complete, and the CPU they took
 
@@ -45,6 +47,11 @@ class Node(bench_live.Stack):
         self.base = f"http://127.0.0.1:{port}"
         wait_port(port, f"vigil {node_id}")
         self.token = self.call("POST", "/auth/login", {"username": "admin", "password": PASSWORD})["accessToken"]
+
+    def resumed(self, playback):
+        """Whether this node's log says it resumed `playback`'s recording."""
+        with open(f"{self.dir}/vigil.log") as f:
+            return any("resumed here" in line and playback in line for line in f)
 
     def owners(self):
         return {c["id"]: c["ownerNode"] for c in self.call("GET", "/cameras?limit=100")["data"]}
@@ -125,7 +132,7 @@ def until(what, check, timeout=120, every=0.05):
 
 def failover(url):
     runs = 5
-    owned, recording = [], []
+    owned, resumed, recording = [], [], []
     c = Cluster()
     try:
         a, b = c.node("node-1"), c.node("node-2")
@@ -144,7 +151,11 @@ def failover(url):
             owned.append(time.time() - t0)
             survivor.wait(late["playbackId"], "RECORDING", timeout=120, every=0.05)
             recording.append(time.time() - t0)
-            print(f"# run {i + 1}: re-owned {owned[-1]:.2f} s, RECORDING {recording[-1]:.2f} s", file=sys.stderr)
+            until("the killed node's recording resumed", lambda: survivor.resumed(ev["playbackId"]))
+            resumed.append(time.time() - t0)
+            print(f"# run {i + 1}: re-owned {owned[-1]:.2f} s, resumed {resumed[-1]:.2f} s, "
+                  f"RECORDING {recording[-1]:.2f} s", file=sys.stderr)
+            survivor.call("POST", f"/events/{ev['id']}/end", {})
             survivor.wait(ev["playbackId"], "COMPLETED", timeout=120)
             survivor.call("POST", f"/events/{late['id']}/end", {})
             survivor.wait(late["playbackId"], "COMPLETED", timeout=120)
@@ -154,8 +165,9 @@ def failover(url):
             a, b = survivor, fresh
     finally:
         c.close()
-    o, r = statistics.median(owned), statistics.median(recording)
+    o, r, s = statistics.median(owned), statistics.median(recording), statistics.median(resumed)
     print(f"| failover: SIGKILL → camera owned by another node, median of {runs} (lease {LEASE} s) | {o:.2f} s | {LEASE} s (lease) | {o / LEASE:.2f} |")
+    print(f"| failover: SIGKILL → the killed node's recording resumed on the new owner, median of {runs} | {s:.2f} s | {LEASE} s (lease) | {s / LEASE:.2f} |")
     print(f"| failover: SIGKILL → an event posted at the kill RECORDING on the new owner, median of {runs} | {r:.2f} s | {LEASE} s (lease) | {r / LEASE:.2f} |")
 
 

@@ -69,7 +69,12 @@ impl App {
         )
         .with_streams(streams);
         if let Some(c) = &ports.cluster {
-            service = service.with_cluster(c.clone());
+            service = service
+                .with_cluster(c.clone())
+                .with_resume(crate::resume::ResumePorts {
+                    cameras: ports.cameras.clone(),
+                    events: ports.events.clone(),
+                });
         }
         let mut recordings = Recordings::new(
             ports.cameras,
@@ -102,8 +107,7 @@ impl App {
     pub fn orphans(&self) -> crate::nodes::Orphans {
         crate::nodes::Orphans {
             playbacks: self.playbacks(),
-            jobs: self.service.jobs.clone(),
-            capture: self.service.capture.clone(),
+            service: self.service.clone(),
         }
     }
 

@@ -260,6 +260,29 @@ impl RecordingService {
         } else {
             None
         };
+        // A take that resumed a lost node's recording: the media stored
+        // before it goes in front of its own.
+        let resumed = match self.merge_stored(id, &dir).await {
+            Ok(note) => note,
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                return Outcome::Later(
+                    backoff(self.limits.upload_retry, job.attempts),
+                    e.message().to_owned(),
+                )
+            }
+            Err(e) => {
+                tracing::error!(error = %e.chain(), "cannot put the stored media in front of the resumed take; the clip holds the take alone");
+                Some(format!(
+                    "the media recorded before its node stopped answering could not be joined to it: {}",
+                    e.message()
+                ))
+            }
+        };
+        let joined = dir.join(CLIP_NAME);
+        if resumed.is_some() && job.kind == JobKind::Upload {
+            // Written while the take alone recorded: joined again below.
+            let _ = tokio::fs::remove_file(&joined).await;
+        }
         let (path, media, unread) = match self.clip(job, &dir).await {
             Ok(clip) => clip,
             Err(reason) => {
@@ -268,7 +291,7 @@ impl RecordingService {
                 return Outcome::Done;
             }
         };
-        let note = [job.note.clone(), rebuilt, unread]
+        let note = [job.note.clone(), rebuilt, resumed, unread]
             .into_iter()
             .flatten()
             .reduce(|a, b| format!("{a}; {b}"));
@@ -510,7 +533,7 @@ pub(crate) async fn write_gaps(dir: &Path, gaps: &[vigil_domain::Gap]) {
 }
 
 /// None written (or unreadable): no gaps known.
-async fn read_gaps(dir: &Path) -> Vec<vigil_domain::Gap> {
+pub(crate) async fn read_gaps(dir: &Path) -> Vec<vigil_domain::Gap> {
     match tokio::fs::read(dir.join(GAPS_FILE)).await {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
         Err(_) => Vec::new(),

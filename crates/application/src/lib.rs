@@ -30,6 +30,7 @@ pub mod notify;
 pub mod push;
 pub mod recordings;
 pub mod recovery;
+pub mod resume;
 pub mod retention;
 pub mod service;
 pub mod streams;

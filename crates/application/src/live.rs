@@ -70,6 +70,8 @@ pub(crate) struct LiveUpload {
     next_part: u32,
     /// The next segment's number.
     seq: u32,
+    /// The first part follows other media with a gap (a resumed take).
+    jump_first: bool,
     last_times: Option<PartTimes>,
     waiting: VecDeque<Waiting>,
     failing_since: Option<std::time::Instant>,
@@ -142,11 +144,15 @@ impl Tails {
 }
 
 impl LiveUpload {
+    /// Stores the parts of the take in `dir` as they close, numbering its
+    /// segments from `first_seq`; a take that resumes another node's
+    /// recording (`first_seq` above 0) marks its first segment as a jump.
     pub(crate) fn start(
         capture: Arc<dyn Capture>,
         store: Arc<dyn ObjectStore>,
         playback: PlaybackId,
         dir: &Path,
+        first_seq: u32,
     ) -> LiveHandle {
         let (ended, rx) = watch::channel(false);
         let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -157,7 +163,8 @@ impl LiveUpload {
             playback,
             dir: dir.to_owned(),
             next_part: 0,
-            seq: 0,
+            seq: first_seq,
+            jump_first: first_seq > 0,
             last_times: None,
             waiting: VecDeque::new(),
             failing_since: None,
@@ -232,9 +239,10 @@ impl LiveUpload {
             let Some(times) = part.times else {
                 continue; // nothing with a timestamp: nothing to play
             };
-            let discontinuity = self
-                .last_times
-                .is_some_and(|last| !last.continued_by(&times));
+            let discontinuity = match self.last_times {
+                Some(last) => !last.continued_by(&times),
+                None => std::mem::take(&mut self.jump_first),
+            };
             self.last_times = Some(times);
             self.waiting.push_back(Waiting {
                 part,

@@ -35,38 +35,29 @@ pub struct Heartbeat {
 #[derive(Debug, Clone)]
 pub struct Orphans {
     pub playbacks: Arc<dyn vigil_domain::ports::PlaybackRepo>,
-    pub jobs: Arc<dyn vigil_domain::ports::JobQueue>,
-    pub capture: Arc<dyn vigil_domain::capture::Capture>,
+    pub service: crate::RecordingService,
 }
 
 impl Orphans {
-    /// Adopts the lost nodes' in-flight playbacks and queues, for each one
-    /// without a job, one that finishes it here: a join when its folder is
-    /// on this disk (the node's id changed), a rebuild from the store
-    /// otherwise. A PROCESSING one's own job is taken by this node's queue
-    /// as it is (its folder missing here, it rebuilds too).
+    /// Adopts the lost nodes' in-flight playbacks. One whose event is
+    /// still open is resumed here when its camera can be had (`resume.rs`;
+    /// asked again each beat while the lost node's lease runs out); the
+    /// others without a job get one that finishes them here from what was
+    /// stored. A PROCESSING one's own job is taken by this node's queue as
+    /// it is (its folder missing here, it rebuilds).
     pub async fn adopt(&self, me: &NodeId) -> vigil_domain::ports::Result<usize> {
         let adopted = self.playbacks.adopt_orphans().await?;
+        let mut offered: Vec<_> = self.service.waiting_to_resume();
         for p in &adopted {
-            if self.jobs.has_job(p.id).await? {
-                continue;
+            if !self.service.jobs.has_job(p.id).await? {
+                offered.push(p.id);
             }
-            let dir = self.capture.take_dir(&p.id.to_string());
-            let kind = if dir.exists() {
-                vigil_domain::JobKind::Finalize
-            } else {
-                vigil_domain::JobKind::Rebuild
-            };
-            self.jobs
-                .enqueue(vigil_domain::NewJob {
-                    playback_id: p.id,
-                    kind,
-                    dir: dir.to_string_lossy().into_owned(),
-                    note: Some(format!(
-                        "its node stopped answering while it recorded; {me} finished it"
-                    )),
-                })
-                .await?;
+        }
+        for id in offered {
+            match self.service.offer_resume(id).await {
+                crate::resume::Offer::Resumed | crate::resume::Offer::Waiting => {}
+                crate::resume::Offer::Finish => self.service.finish_adopted(id, me).await?,
+            }
         }
         Ok(adopted.len())
     }

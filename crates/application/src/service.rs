@@ -83,6 +83,11 @@ pub struct RecordingService {
     /// With several nodes, the camera leases (only the rings of the
     /// cameras this node owns run here); None: every camera is this node's.
     pub(crate) cluster: Option<crate::cluster::Cluster>,
+    /// What resuming a lost node's recording needs (with several nodes).
+    pub(crate) resume: Option<crate::resume::ResumePorts>,
+    /// Adopted recordings waiting for their camera to be resumed here, and
+    /// since when.
+    pub(crate) resuming: Arc<Mutex<HashMap<PlaybackId, std::time::Instant>>>,
 }
 
 /// First wait before handing a finished clip to the queue again while the
@@ -116,7 +121,29 @@ impl RecordingService {
             begun_uploads: Default::default(),
             streams: None,
             cluster: None,
+            resume: None,
+            resuming: Arc::default(),
         }
+    }
+
+    /// Resumes lost nodes' recordings here (`resume.rs`).
+    pub fn with_resume(mut self, ports: crate::resume::ResumePorts) -> Self {
+        self.resume = Some(ports);
+        self
+    }
+
+    /// Queues the job that finishes an adopted playback here: a join when
+    /// its folder is on this disk (the node's id changed), a rebuild from
+    /// the store otherwise.
+    pub async fn finish_adopted(&self, id: PlaybackId, me: &vigil_domain::NodeId) -> Result<()> {
+        let dir = self.capture.take_dir(&id.to_string());
+        let kind = if dir.exists() {
+            JobKind::Finalize
+        } else {
+            JobKind::Rebuild
+        };
+        let note = format!("its node stopped answering while it recorded; {me} finished it");
+        self.queue(id, kind, &dir, Some(note)).await
     }
 
     /// Keeps the cameras' `stream` objects from what takes see.
@@ -211,22 +238,31 @@ impl RecordingService {
         camera: CameraId,
         mut take: Box<dyn Take>,
         mut first_media: bool,
+        resumed_from: Option<u32>,
     ) {
         let started = std::time::Instant::now();
         let dir = take.dir().to_owned();
         let live = self.limits.live.enabled.then(|| {
-            crate::live::LiveUpload::start(self.capture.clone(), self.store.clone(), id, &dir)
+            crate::live::LiveUpload::start(
+                self.capture.clone(),
+                self.store.clone(),
+                id,
+                &dir,
+                resumed_from.unwrap_or(0),
+            )
         });
-        let mut clip_upload = self
-            .limits
-            .live
-            .enabled
+        // A resumed take's clip is joined with the media stored before it,
+        // so it is not uploaded as it grows.
+        let mut clip_upload = (self.limits.live.enabled && resumed_from.is_none())
             .then(|| crate::clip_upload::ClipUpload::start(self.store.clone(), id, &dir))
             .flatten();
         while let Some(ev) = take.next_event().await {
             match ev {
                 TakeEvent::MediaStarted { since } => {
                     if std::mem::take(&mut first_media) {
+                        if resumed_from.is_some() {
+                            crate::resume::Resumed::media_started(&dir, since).await;
+                        }
                         crate::telemetry::time_to_recording(started.elapsed());
                         self.mark_recording(id, &dir, since).await;
                         if let Some(s) = &self.streams {
@@ -438,13 +474,15 @@ impl RecordingService {
     }
 }
 
-#[async_trait::async_trait]
-impl Recorder for RecordingService {
-    async fn start(
+impl RecordingService {
+    /// Admits and starts a take for `playback`; `resumed` when it resumes
+    /// another node's recording of it.
+    pub(crate) async fn start_take(
         &self,
         playback: PlaybackId,
         camera: &Camera,
         window: vigil_domain::RecordWindow,
+        resumed: Option<crate::resume::Resumed>,
     ) -> Result<()> {
         let asked = std::time::Instant::now();
         {
@@ -475,6 +513,15 @@ impl Recorder for RecordingService {
                 crate::telemetry::refused("spawn");
                 Error::from(e)
             })?;
+        let resumed_from = resumed.as_ref().map(|r| r.base);
+        if let Some(r) = &resumed {
+            if let Err(e) = r.write(take.dir()).await {
+                take.stopper().stop();
+                return Err(Error::internal(format!(
+                    "cannot mark the resumed take: {e}"
+                )));
+            }
+        }
         crate::telemetry::started();
         lock(&self.active).insert(playback, (camera.id, take.stopper()));
         // A warm ring already has media: the playback is RECORDING before
@@ -482,15 +529,43 @@ impl Recorder for RecordingService {
         let mut first_media = true;
         if let Some(TakeEvent::MediaStarted { since }) = take.try_next_event() {
             first_media = false;
+            if resumed_from.is_some() {
+                crate::resume::Resumed::media_started(take.dir(), since).await;
+            }
             self.mark_recording(playback, take.dir(), since).await;
             crate::telemetry::time_to_recording(asked.elapsed());
         }
-        tokio::spawn(self.clone().drive(playback, camera.id, take, first_media));
+        tokio::spawn(
+            self.clone()
+                .drive(playback, camera.id, take, first_media, resumed_from),
+        );
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Recorder for RecordingService {
+    async fn start(
+        &self,
+        playback: PlaybackId,
+        camera: &Camera,
+        window: vigil_domain::RecordWindow,
+    ) -> Result<()> {
+        self.start_take(playback, camera, window, None).await
     }
 
     async fn stop(&self, playback: PlaybackId) -> Result<Option<RecordingStatus>> {
         let Some((_, stop)) = lock(&self.active).get(&playback).cloned() else {
+            if self.cancel_resume(playback) {
+                // Adopted and waiting for its camera: finished from the
+                // store with what was recorded.
+                let left_in = self.lifecycle.apply(playback, Happened::StopAsked).await?;
+                let me = self.cluster.as_ref().map(|c| c.me().clone());
+                if let Some(me) = me {
+                    self.finish_adopted(playback, &me).await?;
+                }
+                return Ok(Some(left_in.status));
+            }
             return Ok(None);
         };
         let left_in = match self.lifecycle.apply(playback, Happened::StopAsked).await {
@@ -504,7 +579,8 @@ impl Recorder for RecordingService {
     }
 
     fn is_active(&self, playback: PlaybackId) -> bool {
-        lock(&self.active).contains_key(&playback)
+        // An adopted recording waiting for its camera is held here too.
+        lock(&self.active).contains_key(&playback) || lock(&self.resuming).contains_key(&playback)
     }
 
     fn records(&self, camera: CameraId) -> bool {

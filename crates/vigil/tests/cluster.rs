@@ -5,8 +5,8 @@
 //! node stopped with SIGTERM hands its cameras over at once, a node cut
 //! off from the database (in a network namespace) stops owning and
 //! rejoins without duplicates, a node started beside a recording one
-//! leaves its work alone, and a node killed mid-recording has its clip
-//! finished by another from the store.
+//! leaves its work alone, and a node killed mid-recording has its
+//! recording resumed by another into the same playback.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -405,8 +405,21 @@ async fn an_event_ended_on_another_node_stops_the_recording_where_it_runs() {
     assert_eq!(done["error"], Value::Null, "{done}");
 }
 
+/// How many recordings `id` runs, as `GET /nodes` on `api` says.
+async fn recordings_on(api: &Api, id: &str) -> Option<u64> {
+    let nodes = api.get("/nodes").await;
+    nodes["data"].as_array()?.iter().find(|n| n["id"] == id)?["recordings"].as_u64()
+}
+
+/// The live playlist of playback `pb` as `api`'s node serves it.
+async fn playlist(api: &Api, pb: &str) -> Option<String> {
+    let p = api.get(&format!("/playbacks/{pb}")).await;
+    let url = p["liveUrl"].as_str()?.to_owned();
+    reqwest::get(url).await.ok()?.text().await.ok()
+}
+
 #[tokio::test]
-async fn a_node_killed_mid_recording_has_its_clip_finished_by_another() {
+async fn a_node_killed_mid_recording_is_resumed_by_another_into_the_same_playback() {
     let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
     let s3 = s3_endpoint().await;
     let cam = TestCamera::start();
@@ -428,24 +441,58 @@ async fn a_node_killed_mid_recording_has_its_clip_finished_by_another() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // A dies with its ffmpegs; B finishes the clip from the store.
+    // A dies with its ffmpegs; B takes the camera and records the same
+    // playback again, its segments after A's, past a discontinuity.
     let killed = Instant::now();
     a.kill_hard();
     let _ = Command::new("pkill")
         .args(["-KILL", "-f", &data_a.path().display().to_string()])
         .status();
     let api_b = Api::login(&b.base).await;
+    let resumed = eventually(30, "B records the playback again", || async {
+        (recordings_on(&api_b, "node-b").await? == 1).then(|| killed.elapsed())
+    })
+    .await;
+    println!("SIGKILL → recording again on the other node: {resumed:?}");
+    assert_eq!(
+        owners(&api_b).await.unwrap()[0].1,
+        "node-b",
+        "the camera is B's"
+    );
+    eventually(30, "B's segments stored after A's", || async {
+        let text = playlist(&api_b, &pb).await?;
+        let after = text.split_once("#EXT-X-DISCONTINUITY")?.1;
+        (after.matches("#EXTINF").count() >= 1).then_some(())
+    })
+    .await;
+    let recording = api_b.get(&format!("/playbacks/{pb}")).await;
+    assert_eq!(recording["recordingStatus"], "RECORDING", "{recording}");
+
+    // The event ends through B: one clip with both sides of the gap.
+    api_b.end(&ev).await;
     let done = api_b.wait_status(&pb, "COMPLETED").await;
     println!(
-        "SIGKILL → COMPLETED by the other node: {:?}",
+        "SIGKILL → COMPLETED after the resumed take: {:?}",
         killed.elapsed()
     );
     let note = done["error"].as_str().unwrap_or_default();
+    println!(
+        "note: {note}; gaps: {}; duration {} s",
+        done["gaps"], done["durationSec"]
+    );
     assert!(
-        note.contains("node-b finished it") && note.contains("rebuilt"),
+        note.contains("node-b resumed it") && note.contains("from the store"),
         "{done}"
     );
-    assert!(done["durationSec"].as_f64().unwrap() >= 4.0, "{done}");
+    let gaps = done["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "the failover's gap: {done}");
+    let gap = gaps[0]["seconds"].as_f64().unwrap();
+    assert!(
+        gap > 0.5 && gap < resumed.as_secs_f64() + 10.0,
+        "a gap about the failover's length: {done}"
+    );
+    // At least the 3 segments stored before the kill, and B's after.
+    assert!(done["durationSec"].as_f64().unwrap() >= 6.0, "{done}");
     let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
         .await
         .unwrap()
@@ -457,6 +504,13 @@ async fn a_node_killed_mid_recording_has_its_clip_finished_by_another() {
         "",
         "decodes cleanly: {done}"
     );
+    let listed = api_b
+        .get(&format!(
+            "/playbacks?cameraId={}",
+            done["cameraId"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(listed["total"], 1, "one clip for the one event: {listed}");
     assert_eq!(alive(&api_b).await, ["node-b"]);
 }
 
@@ -536,9 +590,16 @@ async fn a_node_cut_off_from_the_database_stops_owning_and_rejoins_without_dupli
     .await;
     println!("cut → A stopped: {fenced:?}; cut → B owns the camera: {moved:?}");
     assert!(fenced <= moved, "A stopped acting before B took over");
+    // The event is still open: B records the playback again, then the
+    // event ends through B.
+    eventually(30, "B records the playback again", || async {
+        (recordings_on(&api_b, "node-b").await? == 1).then_some(())
+    })
+    .await;
+    api_b.end(&ev).await;
     let done = api_b.wait_status(&pb, "COMPLETED").await;
     let note = done["error"].as_str().unwrap_or_default().to_owned();
-    assert!(note.contains("node-b finished it"), "{done}");
+    assert!(note.contains("node-b resumed it"), "{done}");
 
     // A comes back: alive again, it owns nothing B holds, and writes
     // nothing over B's work (its own take's end is fenced off).
