@@ -13,7 +13,7 @@ use crate::{
 use std::sync::Arc;
 use vigil_domain::{
     capture::Capture,
-    ports::{CameraRepo, EventRepo, JobQueue, ObjectStore, PlaybackRepo, Recorder},
+    ports::{CameraRepo, EventRepo, JobQueue, NodeRepo, ObjectStore, PlaybackRepo, Recorder},
     RecordingTypes, RetentionDays,
 };
 
@@ -32,6 +32,8 @@ pub struct AppPorts {
     /// With several nodes on one database: leases and signals. None: this
     /// node records every camera.
     pub cluster: Option<crate::cluster::Cluster>,
+    /// The nodes sharing the database (who is alive to resume a recording).
+    pub nodes: Arc<dyn NodeRepo>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,7 @@ impl App {
                 .with_resume(crate::resume::ResumePorts {
                     cameras: ports.cameras.clone(),
                     events: ports.events.clone(),
+                    nodes: ports.nodes.clone(),
                 });
         }
         let mut recordings = Recordings::new(

@@ -52,6 +52,11 @@ impl Default for Workers {
 }
 
 impl Workers {
+    /// Whether the process is stopping (nothing more is claimed).
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.is_cancelled()
+    }
+
     pub(crate) fn wake(&self) {
         self.wake.notify_waiters();
         self.wake.notify_one();

@@ -135,6 +135,22 @@ impl Tails {
         }
     }
 
+    /// Waits up to `limit` for the playback's backlog to be stored; false
+    /// when some is still left (it goes on storing).
+    pub(crate) async fn settle_within(&self, playback: PlaybackId, limit: Duration) -> bool {
+        let tail = crate::service::lock(&self.0).remove(&playback);
+        let Some(mut tail) = tail else {
+            return true;
+        };
+        match tokio::time::timeout(limit, &mut tail).await {
+            Ok(_) => true,
+            Err(_) => {
+                self.keep(playback, Some(tail));
+                false
+            }
+        }
+    }
+
     /// Stops storing the backlog of a playback that is gone.
     pub(crate) fn drop_tail(&self, playback: PlaybackId) {
         if let Some(tail) = crate::service::lock(&self.0).remove(&playback) {

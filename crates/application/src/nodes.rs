@@ -13,7 +13,7 @@ use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 use vigil_domain::{
     ports::{CameraRepo, NodeRepo, Recorder},
-    NodeBeat, NodeId, Page,
+    NodeBeat, NodeId, Page, Signal,
 };
 
 #[derive(Debug, Clone)]
@@ -29,6 +29,9 @@ pub struct Heartbeat {
     pub orphans: Option<Orphans>,
     /// The cameras this node owns, with several nodes; None: all of them.
     pub owned: Option<crate::cluster::Ownership>,
+    /// Signals from the other nodes: one that stopped is adopted from at
+    /// once (its recordings resumed), not at the next beat.
+    pub wake: Option<tokio::sync::broadcast::Sender<Signal>>,
 }
 
 /// What adopting a lost node's playbacks needs.
@@ -67,6 +70,7 @@ impl Heartbeat {
     /// Beats until `stop`; a failed beat is logged and tried at the next.
     pub async fn run(self, stop: CancellationToken) {
         let mut failing = false;
+        let mut heard = self.wake.as_ref().map(|w| w.subscribe());
         loop {
             match self.beat().await {
                 Ok(()) if failing => {
@@ -80,9 +84,20 @@ impl Heartbeat {
                 }
                 Err(_) => {}
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(self.lease / 3) => {}
+            let period = self.lease / 3;
+            let go_on = match &mut heard {
+                Some(heard) => {
+                    let me = &self.id;
+                    let woken = |s: &Signal| matches!(s, Signal::Released { by } if by != me);
+                    crate::cluster::nap(heard, period, &stop, woken).await
+                }
+                None => tokio::select! {
+                    _ = stop.cancelled() => false,
+                    _ = tokio::time::sleep(period) => true,
+                },
+            };
+            if !go_on {
+                return;
             }
         }
     }

@@ -21,7 +21,7 @@ use std::{
 };
 use vigil_domain::{
     capture::PART_PREFIX,
-    ports::{CameraRepo, EventRepo, Result},
+    ports::{CameraRepo, EventRepo, NodeRepo, Result},
     Gap, LiveSegment, PlaybackId, RecordWindow, RecordingStatus,
 };
 
@@ -32,12 +32,17 @@ const RESUMED_FILE: &str = "resumed.json";
 /// take, about half a lease of media, which then sorts before the resumed
 /// take's segments.
 const TAIL_ROOM: u32 = 100;
+/// At a node's stop, how long a take's last segments may take to reach
+/// the store before it is left for another node to resume (else the node
+/// stores its clip itself, as on one node).
+const HANDOVER_FLUSH: Duration = Duration::from_secs(10);
 
 /// What resuming a recording needs besides the service's own ports.
 #[derive(Debug, Clone)]
 pub struct ResumePorts {
     pub cameras: Arc<dyn CameraRepo>,
     pub events: Arc<dyn EventRepo>,
+    pub nodes: Arc<dyn NodeRepo>,
 }
 
 /// What the survivor does with an adopted recording.
@@ -148,6 +153,39 @@ impl RecordingService {
         lock(&self.resuming).remove(&id).is_some()
     }
 
+    /// At this node's stop (SIGTERM), with another node alive: a take
+    /// whose event is still open is left RECORDING for the camera's next
+    /// owner to resume, once every part of it is in the store (true then).
+    /// The node, marked stopped, is adopted from at once (`Leasing::release`
+    /// signals it), so the recording goes on elsewhere within about a
+    /// second instead of ending with this node.
+    pub(crate) async fn hand_over(&self, id: PlaybackId) -> bool {
+        if !self.workers.stopping() || !self.limits.live.enabled {
+            return false;
+        }
+        let (Some(ports), Some(cluster)) = (&self.resume, &self.cluster) else {
+            return false;
+        };
+        if !matches!(ports.events.open_events_of(id).await, Ok(n) if n > 0) {
+            return false;
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let others = match ports.nodes.list().await {
+            Ok(nodes) => nodes
+                .iter()
+                .any(|n| &n.id != cluster.me() && n.alive(now, cluster.ttl)),
+            Err(_) => false,
+        };
+        if !others || !self.live_tails.settle_within(id, HANDOVER_FLUSH).await {
+            return false;
+        }
+        if let Some(begun) = self.begun_uploads.take(id) {
+            crate::clip_upload::abort(self.store.as_ref(), &begun).await;
+        }
+        tracing::info!(playback_id = %id, "this node stops: its recording is left for the camera's next owner to resume");
+        true
+    }
+
     fn lease(&self) -> Duration {
         self.cluster
             .as_ref()
@@ -248,7 +286,7 @@ impl RecordingService {
             .map(|g| format!(" after a gap of about {:.1} s", g.seconds))
             .unwrap_or_default();
         Ok(Some(format!(
-            "its node stopped answering while it recorded; {} resumed it{gap}: the first {:.1} s ({} segment(s)) are from the store",
+            "its node stopped or was lost while it recorded; {} resumed it{gap}: the first {:.1} s ({} segment(s)) are from the store",
             resumed.node,
             before,
             stored.len()

@@ -421,6 +421,8 @@ impl RecordingService {
         result: std::result::Result<ClipFile, RecordError>,
     ) {
         match result {
+            // Another node goes on recording it (this node is stopping).
+            Ok(_) if self.hand_over(id).await => {}
             Ok(clip) => {
                 // The clip skips the time the camera was away; say so.
                 let note = (clip.reconnects > 0).then(|| {

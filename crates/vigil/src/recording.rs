@@ -34,6 +34,7 @@ pub fn build(
         ),
         push,
         cluster,
+        nodes: db.nodes(),
     };
     let limits = ServiceLimits {
         job_lease: cfg.job_lease,

@@ -335,6 +335,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
             lease: cfg.node_lease,
             orphans: Some(app.orphans()),
             owned: cluster.as_ref().map(|c| c.ownership.clone()),
+            wake: cluster.as_ref().map(|c| c.heard.clone()),
         }
         .run(shutdown.clone()),
     );

@@ -264,8 +264,8 @@ async fn a_node_stopped_with_sigterm_hands_its_cameras_over_at_once() {
     .await;
     let (of_a, _) = owned.iter().find(|(_, n)| n == "node-a").unwrap().clone();
     let camera = camera_named(api_b, &of_a).await;
-    // A records an event posted to B when it is told to stop: the clip is
-    // finished and stored, not lost.
+    // A records an event posted to B when it is told to stop: the
+    // recording is not cut short but goes on at B.
     let ev = api_b
         .post(
             "/events",
@@ -293,8 +293,30 @@ async fn a_node_stopped_with_sigterm_hands_its_cameras_over_at_once() {
         moved < Duration::from_secs(15),
         "before the 20 s lease: {moved:?}"
     );
+    // The event is still open: its recording goes on at B, into the same
+    // playback, its segments after A's.
+    let resumed = eventually(15, "B's segments stored after A's", || async {
+        let text = playlist(api_b, &pb).await?;
+        let after = text.split_once("#EXT-X-DISCONTINUITY")?.1;
+        (after.matches("#EXTINF").count() >= 1).then(|| stopped.elapsed())
+    })
+    .await;
+    println!("SIGTERM → a resumed segment stored by B: {resumed:?}");
+    let p = api_b.get(&format!("/playbacks/{pb}")).await;
+    assert_eq!(p["recordingStatus"], "RECORDING", "{p}");
+    api_b.end(&ev).await;
     let done = api_b.wait_status(&pb, "COMPLETED").await;
-    assert!(done["durationSec"].as_f64().unwrap() >= 1.5, "{done}");
+    let note = done["error"].as_str().unwrap_or_default();
+    println!("note: {note}; gaps: {}", done["gaps"]);
+    assert!(note.contains("node-b resumed it"), "{done}");
+    let gaps = done["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "the hand-over's gap: {done}");
+    assert!(
+        gaps[0]["seconds"].as_f64().unwrap() < 10.0,
+        "a hand-over, not a lease: {done}"
+    );
+    // A's 2 s and more, and B's segment.
+    assert!(done["durationSec"].as_f64().unwrap() >= 3.5, "{done}");
 
     // The camera records on B now.
     let ev = api_b
