@@ -42,14 +42,31 @@ pub struct Orphans {
 }
 
 impl Orphans {
-    /// Adopts the lost nodes' in-flight playbacks. One whose event is
+    /// Adopts the lost nodes' in-flight playbacks, but those of cameras
+    /// another live node holds (the lost node's own lease included, until
+    /// it runs out). One whose event is
     /// still open is resumed here when its camera can be had (`resume.rs`;
     /// asked again each beat while the lost node's lease runs out); the
     /// others without a job get one that finishes them here from what was
     /// stored. A PROCESSING one's own job is taken by this node's queue as
     /// it is (its folder missing here, it rebuilds).
     pub async fn adopt(&self, me: &NodeId) -> vigil_domain::ports::Result<usize> {
-        let adopted = self.playbacks.adopt_orphans().await?;
+        // The recordings of cameras another live node holds are left to it:
+        // the camera's owner adopts them, so it can resume them.
+        let leave: Vec<_> = match &self.service.cluster {
+            Some(c) => {
+                let now = time::OffsetDateTime::now_utc();
+                c.leases
+                    .all()
+                    .await?
+                    .into_iter()
+                    .filter(|l| l.held(now) && &l.node != me)
+                    .map(|l| l.camera)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let adopted = self.playbacks.adopt_orphans(&leave).await?;
         let mut offered: Vec<_> = self.service.waiting_to_resume();
         for p in &adopted {
             if !self.service.jobs.has_job(p.id).await? {

@@ -153,8 +153,8 @@ impl PlaybackRepo for NotifyingPlaybacks {
         self.inner.in_status(status).await
     }
 
-    async fn adopt_orphans(&self) -> Result<Vec<Playback>> {
-        self.inner.adopt_orphans().await
+    async fn adopt_orphans(&self, leave: &[CameraId]) -> Result<Vec<Playback>> {
+        self.inner.adopt_orphans(leave).await
     }
 
     async fn recorded_elsewhere(&self, id: PlaybackId) -> Result<bool> {

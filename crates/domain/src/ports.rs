@@ -219,8 +219,10 @@ pub trait PlaybackRepo: Send + Sync + Debug {
     /// Makes this node's the in-flight playbacks (PENDING, RECORDING,
     /// PROCESSING) of nodes that are lost (not heard of within their
     /// lease), and returns them; of several nodes asking at once, each
-    /// playback goes to one. None for a repository of no node.
-    async fn adopt_orphans(&self) -> Result<Vec<Playback>> {
+    /// playback goes to one. Those of the cameras in `leave` (held by
+    /// another live node, which adopts them to resume them) are left.
+    /// None for a repository of no node.
+    async fn adopt_orphans(&self, _leave: &[CameraId]) -> Result<Vec<Playback>> {
         Ok(Vec::new())
     }
     /// Whether another node that is alive records `id` (so a stop asked

@@ -973,14 +973,16 @@ both!(
             2,
             "a database of no node sees all"
         );
-        assert!(b.playbacks().adopt_orphans().await.unwrap().is_empty());
+        assert!(b.playbacks().adopt_orphans(&[]).await.unwrap().is_empty());
         assert!(b.jobs().claim("worker-b", lease).await.unwrap().is_none());
 
         // node-a is lost: one of the survivors adopts the recording one;
         // the queued one goes with its job to the queue that claims it.
         forget_node(&t, "node-a").await;
         let (pb, pc) = (b.playbacks(), c.playbacks());
-        let (x, y) = tokio::join!(pb.adopt_orphans(), pc.adopt_orphans());
+        // Not while another node holds the camera: that one adopts it.
+        assert!(pb.adopt_orphans(&[cam.id]).await.unwrap().is_empty());
+        let (x, y) = tokio::join!(pb.adopt_orphans(&[]), pc.adopt_orphans(&[]));
         let (x, y) = (x.unwrap(), y.unwrap());
         let adopted: Vec<_> = x.iter().chain(&y).map(|p| p.id).collect();
         assert_eq!(
@@ -990,8 +992,8 @@ both!(
         );
         let adopter = if x.is_empty() { &c } else { &b };
         assert!(pending(adopter).await.contains(&recording));
-        assert!(b.playbacks().adopt_orphans().await.unwrap().is_empty());
-        assert!(c.playbacks().adopt_orphans().await.unwrap().is_empty());
+        assert!(b.playbacks().adopt_orphans(&[]).await.unwrap().is_empty());
+        assert!(c.playbacks().adopt_orphans(&[]).await.unwrap().is_empty());
         let claimed = b.jobs().claim("worker-b", lease).await.unwrap().unwrap();
         assert_eq!(claimed.playback_id, queued);
         assert!(pending(&b).await.contains(&queued), "the claimer's now");
@@ -1154,7 +1156,7 @@ both!(
         );
         assert!(
             c.playbacks()
-                .adopt_orphans()
+                .adopt_orphans(&[])
                 .await
                 .unwrap()
                 .iter()

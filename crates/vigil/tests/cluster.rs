@@ -441,15 +441,17 @@ async fn playlist(api: &Api, pb: &str) -> Option<String> {
 }
 
 #[tokio::test]
-async fn a_node_killed_mid_recording_is_resumed_by_another_into_the_same_playback() {
+async fn a_node_killed_mid_recording_is_resumed_by_the_cameras_new_owner_into_the_same_playback() {
     let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
     let s3 = s3_endpoint().await;
     let cam = TestCamera::start();
-    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = node("node-a", data_a.path(), &db_url, &s3);
+    let data: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut a = node("node-a", data[0].path(), &db_url, &s3);
     let api_a = Api::login(&a.base).await;
     let (ev, p) = api_a.recording_on("Pier", &cam.url()).await;
-    let b = node("node-b", data_b.path(), &db_url, &s3);
+    // Two survivors: whichever takes the camera resumes the recording.
+    let b = node("node-b", data[1].path(), &db_url, &s3);
+    let c = node("node-c", data[2].path(), &db_url, &s3);
     let pb = ev["playbackId"].as_str().unwrap().to_owned();
     // Some seconds stored while it records.
     let live_url = p["liveUrl"].as_str().unwrap().to_owned();
@@ -463,25 +465,32 @@ async fn a_node_killed_mid_recording_is_resumed_by_another_into_the_same_playbac
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // A dies with its ffmpegs; B takes the camera and records the same
-    // playback again, its segments after A's, past a discontinuity.
+    // A dies with its ffmpegs; a survivor takes the camera and records the
+    // same playback again, its segments after A's, past a discontinuity.
     let killed = Instant::now();
     a.kill_hard();
     let _ = Command::new("pkill")
-        .args(["-KILL", "-f", &data_a.path().display().to_string()])
+        .args(["-KILL", "-f", &data[0].path().display().to_string()])
         .status();
     let api_b = Api::login(&b.base).await;
-    let resumed = eventually(30, "B records the playback again", || async {
-        (recordings_on(&api_b, "node-b").await? == 1).then(|| killed.elapsed())
+    let (owner, resumed) = eventually(30, "the camera's new owner records it", || async {
+        let owner = owners(&api_b).await?[0].1.clone();
+        (owner != "node-a" && recordings_on(&api_b, &owner).await? == 1)
+            .then(|| (owner, killed.elapsed()))
     })
     .await;
-    println!("SIGKILL → recording again on the other node: {resumed:?}");
+    println!("SIGKILL → recording again on {owner}: {resumed:?}");
+    let other = if owner == "node-b" {
+        "node-c"
+    } else {
+        "node-b"
+    };
     assert_eq!(
-        owners(&api_b).await.unwrap()[0].1,
-        "node-b",
-        "the camera is B's"
+        recordings_on(&api_b, other).await,
+        Some(0),
+        "recorded once, by the camera's owner"
     );
-    eventually(30, "B's segments stored after A's", || async {
+    eventually(30, "the resumed segments stored after A's", || async {
         let text = playlist(&api_b, &pb).await?;
         let after = text.split_once("#EXT-X-DISCONTINUITY")?.1;
         (after.matches("#EXTINF").count() >= 1).then_some(())
@@ -503,7 +512,7 @@ async fn a_node_killed_mid_recording_is_resumed_by_another_into_the_same_playbac
         done["gaps"], done["durationSec"]
     );
     assert!(
-        note.contains("node-b resumed it") && note.contains("from the store"),
+        note.contains(&format!("{owner} resumed it")) && note.contains("from the store"),
         "{done}"
     );
     let gaps = done["gaps"].as_array().unwrap();
@@ -513,7 +522,7 @@ async fn a_node_killed_mid_recording_is_resumed_by_another_into_the_same_playbac
         gap > 0.5 && gap < resumed.as_secs_f64() + 10.0,
         "a gap about the failover's length: {done}"
     );
-    // At least the 3 segments stored before the kill, and B's after.
+    // At least the 3 segments stored before the kill, and those after.
     assert!(done["durationSec"].as_f64().unwrap() >= 6.0, "{done}");
     let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
         .await
@@ -522,7 +531,7 @@ async fn a_node_killed_mid_recording_is_resumed_by_another_into_the_same_playbac
         .await
         .unwrap();
     assert_eq!(
-        client::decode_errors(&bytes, data_b.path()),
+        client::decode_errors(&bytes, data[1].path()),
         "",
         "decodes cleanly: {done}"
     );
@@ -533,7 +542,8 @@ async fn a_node_killed_mid_recording_is_resumed_by_another_into_the_same_playbac
         ))
         .await;
     assert_eq!(listed["total"], 1, "one clip for the one event: {listed}");
-    assert_eq!(alive(&api_b).await, ["node-b"]);
+    assert_eq!(alive(&api_b).await, ["node-b", "node-c"]);
+    drop(c);
 }
 
 /// `url`'s `host:port` (after `//` and any `user@`).

@@ -296,7 +296,7 @@ impl PlaybackRepo for SqlPlaybackRepo {
             .collect()
     }
 
-    async fn adopt_orphans(&self) -> Result<Vec<Playback>> {
+    async fn adopt_orphans(&self, leave: &[CameraId]) -> Result<Vec<Playback>> {
         let Some(scope) = &self.node else {
             return Ok(Vec::new());
         };
@@ -324,6 +324,10 @@ impl PlaybackRepo for SqlPlaybackRepo {
         let alive = scope.others_alive(&self.conn).await?;
         if !alive.is_empty() {
             lost = lost.add(playbacks::Column::NodeId.is_not_in(alive));
+        }
+        if !leave.is_empty() {
+            lost =
+                lost.add(playbacks::Column::CameraId.is_not_in(leave.iter().map(|c| c.as_uuid())));
         }
         let orphans = playbacks::Entity::find()
             .filter(lost)
