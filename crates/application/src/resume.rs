@@ -91,8 +91,9 @@ impl Resumed {
     }
 
     /// Notes when the resumed take's first frame was filmed.
-    pub(crate) async fn media_started(dir: &Path, since: SystemTime) {
+    pub(crate) async fn media_started(id: PlaybackId, dir: &Path, since: SystemTime) {
         if let Some(mut r) = Self::read(dir).await {
+            tracing::info!(playback_id = %id, "the resumed recording has media on disk again");
             r.media_since_ms = Some(unix_ms(since));
             if let Err(e) = r.write(dir).await {
                 tracing::warn!(error = %e, "cannot note when the resumed take began");

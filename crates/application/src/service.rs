@@ -14,8 +14,7 @@ use std::{
 use vigil_domain::{
     capture::{Capture, ClipFile, StopTake, Take, TakeEvent},
     ports::{JobQueue, ObjectStore, PlaybackRepo, Recorder, Result},
-    Camera, CameraId, Error, ErrorKind, JobKind, NewJob, PlaybackId, RecordError, RecordErrorKind,
-    RecordingStatus,
+    Camera, CameraId, Error, ErrorKind, JobKind, NewJob, PlaybackId, RecordError, RecordingStatus,
 };
 
 /// Refusals before a recording starts, and how clips are stored.
@@ -261,7 +260,7 @@ impl RecordingService {
                 TakeEvent::MediaStarted { since } => {
                     if std::mem::take(&mut first_media) {
                         if resumed_from.is_some() {
-                            crate::resume::Resumed::media_started(&dir, since).await;
+                            crate::resume::Resumed::media_started(id, &dir, since).await;
                         }
                         crate::telemetry::time_to_recording(started.elapsed());
                         self.mark_recording(id, &dir, since).await;
@@ -300,7 +299,8 @@ impl RecordingService {
                     // `complete` frees the recording slot once the row is
                     // PROCESSING: storing the clip does not count against
                     // MAX_CONCURRENT_RECORDINGS.
-                    self.complete(id, &dir, result).await;
+                    self.complete(id, &dir, result, resumed_from.is_some())
+                        .await;
                     return;
                 }
             }
@@ -419,6 +419,7 @@ impl RecordingService {
         id: PlaybackId,
         dir: &std::path::Path,
         result: std::result::Result<ClipFile, RecordError>,
+        resumed: bool,
     ) {
         match result {
             // Another node goes on recording it (this node is stopping).
@@ -452,15 +453,21 @@ impl RecordingService {
                     }
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    RecordErrorKind::CameraUnreachable
-                        | RecordErrorKind::Refused
-                        | RecordErrorKind::NoMedia
-                        | RecordErrorKind::Spawn
-                ) =>
-            {
+            // A resumed take that recorded nothing (stopped before its
+            // first frame, the camera gone): the clip is what the store
+            // holds from before.
+            Err(e) if resumed && e.kind().nothing_recorded() => {
+                tracing::warn!(playback_id = %id, error = %e, "the resumed take recorded nothing; the clip is rebuilt from the store");
+                let _ = tokio::fs::remove_dir_all(dir).await;
+                let me = self.cluster.as_ref().map(|c| c.me().clone());
+                if let Some(me) = me {
+                    let _ = self.lifecycle.apply(id, Happened::Stopped).await;
+                    if let Err(e) = self.finish_adopted(id, &me).await {
+                        tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the rebuild; the next start will");
+                    }
+                }
+            }
+            Err(e) if e.kind().nothing_recorded() => {
                 // Nothing worth keeping was recorded.
                 let _ = tokio::fs::remove_dir_all(dir).await;
                 self.fail(id, e.kind().label(), e.to_string(), None).await;
@@ -532,7 +539,7 @@ impl RecordingService {
         if let Some(TakeEvent::MediaStarted { since }) = take.try_next_event() {
             first_media = false;
             if resumed_from.is_some() {
-                crate::resume::Resumed::media_started(take.dir(), since).await;
+                crate::resume::Resumed::media_started(playback, take.dir(), since).await;
             }
             self.mark_recording(playback, take.dir(), since).await;
             crate::telemetry::time_to_recording(asked.elapsed());

@@ -29,6 +29,14 @@ pub enum RecordErrorKind {
 }
 
 impl RecordErrorKind {
+    /// Whether a take that failed so recorded nothing worth keeping.
+    pub fn nothing_recorded(self) -> bool {
+        matches!(
+            self,
+            Self::CameraUnreachable | Self::Refused | Self::NoMedia | Self::Spawn
+        )
+    }
+
     /// A stable label for metrics and logs.
     pub fn label(self) -> &'static str {
         match self {
