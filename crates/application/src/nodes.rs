@@ -67,17 +67,18 @@ impl Orphans {
             None => Vec::new(),
         };
         let adopted = self.playbacks.adopt_orphans(&leave).await?;
+        let ids: Vec<_> = adopted.iter().map(|p| p.id).collect();
+        self.service.hold_adopted(&ids);
         let mut offered: Vec<_> = self.service.waiting_to_resume();
-        for p in &adopted {
-            if !self.service.jobs.has_job(p.id).await? {
-                offered.push(p.id);
+        for id in ids {
+            match self.service.jobs.has_job(id).await {
+                // Its job (the queue's now) finishes it.
+                Ok(true) => self.service.let_go(id),
+                _ => offered.push(id),
             }
         }
         for id in offered {
-            match self.service.offer_resume(id).await {
-                crate::resume::Offer::Resumed | crate::resume::Offer::Waiting => {}
-                crate::resume::Offer::Finish => self.service.finish_adopted(id, me).await?,
-            }
+            self.service.offer_resume(id, me).await;
         }
         Ok(adopted.len())
     }

@@ -115,32 +115,45 @@ impl Resumed {
 }
 
 impl RecordingService {
+    /// Holds adopted recordings as this node's while each is offered for
+    /// resuming (a stop of one then waits for the offer, and never finds
+    /// it held by nobody).
+    pub(crate) fn hold_adopted(&self, ids: &[PlaybackId]) {
+        let mut held = lock(&self.resuming);
+        for id in ids {
+            held.entry(*id).or_insert_with(Instant::now);
+        }
+    }
+
     /// Resumes here the adopted recording `id` if its event is still open
-    /// and its camera can be had; says what became of it.
-    pub async fn offer_resume(&self, id: PlaybackId) -> Offer {
-        match self.try_resume(id).await {
+    /// and its camera can be had, or waits for the camera (asked again at
+    /// the next beat, for up to a lease), or finishes it from the store.
+    pub async fn offer_resume(&self, id: PlaybackId, me: &vigil_domain::NodeId) -> Offer {
+        // A stop of it waits for this attempt, then finds it running or
+        // waiting, never in between.
+        let _gate = self.resume_gate.lock().await;
+        let since = *lock(&self.resuming).entry(id).or_insert_with(Instant::now);
+        let offer = match self.try_resume(id).await {
+            // The lost node's lease runs out within one lease of its last
+            // renewal; past that, another node holds the camera.
+            Ok(Offer::Waiting) if since.elapsed() <= self.lease() => return Offer::Waiting,
             Ok(Offer::Waiting) => {
-                let mut waiting = lock(&self.resuming);
-                let since = *waiting.entry(id).or_insert_with(Instant::now);
-                // The lost node's lease runs out within one lease of its
-                // last renewal; past that, another node holds the camera.
-                if since.elapsed() > self.lease() {
-                    waiting.remove(&id);
-                    tracing::info!(playback_id = %id, "the camera went to another node; the clip is finished from the store");
-                    return Offer::Finish;
-                }
-                Offer::Waiting
+                tracing::info!(playback_id = %id, "the camera went to another node; the clip is finished from the store");
+                Offer::Finish
             }
-            Ok(o) => {
-                lock(&self.resuming).remove(&id);
-                o
-            }
+            Ok(o) => o,
             Err(e) => {
-                lock(&self.resuming).remove(&id);
                 tracing::warn!(playback_id = %id, error = %e.chain(), "cannot resume the recording; it is finished from the store");
                 Offer::Finish
             }
+        };
+        if offer == Offer::Finish {
+            if let Err(e) = self.finish_adopted(id, me).await {
+                tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the job that finishes an adopted recording; the next start will");
+            }
         }
+        lock(&self.resuming).remove(&id);
+        offer
     }
 
     /// The adopted recordings still waiting for their cameras.
@@ -152,6 +165,11 @@ impl RecordingService {
     /// the store instead (true when it was waiting).
     pub(crate) fn cancel_resume(&self, id: PlaybackId) -> bool {
         lock(&self.resuming).remove(&id).is_some()
+    }
+
+    /// No longer holds an adopted playback for resuming.
+    pub(crate) fn let_go(&self, id: PlaybackId) {
+        lock(&self.resuming).remove(&id);
     }
 
     /// At this node's stop (SIGTERM), with another node alive: a take

@@ -87,6 +87,9 @@ pub struct RecordingService {
     /// Adopted recordings waiting for their camera to be resumed here, and
     /// since when.
     pub(crate) resuming: Arc<Mutex<HashMap<PlaybackId, std::time::Instant>>>,
+    /// Held while a recording is offered for resuming, and by a stop of
+    /// one waiting, so the stop never falls between the two.
+    pub(crate) resume_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// First wait before handing a finished clip to the queue again while the
@@ -122,6 +125,7 @@ impl RecordingService {
             cluster: None,
             resume: None,
             resuming: Arc::default(),
+            resume_gate: Arc::default(),
         }
     }
 
@@ -142,6 +146,11 @@ impl RecordingService {
             JobKind::Rebuild
         };
         let note = format!("its node stopped answering while it recorded; {me} finished it");
+        // PROCESSING first: a stop from now on finds it being finished.
+        match self.lifecycle.apply(id, Happened::Interrupted).await {
+            Err(e) if e.kind() == ErrorKind::Unavailable => return Err(e),
+            _ => {}
+        }
         self.queue(id, kind, &dir, Some(note)).await
     }
 
@@ -461,7 +470,6 @@ impl RecordingService {
                 let _ = tokio::fs::remove_dir_all(dir).await;
                 let me = self.cluster.as_ref().map(|c| c.me().clone());
                 if let Some(me) = me {
-                    let _ = self.lifecycle.apply(id, Happened::Stopped).await;
                     if let Err(e) = self.finish_adopted(id, &me).await {
                         tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the rebuild; the next start will");
                     }
@@ -564,6 +572,12 @@ impl Recorder for RecordingService {
     }
 
     async fn stop(&self, playback: PlaybackId) -> Result<Option<RecordingStatus>> {
+        // Waiting to be resumed: an attempt under way ends first.
+        let waiting = lock(&self.resuming).contains_key(&playback);
+        let _gate = match waiting {
+            true => Some(self.resume_gate.lock().await),
+            false => None,
+        };
         let Some((_, stop)) = lock(&self.active).get(&playback).cloned() else {
             if self.cancel_resume(playback) {
                 // Adopted and waiting for its camera: finished from the
