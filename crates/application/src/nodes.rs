@@ -68,8 +68,9 @@ impl Orphans {
         };
         let adopted = self.playbacks.adopt_orphans(&leave).await?;
         let ids: Vec<_> = adopted.iter().map(|p| p.id).collect();
-        self.service.hold_adopted(&ids);
+        // Those still waiting from earlier beats, then the new ones.
         let mut offered: Vec<_> = self.service.waiting_to_resume();
+        self.service.hold_adopted(&ids);
         for id in ids {
             match self.service.jobs.has_job(id).await {
                 // Its job (the queue's now) finishes it.

@@ -215,6 +215,10 @@ impl RecordingService {
         let (Some(ports), Some(cluster)) = (&self.resume, &self.cluster) else {
             return Ok(Offer::Finish);
         };
+        // Never a second take of one playback.
+        if lock(&self.active).contains_key(&id) {
+            return Ok(Offer::Resumed);
+        }
         let Some(p) = self.playbacks.get(id).await? else {
             return Ok(Offer::Finish);
         };

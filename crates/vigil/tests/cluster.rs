@@ -6,7 +6,8 @@
 //! off from the database (in a network namespace) stops owning and
 //! rejoins without duplicates, a node started beside a recording one
 //! leaves its work alone, and a node killed mid-recording has its
-//! recording resumed by another into the same playback.
+//! recording resumed by another into the same playback (or, its camera
+//! gone, finished from the store).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -499,6 +500,13 @@ async fn a_node_killed_mid_recording_is_resumed_by_the_cameras_new_owner_into_th
     })
     .await;
     println!("SIGKILL → recording again on {owner}: {resumed:?}");
+    // One take of the playback: its ffmpeg, and the one writing the clip
+    // as it records (never a second take started by a second offer).
+    let processes = processes_under(Path::new(&pb));
+    assert!(
+        (1..=2).contains(&processes),
+        "{processes} processes record {pb}"
+    );
     let other = if owner == "node-b" {
         "node-c"
     } else {
@@ -557,6 +565,57 @@ async fn a_node_killed_mid_recording_is_resumed_by_the_cameras_new_owner_into_th
     drop(c);
 }
 
+#[tokio::test]
+async fn a_resumed_recording_whose_camera_is_gone_is_finished_from_the_store() {
+    let (db_url, _db) = TestDatabase::empty(Backend::Postgres).await;
+    let s3 = s3_endpoint().await;
+    let cam = TestCamera::start();
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = node("node-a", data_a.path(), &db_url, &s3);
+    let api_a = Api::login(&a.base).await;
+    let (ev, p) = api_a.recording_on("Dock", &cam.url()).await;
+    let b = node("node-b", data_b.path(), &db_url, &s3);
+    let pb = ev["playbackId"].as_str().unwrap().to_owned();
+    let live_url = p["liveUrl"].as_str().unwrap().to_owned();
+    eventually(30, "segments stored", || async {
+        let text = reqwest::get(&live_url).await.ok()?.text().await.ok()?;
+        (text.matches("#EXTINF").count() >= 2).then_some(())
+    })
+    .await;
+
+    // A dies, and the camera with it: B's resumed take connects to
+    // nothing, and the clip is what the store holds.
+    a.kill_hard();
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-f", &data_a.path().display().to_string()])
+        .status();
+    drop(cam);
+    let api_b = Api::login(&b.base).await;
+    let done = api_b.wait_status(&pb, "COMPLETED").await;
+    let note = done["error"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("node-b finished it") && note.contains("rebuilt"),
+        "{done}"
+    );
+    assert!(done["durationSec"].as_f64().unwrap() >= 4.0, "{done}");
+    let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        client::decode_errors(&bytes, data_b.path()),
+        "",
+        "decodes cleanly: {done}"
+    );
+    // The event is still open; the playback is finished all the same.
+    let event = api_b
+        .get(&format!("/events/{}", ev["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(event["endedAt"], Value::Null, "{event}");
+}
+
 /// `url`'s `host:port` (after `//` and any `user@`).
 fn authority(url: &str) -> String {
     let rest = url.split_once("//").unwrap().1;
@@ -564,7 +623,8 @@ fn authority(url: &str) -> String {
     rest.split('/').next().unwrap().to_owned()
 }
 
-/// Processes whose command line holds `dir` (a node's ffmpegs).
+/// Processes whose command line holds `dir` (a node's ffmpegs, or a
+/// playback's, by its id).
 fn processes_under(dir: &Path) -> usize {
     let out = Command::new("pgrep")
         .args(["-f", &dir.display().to_string()])
