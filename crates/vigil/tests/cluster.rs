@@ -449,6 +449,31 @@ async fn resumed_segment_stored(api: &Api, pb: &str) -> bool {
         .is_some_and(|(_, after)| after.contains("#EXTINF"))
 }
 
+/// SIGKILL of a node and of the ffmpegs under its `data` folder: a
+/// machine lost.
+fn kill_with_its_ffmpegs(node: &mut Server, data: &Path) {
+    node.kill_hard();
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-f", &data.display().to_string()])
+        .status();
+}
+
+/// The stored clip of the finished playback `done` decodes cleanly
+/// (checked in `dir`).
+async fn assert_clip_decodes(done: &Value, dir: &Path) {
+    let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        client::decode_errors(&bytes, dir),
+        "",
+        "decodes cleanly: {done}"
+    );
+}
+
 /// The camera of the finished playback `done` has that one clip.
 async fn assert_one_clip(api: &Api, done: &Value) {
     let listed = api
@@ -488,10 +513,7 @@ async fn a_node_killed_mid_recording_is_resumed_by_the_cameras_new_owner_into_th
     // A dies with its ffmpegs; a survivor takes the camera and records the
     // same playback again, its segments after A's, past a discontinuity.
     let killed = Instant::now();
-    a.kill_hard();
-    let _ = Command::new("pkill")
-        .args(["-KILL", "-f", &data[0].path().display().to_string()])
-        .status();
+    kill_with_its_ffmpegs(&mut a, data[0].path());
     let api_b = Api::login(&b.base).await;
     let (owner, resumed) = eventually(30, "the camera's new owner records it", || async {
         let owner = owners(&api_b).await?[0].1.clone();
@@ -549,17 +571,7 @@ async fn a_node_killed_mid_recording_is_resumed_by_the_cameras_new_owner_into_th
     );
     // At least the 3 segments stored before the kill, and those after.
     assert!(done["durationSec"].as_f64().unwrap() >= 6.0, "{done}");
-    let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(
-        client::decode_errors(&bytes, data[1].path()),
-        "",
-        "decodes cleanly: {done}"
-    );
+    assert_clip_decodes(&done, data[1].path()).await;
     assert_one_clip(&api_b, &done).await;
     assert_eq!(alive(&api_b).await, ["node-b", "node-c"]);
     drop(c);
@@ -585,10 +597,7 @@ async fn a_resumed_recording_whose_camera_is_gone_is_finished_from_the_store() {
 
     // A dies, and the camera with it: B's resumed take connects to
     // nothing, and the clip is what the store holds.
-    a.kill_hard();
-    let _ = Command::new("pkill")
-        .args(["-KILL", "-f", &data_a.path().display().to_string()])
-        .status();
+    kill_with_its_ffmpegs(&mut a, data_a.path());
     drop(cam);
     let api_b = Api::login(&b.base).await;
     let done = api_b.wait_status(&pb, "COMPLETED").await;
@@ -598,17 +607,7 @@ async fn a_resumed_recording_whose_camera_is_gone_is_finished_from_the_store() {
         "{done}"
     );
     assert!(done["durationSec"].as_f64().unwrap() >= 4.0, "{done}");
-    let bytes = reqwest::get(done["videoUrl"].as_str().unwrap())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(
-        client::decode_errors(&bytes, data_b.path()),
-        "",
-        "decodes cleanly: {done}"
-    );
+    assert_clip_decodes(&done, data_b.path()).await;
     // The event is still open; the playback is finished all the same.
     let event = api_b
         .get(&format!("/events/{}", ev["id"].as_str().unwrap()))
