@@ -74,12 +74,14 @@ impl Orphans {
         for id in ids {
             match self.service.jobs.has_job(id).await {
                 // Its job (the queue's now) finishes it.
-                Ok(true) => self.service.let_go(id),
+                Ok(true) => {
+                    self.service.let_go(id);
+                }
                 _ => offered.push(id),
             }
         }
         for id in offered {
-            self.service.offer_resume(id, me).await;
+            self.service.offer_resume(id).await;
         }
         Ok(adopted.len())
     }

@@ -47,7 +47,7 @@ pub struct ResumePorts {
 
 /// What the survivor does with an adopted recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offer {
+enum Offer {
     /// A take records it here again.
     Resumed,
     /// Its camera is still held (by the lost node's lease, not yet run
@@ -128,7 +128,7 @@ impl RecordingService {
     /// Resumes here the adopted recording `id` if its event is still open
     /// and its camera can be had, or waits for the camera (asked again at
     /// the next beat, for up to a lease), or finishes it from the store.
-    pub async fn offer_resume(&self, id: PlaybackId, me: &vigil_domain::NodeId) -> Offer {
+    pub async fn offer_resume(&self, id: PlaybackId) {
         // A stop of it waits for this attempt, then finds it running or
         // waiting, never in between.
         let _gate = self.resume_gate.lock().await;
@@ -136,7 +136,7 @@ impl RecordingService {
         let offer = match self.try_resume(id).await {
             // The lost node's lease runs out within one lease of its last
             // renewal; past that, another node holds the camera.
-            Ok(Offer::Waiting) if since.elapsed() <= self.lease() => return Offer::Waiting,
+            Ok(Offer::Waiting) if since.elapsed() <= self.lease() => return,
             Ok(Offer::Waiting) => {
                 tracing::info!(playback_id = %id, "the camera went to another node; the clip is finished from the store");
                 Offer::Finish
@@ -148,12 +148,11 @@ impl RecordingService {
             }
         };
         if offer == Offer::Finish {
-            if let Err(e) = self.finish_adopted(id, me).await {
+            if let Err(e) = self.finish_adopted(id).await {
                 tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the job that finishes an adopted recording; the next start will");
             }
         }
-        lock(&self.resuming).remove(&id);
-        offer
+        self.let_go(id);
     }
 
     /// The adopted recordings still waiting for their cameras.
@@ -161,15 +160,10 @@ impl RecordingService {
         lock(&self.resuming).keys().copied().collect()
     }
 
-    /// A stop of a recording waiting for its camera: it is finished from
-    /// the store instead (true when it was waiting).
-    pub(crate) fn cancel_resume(&self, id: PlaybackId) -> bool {
+    /// No longer holds an adopted playback for resuming; true when it was
+    /// held.
+    pub(crate) fn let_go(&self, id: PlaybackId) -> bool {
         lock(&self.resuming).remove(&id).is_some()
-    }
-
-    /// No longer holds an adopted playback for resuming.
-    pub(crate) fn let_go(&self, id: PlaybackId) {
-        lock(&self.resuming).remove(&id);
     }
 
     /// At this node's stop (SIGTERM), with another node alive: a take

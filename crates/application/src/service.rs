@@ -138,13 +138,17 @@ impl RecordingService {
     /// Queues the job that finishes an adopted playback here: a join when
     /// its folder is on this disk (the node's id changed), a rebuild from
     /// the store otherwise.
-    pub async fn finish_adopted(&self, id: PlaybackId, me: &vigil_domain::NodeId) -> Result<()> {
+    pub async fn finish_adopted(&self, id: PlaybackId) -> Result<()> {
         let dir = self.capture.take_dir(&id.to_string());
         let kind = if dir.exists() {
             JobKind::Finalize
         } else {
             JobKind::Rebuild
         };
+        let me = self
+            .cluster
+            .as_ref()
+            .map_or_else(|| "this node".to_owned(), |c| c.me().to_string());
         let note = format!("its node stopped answering while it recorded; {me} finished it");
         // PROCESSING first: a stop from now on finds it being finished.
         match self.lifecycle.apply(id, Happened::Interrupted).await {
@@ -468,11 +472,8 @@ impl RecordingService {
             Err(e) if resumed && e.kind().nothing_recorded() => {
                 tracing::warn!(playback_id = %id, error = %e, "the resumed take recorded nothing; the clip is rebuilt from the store");
                 let _ = tokio::fs::remove_dir_all(dir).await;
-                let me = self.cluster.as_ref().map(|c| c.me().clone());
-                if let Some(me) = me {
-                    if let Err(e) = self.finish_adopted(id, &me).await {
-                        tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the rebuild; the next start will");
-                    }
+                if let Err(e) = self.finish_adopted(id).await {
+                    tracing::error!(playback_id = %id, error = %e.chain(), "cannot queue the rebuild; the next start will");
                 }
             }
             Err(e) if e.kind().nothing_recorded() => {
@@ -579,14 +580,11 @@ impl Recorder for RecordingService {
             false => None,
         };
         let Some((_, stop)) = lock(&self.active).get(&playback).cloned() else {
-            if self.cancel_resume(playback) {
+            if self.let_go(playback) {
                 // Adopted and waiting for its camera: finished from the
                 // store with what was recorded.
                 let left_in = self.lifecycle.apply(playback, Happened::StopAsked).await?;
-                let me = self.cluster.as_ref().map(|c| c.me().clone());
-                if let Some(me) = me {
-                    self.finish_adopted(playback, &me).await?;
-                }
+                self.finish_adopted(playback).await?;
                 return Ok(Some(left_in.status));
             }
             return Ok(None);
